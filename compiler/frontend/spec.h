@@ -12,6 +12,7 @@
 #ifndef SN_SPEC_H
 #define SN_SPEC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../runtime/core/status.h"
@@ -34,9 +35,9 @@ typedef enum sn_layer_kind {
     SN_LAYER_BATCHNORM,
     SN_LAYER_DROPOUT,
     SN_LAYER_FLATTEN,
-    SN_LAYER_QUANT,     /* Q(k, B) activation quantizer (includes the clip to [0, B]) */
-    SN_LAYER_IF,        /* integrate-and-fire neuron */
-    SN_LAYER_LIF,       /* leaky integrate-and-fire neuron */
+    SN_LAYER_QUANT, /* Q(k, B) activation quantizer (includes the clip to [0, B]) */
+    SN_LAYER_IF,    /* integrate-and-fire neuron */
+    SN_LAYER_LIF,   /* leaky integrate-and-fire neuron */
     SN_LAYER_KIND_COUNT
 } sn_layer_kind;
 
@@ -48,48 +49,55 @@ typedef enum sn_weight_quant {
 typedef enum sn_surrogate { SN_SURR_ATAN = 0, SN_SURR_SIGMOID } sn_surrogate;
 
 typedef struct sn_neuron_spec {
-    float tau;          /* LIF only, > 1 */
-    float v_threshold;  /* > 0 */
-    int hard_reset;     /* 1: hard reset to v_reset; 0: soft reset (v_reset = none) */
-    float v_reset;      /* used when hard_reset */
-    int decay_input;    /* LIF only */
+    float tau;         /* LIF only, > 1 */
+    float v_threshold; /* > 0 */
+    int hard_reset;    /* 1: hard reset to v_reset; 0: soft reset (v_reset = none) */
+    float v_reset;     /* used when hard_reset */
+    int decay_input;   /* LIF only */
     int detach_reset;
     sn_surrogate surrogate;
-    float alpha;        /* surrogate sharpness; default 2 (ATan) or 4 (Sigmoid) */
+    float alpha; /* surrogate sharpness; default 2 (ATan) or 4 (Sigmoid) */
 } sn_neuron_spec;
 
 typedef struct sn_layer_spec {
     sn_layer_kind kind;
-    sn_src_loc loc;               /* where the layer was written (the cfg entry for VGG) */
-    char module[SN_NAME_MAX];     /* container name, e.g. "features" */
-    int index;                    /* position inside the container (PyTorch Sequential index) */
+    sn_src_loc loc;           /* where the layer was written (the cfg entry for VGG) */
+    char module[SN_NAME_MAX]; /* container name, e.g. "features" */
+    int index;                /* position inside the container (PyTorch Sequential index);
+                                 -1: a functional op with no Sequential slot and no
+                                 parameters (the flatten between features and classifier,
+                                 torch.flatten in forward()) */
 
     /* conv2d */
     int out_channels;
     int kernel_h, kernel_w;
     int stride_h, stride_w;
-    int pad_h, pad_w;             /* symmetric zero padding */
+    int pad_h, pad_w; /* symmetric zero padding */
+    /* linear */
+    int in_features; /* 0 = take the size of its input; else checked against it
+                        (VGG form: the first classifier layer expects the last
+                        cfg channel count, i.e. a 1x1 feature map, as in PyTorch) */
     /* conv2d / linear */
     int out_features;
-    int bias;                     /* 0/1 */
+    int bias; /* 0/1 */
     sn_weight_quant weight_quant;
     /* maxpool / avgpool: kernel_h/w, stride_h/w, pad_h/w above */
     /* batchnorm */
-    float bn_eps;                 /* default 1e-5 */
-    float bn_momentum;            /* PyTorch convention: running = (1-m)*running + m*batch; default 0.1 */
+    float bn_eps;      /* default 1e-5 */
+    float bn_momentum; /* PyTorch convention: running = (1-m)*running + m*batch; default 0.1 */
     /* dropout */
-    float dropout_p;              /* in [0, 1) */
+    float dropout_p; /* in [0, 1) */
     /* quant: resolved from the top-level quant section unless given on the layer */
-    int quant_k;                  /* >= 0 */
-    float quant_B;                /* > 0 */
+    int quant_k;   /* >= 0 */
+    float quant_B; /* > 0 */
     /* if / lif */
     sn_neuron_spec neuron;
 } sn_layer_spec;
 
 typedef enum sn_encoder { SN_ENC_DIRECT = 0, SN_ENC_POISSON } sn_encoder;
 typedef enum sn_readout {
-    SN_READOUT_RATE = 0,  /* output spikes counted over T, divided by T */
-    SN_READOUT_MEMBRANE,  /* last layer's accumulated input (no spikes) */
+    SN_READOUT_RATE = 0, /* output spikes counted over T, divided by T */
+    SN_READOUT_MEMBRANE, /* last layer's accumulated input (no spikes) */
 } sn_readout;
 
 typedef enum sn_dataset_kind {
@@ -100,21 +108,21 @@ typedef enum sn_dataset_kind {
 } sn_dataset_kind;
 
 typedef struct sn_augment_spec {
-    int random_crop_size;     /* 0 = off; else crop this size (seed 001: 24) */
-    int random_crop_padding;  /* pad then crop back to the input size (0 = off) */
-    int hflip;                /* random horizontal flip */
-    float brightness;         /* max |delta| in pixel units of the 0..255 scale; 0 = off */
+    int random_crop_size;           /* 0 = off; else crop this size (seed 001: 24) */
+    int random_crop_padding;        /* pad then crop back to the input size (0 = off) */
+    int hflip;                      /* random horizontal flip */
+    float brightness;               /* max |delta| in pixel units of the 0..255 scale; 0 = off */
     float contrast_lo, contrast_hi; /* random contrast factor range; 0,0 = off */
 } sn_augment_spec;
 
 typedef struct sn_data_spec {
     sn_dataset_kind dataset;
-    char path[SN_PATH_MAX];       /* directory holding the dataset files ("" = none given) */
-    float scale;                  /* pixel multiplier before normalization: 1/255 or 1 */
-    int nmean, nstd;              /* 0, 1 or C entries */
-    float mean[4], std[4];        /* (x*scale - mean)/std per channel */
+    char path[SN_PATH_MAX];        /* directory holding the dataset files ("" = none given) */
+    float scale;                   /* pixel multiplier before normalization: 1/255 or 1 */
+    int nmean, nstd;               /* 0, 1 or C entries */
+    float mean[4], std[4];         /* (x*scale - mean)/std per channel */
     int per_image_standardization; /* seed 001: (x - mean)/max(std, 1/sqrt(N)) */
-    sn_augment_spec augment;      /* training only */
+    sn_augment_spec augment;       /* training only */
     /* evaluation: images larger than the model input are center-cropped */
 } sn_data_spec;
 
@@ -135,40 +143,42 @@ typedef enum sn_init {
 typedef struct sn_train_spec {
     sn_optimizer optimizer;
     float lr;
-    float momentum;        /* SGD */
-    int nesterov;          /* SGD */
+    float momentum; /* SGD */
+    int nesterov;   /* SGD */
     float weight_decay;
     float beta1, beta2, eps; /* Adam */
     sn_schedule schedule;
     int milestones[SN_MAX_LIST]; /* epochs, for multistep */
     int nmilestones;
-    float gamma;           /* multistep factor */
-    float min_lr;          /* cosine floor */
-    int warmup_epochs;     /* linear warmup from warmup_start_lr to lr */
+    float gamma;       /* multistep factor */
+    float min_lr;      /* cosine floor */
+    int warmup_epochs; /* linear warmup from warmup_start_lr to lr */
     float warmup_start_lr;
     int epochs;
     int batch_size;
     float label_smoothing; /* [0, 1) */
     sn_loss loss;
     sn_init init;
-    int init_fan_out;      /* kaiming mode: 0 = fan_in, 1 = fan_out */
+    int init_fan_out; /* kaiming mode: 0 = fan_in, 1 = fan_out */
     uint64_t seed;
     int shuffle;
 } sn_train_spec;
 
 typedef struct sn_quant_spec {
-    int enabled;      /* a top-level quant section was given */
-    int k;            /* default for quant layers */
+    int enabled; /* a top-level quant section was given */
+    int k;       /* default for quant layers */
     float B;
     float ternary_threshold; /* 0.7 */
 } sn_quant_spec;
 
 typedef struct sn_snn_spec {
-    int enabled;      /* a top-level snn section was given */
-    int T;            /* time steps, >= 1 */
+    int enabled; /* a top-level snn section was given */
+    int T;       /* time steps, >= 1 */
     sn_encoder encoder;
     sn_readout readout;
-    sn_neuron_spec neuron; /* defaults for if/lif layers */
+    sn_neuron_spec neuron;     /* defaults for if/lif layers */
+    sn_layer_kind neuron_kind; /* snn.neuron.model: SN_LAYER_IF (default) or SN_LAYER_LIF, the
+                                  neuron an ANN->SNN conversion puts in place of each ReLU */
 } sn_snn_spec;
 
 typedef struct sn_model_spec {
@@ -198,9 +208,8 @@ typedef struct sn_model_spec {
 sn_code sn_spec_load(const char *path, const char *const *overrides, int noverrides,
                      sn_model_spec *out, sn_status *st);
 /* Same, from a string in memory (`name` is used in messages). */
-sn_code sn_spec_parse(const char *name, const char *text, size_t len,
-                      const char *const *overrides, int noverrides, sn_model_spec *out,
-                      sn_status *st);
+sn_code sn_spec_parse(const char *name, const char *text, size_t len, const char *const *overrides,
+                      int noverrides, sn_model_spec *out, sn_status *st);
 void sn_spec_free(sn_model_spec *spec);
 
 /* Writes the resolved spec as YAML in the explicit (network:) form, every field
@@ -209,5 +218,11 @@ struct sn_strbuf;
 void sn_spec_print_yaml(const sn_model_spec *spec, struct sn_strbuf *out);
 
 const char *sn_layer_kind_name(sn_layer_kind k); /* the YAML spelling: "conv2d", ... */
+
+/* Compares two specs field by field, ignoring where things were written (layer loc,
+ * source_path) and the VGG provenance (from_vgg, vgg_cfg), which the network: form that
+ * sn_spec_print_yaml writes does not carry. Returns 1 when equal; otherwise 0, with the
+ * first difference described in `why` (may be NULL). */
+int sn_spec_equal(const sn_model_spec *a, const sn_model_spec *b, char *why, size_t n);
 
 #endif

@@ -9,16 +9,16 @@
 
 typedef struct sn_conv_params {
     int64_t N;
-    int C, H, W;     /* input */
-    int O, OH, OW;   /* output */
+    int C, H, W;   /* input */
+    int O, OH, OW; /* output */
     int KH, KW, SH, SW, PH, PW;
     int has_bias;
 } sn_conv_params;
 
 typedef struct sn_linear_params {
-    int64_t N;       /* rows */
-    int K;           /* in features */
-    int M;           /* out features */
+    int64_t N; /* rows */
+    int K;     /* in features */
+    int M;     /* out features */
     int has_bias;
 } sn_linear_params;
 
@@ -31,14 +31,14 @@ typedef struct sn_pool_params {
 typedef struct sn_bn_params {
     int64_t N;
     int C;
-    int64_t HW;      /* spatial size (1 after a linear layer) */
+    int64_t HW; /* spatial size (1 after a linear layer) */
     float eps;
-    float momentum;  /* PyTorch convention, used in training */
+    float momentum; /* PyTorch convention, used in training */
 } sn_bn_params;
 
 typedef struct sn_quant_params {
-    int k;           /* step 2^-k */
-    float B;         /* upper bound */
+    int k;   /* step 2^-k */
+    float B; /* upper bound */
 } sn_quant_params;
 
 typedef enum sn_neuron_model { SN_NEURON_IF = 0, SN_NEURON_LIF = 1 } sn_neuron_model;
@@ -47,11 +47,11 @@ typedef enum sn_surrogate_fn { SN_SG_ATAN = 0, SN_SG_SIGMOID = 1 } sn_surrogate_
 /* spec-neurons.md: charge -> fire -> reset, SpikingJelly 0.0.0.0.14 semantics. */
 typedef struct sn_neuron_params {
     sn_neuron_model model;
-    float tau;          /* LIF */
+    float tau; /* LIF */
     float v_threshold;
-    int hard_reset;     /* 0 = soft reset (v_reset = none) */
+    int hard_reset; /* 0 = soft reset (v_reset = none) */
     float v_reset;
-    int decay_input;    /* LIF */
+    int decay_input; /* LIF */
     int detach_reset;
     sn_surrogate_fn surrogate;
     float alpha;

@@ -2,7 +2,9 @@
 
 #include <math.h>
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 void sn_rng_seed(sn_rng *r, uint64_t seed) {
     uint64_t x = seed;
@@ -25,7 +27,9 @@ uint64_t sn_rng_next(sn_rng *r) {
     return result;
 }
 
-float sn_rng_uniform(sn_rng *r) { return (float)(sn_rng_next(r) >> 40) * (1.0f / 16777216.0f); }
+float sn_rng_uniform(sn_rng *r) {
+    return (float)(sn_rng_next(r) >> 40) * (1.0f / 16777216.0f);
+}
 
 float sn_rng_normal(sn_rng *r) {
     double u1 = ((double)(sn_rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);

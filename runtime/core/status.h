@@ -35,6 +35,8 @@ void sn_status_context(sn_status *st, const char *fmt, ...) __attribute__((forma
 /* Appends a line to the message even if the status is OK (for multi-line reports). */
 void sn_status_append(sn_status *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static inline int sn_ok(const sn_status *st) { return st->code == SN_OK; }
+static inline int sn_ok(const sn_status *st) {
+    return st->code == SN_OK;
+}
 
 #endif

@@ -12,7 +12,9 @@ static const struct {
     [SN_I8] = {"I8", 1},   [SN_U8] = {"U8", 1},   [SN_BOOL] = {"BOOL", 1},
 };
 
-size_t sn_dtype_size(sn_dtype t) { return (unsigned)t < SN_DTYPE_COUNT ? dtype_info[t].size : 0; }
+size_t sn_dtype_size(sn_dtype t) {
+    return (unsigned)t < SN_DTYPE_COUNT ? dtype_info[t].size : 0;
+}
 
 const char *sn_dtype_name(sn_dtype t) {
     return (unsigned)t < SN_DTYPE_COUNT ? dtype_info[t].name : "?";
@@ -46,7 +48,9 @@ sn_shape sn_shape2(int64_t a, int64_t b) {
     return sn_shape_make(2, v);
 }
 
-sn_shape sn_shape1(int64_t a) { return sn_shape_make(1, &a); }
+sn_shape sn_shape1(int64_t a) {
+    return sn_shape_make(1, &a);
+}
 
 int64_t sn_shape_numel(const sn_shape *s) {
     int64_t n = 1;

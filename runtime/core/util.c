@@ -25,7 +25,9 @@ void *sn_aligned_alloc(size_t bytes) {
     return p;
 }
 
-void sn_aligned_free(void *p) { free(p); }
+void sn_aligned_free(void *p) {
+    free(p);
+}
 
 int sn_grow(void **ptr, int *cap, int need, size_t elem_size) {
     if (need <= *cap) return 1;
@@ -51,6 +53,13 @@ char *sn_strdup(const char *s) {
     return d;
 }
 
+void sn_fmt(char *dst, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, n, fmt, ap);
+    va_end(ap);
+}
+
 void sn_strlcpy(char *dst, const char *src, size_t n) {
     if (n == 0) return;
     size_t i = 0;
@@ -58,7 +67,9 @@ void sn_strlcpy(char *dst, const char *src, size_t n) {
     dst[i] = '\0';
 }
 
-void sn_sb_init(sn_strbuf *sb) { memset(sb, 0, sizeof *sb); }
+void sn_sb_init(sn_strbuf *sb) {
+    memset(sb, 0, sizeof *sb);
+}
 
 void sn_sb_free(sn_strbuf *sb) {
     free(sb->data);
@@ -87,7 +98,9 @@ void sn_sb_append(sn_strbuf *sb, const char *s, size_t n) {
     sb->data[sb->len] = '\0';
 }
 
-void sn_sb_puts(sn_strbuf *sb, const char *s) { sn_sb_append(sb, s, strlen(s)); }
+void sn_sb_puts(sn_strbuf *sb, const char *s) {
+    sn_sb_append(sb, s, strlen(s));
+}
 
 void sn_sb_vprintf(sn_strbuf *sb, const char *fmt, va_list ap) {
     va_list ap2;
@@ -110,20 +123,34 @@ void sn_sb_json_str(sn_strbuf *sb, const char *s) {
     sn_sb_puts(sb, "\"");
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': sn_sb_puts(sb, "\\\""); break;
-        case '\\': sn_sb_puts(sb, "\\\\"); break;
-        case '\n': sn_sb_puts(sb, "\\n"); break;
-        case '\t': sn_sb_puts(sb, "\\t"); break;
-        case '\r': sn_sb_puts(sb, "\\r"); break;
+        case '"':
+            sn_sb_puts(sb, "\\\"");
+            break;
+        case '\\':
+            sn_sb_puts(sb, "\\\\");
+            break;
+        case '\n':
+            sn_sb_puts(sb, "\\n");
+            break;
+        case '\t':
+            sn_sb_puts(sb, "\\t");
+            break;
+        case '\r':
+            sn_sb_puts(sb, "\\r");
+            break;
         default:
-            if (*p < 0x20) sn_sb_printf(sb, "\\u%04x", *p);
-            else sn_sb_append(sb, (const char *)p, 1);
+            if (*p < 0x20)
+                sn_sb_printf(sb, "\\u%04x", *p);
+            else
+                sn_sb_append(sb, (const char *)p, 1);
         }
     }
     sn_sb_puts(sb, "\"");
 }
 
-const char *sn_sb_cstr(sn_strbuf *sb) { return sb->data ? sb->data : ""; }
+const char *sn_sb_cstr(sn_strbuf *sb) {
+    return sb->data ? sb->data : "";
+}
 
 sn_code sn_read_file(const char *path, unsigned char **data, size_t *size, sn_status *st) {
     *data = NULL;
@@ -157,7 +184,8 @@ sn_code sn_read_file(const char *path, unsigned char **data, size_t *size, sn_st
 sn_code sn_write_file_atomic(const char *path, const void *data, size_t size, sn_status *st) {
     char tmp[4096];
     int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (w < 0 || (size_t)w >= sizeof tmp) return sn_fail(st, SN_ERR_INPUT, "%s: path too long", path);
+    if (w < 0 || (size_t)w >= sizeof tmp)
+        return sn_fail(st, SN_ERR_INPUT, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return sn_fail(st, SN_ERR_RUNTIME, "%s: cannot create: %s", tmp, strerror(errno));
     const char *p = data;
@@ -195,7 +223,8 @@ sn_code sn_write_file_atomic(const char *path, const void *data, size_t size, sn
 sn_code sn_mkdirs(const char *path, sn_status *st) {
     char buf[4096];
     size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return sn_fail(st, SN_ERR_INPUT, "bad directory path '%s'", path);
+    if (n == 0 || n >= sizeof buf)
+        return sn_fail(st, SN_ERR_INPUT, "bad directory path '%s'", path);
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (buf[i] == '/' || buf[i] == '\0') {
@@ -220,8 +249,10 @@ int sn_file_exists(const char *path) {
 
 void sn_path_join(char *dst, size_t n, const char *dir, const char *name) {
     size_t dl = strlen(dir);
-    if (dl > 0 && dir[dl - 1] == '/') snprintf(dst, n, "%s%s", dir, name);
-    else snprintf(dst, n, "%s/%s", dir, name);
+    if (dl > 0 && dir[dl - 1] == '/')
+        snprintf(dst, n, "%s%s", dir, name);
+    else
+        snprintf(dst, n, "%s/%s", dir, name);
 }
 
 int sn_edit_distance(const char *a, const char *b) {
@@ -268,7 +299,9 @@ uint64_t sn_hash64(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-uint64_t sn_hash_str(uint64_t h, const char *s) { return sn_hash64(h, s, strlen(s) + 1); }
+uint64_t sn_hash_str(uint64_t h, const char *s) {
+    return sn_hash64(h, s, strlen(s) + 1);
+}
 
 double sn_now(void) {
     struct timespec ts;

@@ -11,8 +11,8 @@
 #include "status.h"
 
 #define SN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define SN_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define SN_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define SN_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define SN_MAX(a, b)    ((a) > (b) ? (a) : (b))
 
 /* calloc with an overflow check; NULL when n*size overflows or memory is exhausted. */
 void *sn_calloc(size_t n, size_t size);
@@ -23,6 +23,8 @@ void sn_aligned_free(void *p);
 int sn_grow(void **ptr, int *cap, int need, size_t elem_size);
 
 char *sn_strdup(const char *s);
+/* snprintf that may truncate (for display names); always terminates. */
+void sn_fmt(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies at most n-1 bytes and always terminates. */
 void sn_strlcpy(char *dst, const char *src, size_t n);
 

@@ -29,12 +29,12 @@ typedef enum sn_data_format {
 typedef enum sn_split { SN_SPLIT_TRAIN = 0, SN_SPLIT_TEST } sn_split;
 
 typedef struct sn_dataset {
-    int64_t n;          /* images */
-    int c, h, w;        /* per image, CHW */
-    int num_classes;    /* 10 or 100 */
-    uint8_t *pixels;    /* n * c*h*w bytes, each image CHW */
-    int32_t *labels;    /* n */
-    char source[1024];  /* directory or file it came from, for messages */
+    int64_t n;         /* images */
+    int c, h, w;       /* per image, CHW */
+    int num_classes;   /* 10 or 100 */
+    uint8_t *pixels;   /* n * c*h*w bytes, each image CHW */
+    int32_t *labels;   /* n */
+    char source[1024]; /* directory or file it came from, for messages */
 } sn_dataset;
 
 /* `path` is the directory holding the files (or, for CIFAR, one .bin file). */
@@ -44,5 +44,15 @@ void sn_dataset_free(sn_dataset *ds);
 
 /* Keeps only the first n images (n <= ds->n). */
 void sn_dataset_truncate(sn_dataset *ds, int64_t n);
+
+/* "CIFAR-10", "CIFAR-100", "MNIST". */
+const char *sn_data_format_name(sn_data_format fmt);
+
+/* The loaders behind sn_dataset_load (num_classes 10 or 100 for CIFAR). When `path` is a
+ * directory without the expected files, its subdirectory named as in the official
+ * archives ("cifar-10-batches-bin", "cifar-100-binary", "mnist") is tried too. */
+sn_code sn_cifar_load(int num_classes, const char *path, sn_split split, sn_dataset *out,
+                      sn_status *st);
+sn_code sn_mnist_load(const char *path, sn_split split, sn_dataset *out, sn_status *st);
 
 #endif

@@ -32,7 +32,7 @@ typedef struct sn_transform {
     int random_crop;
     int crop_padding;
     int hflip;
-    float brightness;          /* in stored pixel units (0..255); 0 = off */
+    float brightness;               /* in stored pixel units (0..255); 0 = off */
     float contrast_lo, contrast_hi; /* 0,0 = off */
 } sn_transform;
 

@@ -22,21 +22,25 @@ void sn_ref_conv2d(const sn_conv_params *p, const float *x, const float *w, cons
 void sn_ref_linear(const sn_linear_params *p, const float *x, const float *w, const float *b,
                    float *y);
 
-/* Max over the window; padded positions are -inf (never chosen), as in PyTorch. */
+/* Max over the window; padded positions are -inf (never chosen), as in PyTorch. A NaN in
+ * the window propagates (PyTorch CPU). */
 void sn_ref_maxpool2d(const sn_pool_params *p, const float *x, float *y);
-/* Mean over the window with padded zeros counted (PyTorch count_include_pad=True). */
+/* Mean over the window with padded zeros counted (PyTorch count_include_pad=True). The
+ * divisor is PyTorch's: KH*KW, except that a window running past the padded input (output
+ * sizes computed in ceil mode) counts only the part inside it. */
 void sn_ref_avgpool2d(const sn_pool_params *p, const float *x, float *y);
 
 /* y = max(x, 0); y may alias x. */
 void sn_ref_relu(int64_t n, const float *x, float *y);
 
-/* Inference form: y = (x - mean[c]) / sqrt(var[c] + eps) * gamma[c] + beta[c]. */
+/* Inference form: y = (x - mean[c]) / sqrt(var[c] + eps) * gamma[c] + beta[c].
+ * gamma / beta may be NULL (affine = false: 1 and 0), here and in the training forms. */
 void sn_ref_batchnorm_infer(const sn_bn_params *p, const float *x, const float *gamma,
                             const float *beta, const float *mean, const float *var, float *y);
 
-/* Training: y = x * keep / (1 - p), keep = sn_rand_u01(seed, stream, i) >= p.
- * Evaluation (training == 0): y = x. mask (may be NULL) receives keep as 0/1 bytes.
- * y may alias x. */
+/* Training: y = x * keep / (1 - p), keep = sn_rand_u01(seed, stream, i) >= p; p >= 1 gives
+ * y = 0. Evaluation (training == 0): y = x (and mask all 1). mask (may be NULL) receives keep
+ * as 0/1 bytes. y may alias x. */
 void sn_ref_dropout(int64_t n, float p, int training, uint64_t seed, uint64_t stream,
                     const float *x, float *y, uint8_t *mask);
 
@@ -62,7 +66,8 @@ void sn_ref_threshold_units(const sn_threshold_params *p, const float *v, const 
                             float *counts);
 
 /* Poisson encoder: s[t, i] = (sn_rand_u01(seed, t, i) <= x[i]) ? 1 : 0, for t < T.
- * Returns the number of x outside [0, 1] (the caller rejects the input if nonzero). */
+ * Returns the number of x outside [0, 1] or NaN (the caller rejects the input if nonzero).
+ * (u can be exactly 0, probability 2^-24, so x = 0 fires that rarely, as torch.rand().le(x).) */
 int64_t sn_ref_encode_poisson(int T, int64_t n, uint64_t seed, const float *x, float *s);
 /* Direct encoder: s[t, i] = x[i] for every t < T. */
 void sn_ref_encode_direct(int T, int64_t n, const float *x, float *s);
@@ -78,11 +83,94 @@ double sn_ref_softmax_ce(int64_t N, int K, const float *logits, const int32_t *l
                          float smoothing, float *grad);
 
 /* MSE against one-hot labels (the seed-004 loss): mean over N*K of (x - onehot)^2.
- * grad (may be NULL) receives d(loss)/dx. */
+ * grad (may be NULL) receives d(loss)/dx.
+ * For both losses, a label outside [0, K) makes the loss NaN (and that row's gradient NaN):
+ * the caller validates labels. N == 0 returns 0. */
 double sn_ref_mse_onehot(int64_t N, int K, const float *x, const int32_t *labels, float *grad);
 
 /* Top-k correctness: returns the number of rows whose label is among the k largest
- * logits (ties broken toward the lower index, like torch.topk on CPU). */
+ * logits (ties broken toward the lower index, like torch.topk on CPU; NaN ranks largest;
+ * a label outside [0, K) is never correct). */
 int64_t sn_ref_topk_correct(int64_t N, int K, const float *logits, const int32_t *labels, int k);
+
+/* ==== Helpers ========================================================================== */
+
+/* The surrogate derivative of Theta at x = H - V_th (spec-neurons.md):
+ *   ATan:    alpha / (2 * (1 + (pi/2 * alpha * x)^2))
+ *   Sigmoid: alpha * sig(alpha*x) * (1 - sig(alpha*x)) */
+double sn_ref_surrogate_grad(sn_surrogate_fn fn, float alpha, double x);
+
+/* ==== Backward (training) ===============================================================
+ * Each function is the exact gradient of the forward op above (the neuron's Theta uses the
+ * surrogate). Gradient outputs are overwritten, never accumulated, and never alias inputs
+ * unless the comment says so.
+ *
+ * Ternary weights: straight-through estimator, dL/dw = dL/dwt (no function needed).
+ * Threshold units and the Poisson encoder are not differentiated (inference / input only). */
+
+/* dx[n,c,ih,iw] = sum over (o,kh,kw,oh,ow) with ih = oh*SH-PH+kh, iw = ow*SW-PW+kw of
+ * dy[n,o,oh,ow] * w[o,c,kh,kw]. */
+void sn_ref_conv2d_backward_data(const sn_conv_params *p, const float *dy, const float *w,
+                                 float *dx);
+/* dw[o,c,kh,kw] = sum_{n,oh,ow} dy[n,o,oh,ow] * x[n,c,oh*SH-PH+kh,ow*SW-PW+kw] (zero pads);
+ * db[o] = sum_{n,oh,ow} dy[n,o,oh,ow] (db may be NULL). */
+void sn_ref_conv2d_backward_weight(const sn_conv_params *p, const float *x, const float *dy,
+                                   float *dw, float *db);
+
+/* dx[n,k] = sum_m dy[n,m] w[m,k]; dw[m,k] = sum_n dy[n,m] x[n,k]; db[m] = sum_n dy[n,m].
+ * Any of dx, dw, db may be NULL (not computed). */
+void sn_ref_linear_backward(const sn_linear_params *p, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *db);
+
+/* Each dy[n,c,oh,ow] goes to the input position the forward chose: the first maximum in
+ * window scan order (kh, then kw); if the window holds NaNs, the last of them (a NaN always
+ * replaces the pick, as PyTorch CPU). */
+void sn_ref_maxpool2d_backward(const sn_pool_params *p, const float *x, const float *dy, float *dx);
+/* dx[in-bounds position] = sum over the windows holding it of dy / (the forward divisor). */
+void sn_ref_avgpool2d_backward(const sn_pool_params *p, const float *dy, float *dx);
+
+/* dx = dy where x > 0, else 0. dx may alias dy. */
+void sn_ref_relu_backward(int64_t n, const float *x, const float *dy, float *dx);
+
+/* Training-mode BatchNorm (PyTorch semantics), per channel c over the m = N*HW values:
+ *   mean = (1/m) sum x,  var = (1/m) sum (x - mean)^2 (biased, used to normalize),
+ *   invstd = 1/sqrt(var + eps),  y = (x - mean) * invstd * gamma + beta;
+ *   running_mean = (1 - momentum) * running_mean + momentum * mean,
+ *   running_var  = (1 - momentum) * running_var  + momentum * var * m/(m-1) (unbiased).
+ * m must be > 1 (PyTorch refuses m == 1; here the unbiased variance would be NaN).
+ * running_mean/running_var may be NULL (not tracked); save_mean/save_invstd (C floats,
+ * may be NULL) receive mean and invstd for the backward pass. */
+void sn_ref_batchnorm_train_forward(const sn_bn_params *p, const float *x, const float *gamma,
+                                    const float *beta, float *running_mean, float *running_var,
+                                    float *y, float *save_mean, float *save_invstd);
+/* Gradient of the training-mode forward (batch statistics depend on x), xhat =
+ * (x - mean) * invstd:
+ *   dbeta[c] = sum dy,  dgamma[c] = sum dy * xhat,
+ *   dx = gamma * invstd / m * (m * dy - dbeta - xhat * dgamma).
+ * dx, dgamma and dbeta may each be NULL (not computed). */
+void sn_ref_batchnorm_backward(const sn_bn_params *p, const float *x, const float *dy,
+                               const float *gamma, const float *save_mean, const float *save_invstd,
+                               float *dx, float *dgamma, float *dbeta);
+
+/* dx = dy * mask / (1 - p) with the forward's mask (0 when p >= 1); mask == NULL means the
+ * forward ran in evaluation mode: dx = dy. dx may alias dy. */
+void sn_ref_dropout_backward(int64_t n, float p, const uint8_t *mask, const float *dy, float *dx);
+
+/* Straight-through estimator of Q(k,B): dx = dy where 0 < x < B, else 0 (x is the quant
+ * input). dx may alias dy. */
+void sn_ref_quant_backward(int64_t n, const sn_quant_params *p, const float *x, const float *dy,
+                           float *dx);
+
+/* BPTT through sn_ref_neuron_forward (the derivation is in neuron.c). h_seq and spikes are
+ * the forward's H and S, [T, n]; dspikes = dL/dS, [T, n]; dx receives dL/dX, [T, n].
+ * dv_state (n floats, may be NULL) holds dL/dV[T-1] on entry (NULL: 0) and receives
+ * dL/dV[-1] on exit, mirroring the forward's v_state. */
+void sn_ref_neuron_backward(const sn_neuron_params *p, int T, int64_t n, const float *h_seq,
+                            const float *spikes, const float *dspikes, float *dx, float *dv_state);
+
+/* dx[t, i] = dy[i] / T. */
+void sn_ref_time_mean_backward(int T, int64_t n, const float *dy, float *dx);
+/* dx[i] = sum_t ds[t, i]. */
+void sn_ref_encode_direct_backward(int T, int64_t n, const float *ds, float *dx);
 
 #endif

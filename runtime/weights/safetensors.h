@@ -9,6 +9,7 @@
 #define SN_SAFETENSORS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../core/status.h"
 #include "../core/tensor.h"
@@ -17,7 +18,7 @@ typedef struct sn_st_tensor {
     char *name;
     sn_dtype dtype;
     sn_shape shape;
-    void *data;      /* raw little-endian bytes, owned (for read results) */
+    void *data; /* raw little-endian bytes, owned (for read results) */
     size_t nbytes;
 } sn_st_tensor;
 
@@ -44,14 +45,15 @@ const char *sn_st_meta_get(const sn_st_file *f, const char *key);
 
 /* Converts F32/F16/BF16/F64 (and integer types) to float32 into dst (numel floats). */
 sn_code sn_st_to_f32(const sn_st_tensor *t, float *dst, sn_status *st);
+/* IEEE 754 binary16 bits to float (subnormals, infinities and NaNs included). */
+float sn_half_to_float(uint16_t h);
 
 /* Writes tensors (data not owned by the file; shape and dtype as given) and metadata.
  * Tensors are written in the order given; names must be unique. */
 sn_code sn_safetensors_write(const char *path, const sn_st_tensor *tensors, int ntensors,
                              const sn_st_meta *meta, int nmeta, sn_status *st);
 /* Serializes to memory (caller frees *buf). */
-sn_code sn_safetensors_serialize(const sn_st_tensor *tensors, int ntensors,
-                                 const sn_st_meta *meta, int nmeta, unsigned char **buf,
-                                 size_t *size, sn_status *st);
+sn_code sn_safetensors_serialize(const sn_st_tensor *tensors, int ntensors, const sn_st_meta *meta,
+                                 int nmeta, unsigned char **buf, size_t *size, sn_status *st);
 
 #endif

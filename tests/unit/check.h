@@ -10,64 +10,64 @@
 extern int sn_test_failures;
 extern const char *sn_test_current;
 
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__, __LINE__,             \
-                    sn_test_current, #cond);                                                  \
-            sn_test_failures++;                                                               \
-        }                                                                                     \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s\n", __FILE__, __LINE__, sn_test_current, \
+                    #cond);                                                                        \
+            sn_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                                  \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s: ", __FILE__, __LINE__,             \
-                    sn_test_current, #cond);                                                  \
-            fprintf(stderr, __VA_ARGS__);                                                     \
-            fputc('\n', stderr);                                                              \
-            sn_test_failures++;                                                               \
-        }                                                                                     \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: [%s] CHECK failed: %s: ", __FILE__, __LINE__, sn_test_current, \
+                    #cond);                                                                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            sn_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
 /* |a - b| <= atol + rtol * |b| */
-#define CHECK_CLOSE(a, b, atol, rtol)                                                         \
-    do {                                                                                      \
-        double ca_ = (double)(a), cb_ = (double)(b);                                          \
-        if (!(fabs(ca_ - cb_) <= (atol) + (rtol)*fabs(cb_))) {                                \
-            fprintf(stderr, "%s:%d: [%s] CHECK_CLOSE failed: %s = %.9g, %s = %.9g\n",         \
-                    __FILE__, __LINE__, sn_test_current, #a, ca_, #b, cb_);                   \
-            sn_test_failures++;                                                               \
-        }                                                                                     \
+#define CHECK_CLOSE(a, b, atol, rtol)                                                              \
+    do {                                                                                           \
+        double ca_ = (double)(a), cb_ = (double)(b);                                               \
+        if (!(fabs(ca_ - cb_) <= (atol) + (rtol)*fabs(cb_))) {                                     \
+            fprintf(stderr, "%s:%d: [%s] CHECK_CLOSE failed: %s = %.9g, %s = %.9g\n", __FILE__,    \
+                    __LINE__, sn_test_current, #a, ca_, #b, cb_);                                  \
+            sn_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                    \
-    do {                                                                                      \
-        long long ca_ = (long long)(a), cb_ = (long long)(b);                                 \
-        if (ca_ != cb_) {                                                                     \
-            fprintf(stderr, "%s:%d: [%s] CHECK_EQ failed: %s = %lld, %s = %lld\n", __FILE__,  \
-                    __LINE__, sn_test_current, #a, ca_, #b, cb_);                             \
-            sn_test_failures++;                                                               \
-        }                                                                                     \
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long ca_ = (long long)(a), cb_ = (long long)(b);                                      \
+        if (ca_ != cb_) {                                                                          \
+            fprintf(stderr, "%s:%d: [%s] CHECK_EQ failed: %s = %lld, %s = %lld\n", __FILE__,       \
+                    __LINE__, sn_test_current, #a, ca_, #b, cb_);                                  \
+            sn_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
 /* Checks that string s contains substring sub. */
-#define CHECK_CONTAINS(s, sub)                                                                \
-    do {                                                                                      \
-        const char *cs_ = (s);                                                                \
-        if (!cs_ || !strstr(cs_, (sub))) {                                                    \
-            fprintf(stderr, "%s:%d: [%s] expected \"%s\" in: %s\n", __FILE__, __LINE__,       \
-                    sn_test_current, (sub), cs_ ? cs_ : "(null)");                            \
-            sn_test_failures++;                                                               \
-        }                                                                                     \
+#define CHECK_CONTAINS(s, sub)                                                                     \
+    do {                                                                                           \
+        const char *cs_ = (s);                                                                     \
+        if (!cs_ || !strstr(cs_, (sub))) {                                                         \
+            fprintf(stderr, "%s:%d: [%s] expected \"%s\" in: %s\n", __FILE__, __LINE__,            \
+                    sn_test_current, (sub), cs_ ? cs_ : "(null)");                                 \
+            sn_test_failures++;                                                                    \
+        }                                                                                          \
     } while (0)
 
-#define RUN(fn)                                                                               \
-    do {                                                                                      \
-        sn_test_current = #fn;                                                                \
-        int before_ = sn_test_failures;                                                       \
-        fn();                                                                                 \
-        fprintf(stderr, "%s %s\n", sn_test_failures == before_ ? "ok  " : "FAIL", #fn);       \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        sn_test_current = #fn;                                                                     \
+        int before_ = sn_test_failures;                                                            \
+        fn();                                                                                      \
+        fprintf(stderr, "%s %s\n", sn_test_failures == before_ ? "ok  " : "FAIL", #fn);            \
     } while (0)
 
 int sn_test_result(void);

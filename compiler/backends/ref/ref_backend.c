@@ -1,0 +1,324 @@
+/* The reference backend: one plan step per IR node, each calling the plain C loop of the
+ * reference interpreter (runtime/ref). Single-threaded on purpose: it is the oracle. */
+#include "ref_backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../runtime/core/rng.h"
+#include "../../../runtime/core/util.h"
+#include "../../../runtime/ref/ref_ops.h"
+
+typedef struct rk_n {
+    int64_t n;
+} rk_n;
+typedef struct rk_quant {
+    int64_t n;
+    sn_quant_params q;
+} rk_quant;
+typedef struct rk_dropout {
+    int64_t n;
+    float p;
+    uint64_t stream;
+} rk_dropout;
+typedef struct rk_ternary {
+    int64_t n;
+    float threshold;
+} rk_ternary;
+typedef struct rk_neuron {
+    int T;
+    int64_t n;
+    sn_neuron_params np;
+} rk_neuron;
+typedef struct rk_encode {
+    int T;
+    int64_t n;
+    uint64_t stream;
+} rk_encode;
+typedef struct rk_loss {
+    int64_t N;
+    int K;
+    float smoothing;
+} rk_loss;
+
+static void k_conv(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const sn_conv_params *cp = p;
+    sn_ref_conv2d(cp, b[0], b[1], cp->has_bias ? b[2] : NULL, b[3]);
+}
+static void k_linear(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const sn_linear_params *lp = p;
+    sn_ref_linear(lp, b[0], b[1], lp->has_bias ? b[2] : NULL, b[3]);
+}
+static void k_maxpool(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_maxpool2d(p, b[0], b[1]);
+}
+static void k_avgpool(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_avgpool2d(p, b[0], b[1]);
+}
+static void k_relu(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_relu(((const rk_n *)p)->n, b[0], b[1]);
+}
+static void k_copy(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    memcpy(b[1], b[0], (size_t)((const rk_n *)p)->n * sizeof(float));
+}
+static void k_bn(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_batchnorm_infer(p, b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+static void k_dropout(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_dropout *d = p;
+    sn_ref_dropout(d->n, d->p, c->training, c->seed, d->stream, b[0], b[1], NULL);
+}
+static void k_quant(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_quant *q = p;
+    sn_ref_quant(q->n, &q->q, b[0], b[1]);
+}
+static void k_ternary(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_ternary *t = p;
+    sn_ref_ternary(t->n, t->threshold, b[0], b[1]);
+}
+static void k_neuron(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_neuron *q = p;
+    sn_ref_neuron_forward(&q->np, q->T, q->n, b[0], b[1], NULL, NULL);
+}
+static void k_threshold(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_threshold_units(p, b[0], b[1], b[2]);
+}
+static void k_poisson(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_encode *e = p;
+    int64_t bad = sn_ref_encode_poisson(e->T, e->n, sn_mix64(c->seed ^ e->stream), b[0], b[1]);
+    if (bad) atomic_fetch_add(&c->bad_input, bad);
+}
+static void k_direct(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_encode *e = p;
+    sn_ref_encode_direct(e->T, e->n, b[0], b[1]);
+}
+static void k_time_mean(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_encode *e = p;
+    sn_ref_time_mean(e->T, e->n, b[0], b[1]);
+}
+static void k_softmax_ce(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_loss *l = p;
+    *(float *)b[2] = (float)sn_ref_softmax_ce(l->N, l->K, b[0], b[1], l->smoothing, NULL);
+}
+static void k_mse(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_loss *l = p;
+    *(float *)b[2] = (float)sn_ref_mse_onehot(l->N, l->K, b[0], b[1], NULL);
+}
+
+static int64_t lead_n(const sn_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
+    return n;
+}
+
+sn_conv_params sn_conv_params_of(const sn_graph *g, const sn_node *nd) {
+    const sn_tensor *x = &g->tensors[nd->in[0]], *y = &g->tensors[nd->out[0]];
+    sn_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.N = lead_n(x);
+    p.C = (int)x->shape.d[x->lead];
+    p.H = (int)x->shape.d[x->lead + 1];
+    p.W = (int)x->shape.d[x->lead + 2];
+    p.O = (int)y->shape.d[y->lead];
+    p.OH = (int)y->shape.d[y->lead + 1];
+    p.OW = (int)y->shape.d[y->lead + 2];
+    p.KH = nd->a.kh;
+    p.KW = nd->a.kw;
+    p.SH = nd->a.sh;
+    p.SW = nd->a.sw;
+    p.PH = nd->a.ph;
+    p.PW = nd->a.pw;
+    p.has_bias = nd->a.has_bias;
+    return p;
+}
+
+sn_pool_params sn_pool_params_of(const sn_graph *g, const sn_node *nd) {
+    sn_conv_params c = sn_conv_params_of(g, nd);
+    sn_pool_params p;
+    memset(&p, 0, sizeof p);
+    p.N = c.N;
+    p.C = c.C;
+    p.H = c.H;
+    p.W = c.W;
+    p.OH = c.OH;
+    p.OW = c.OW;
+    p.KH = c.KH;
+    p.KW = c.KW;
+    p.SH = c.SH;
+    p.SW = c.SW;
+    p.PH = c.PH;
+    p.PW = c.PW;
+    return p;
+}
+
+sn_linear_params sn_linear_params_of(const sn_graph *g, const sn_node *nd) {
+    const sn_tensor *x = &g->tensors[nd->in[0]], *w = &g->tensors[nd->in[1]];
+    sn_linear_params p;
+    memset(&p, 0, sizeof p);
+    p.N = lead_n(x);
+    p.K = (int)w->shape.d[1];
+    p.M = (int)w->shape.d[0];
+    p.has_bias = nd->a.has_bias;
+    return p;
+}
+
+sn_bn_params sn_bn_params_of(const sn_graph *g, const sn_node *nd) {
+    const sn_tensor *x = &g->tensors[nd->in[0]];
+    sn_bn_params p;
+    memset(&p, 0, sizeof p);
+    p.N = lead_n(x);
+    p.C = (int)x->shape.d[x->lead];
+    p.HW = 1;
+    for (int i = x->lead + 1; i < x->shape.rank; i++) p.HW *= x->shape.d[i];
+    p.eps = nd->a.eps;
+    p.momentum = nd->a.momentum;
+    return p;
+}
+
+int sn_plan_buffers_for_graph(const sn_graph *g, sn_plan *plan, int *tbuf, sn_status *st) {
+    for (int t = 0; t < g->ntensors; t++) {
+        const sn_tensor *x = &g->tensors[t];
+        sn_buf_kind kind =
+            x->kind == SN_T_PARAM || x->kind == SN_T_BUFFER ? SN_BUF_WEIGHT : SN_BUF_ARENA;
+        tbuf[t] = sn_plan_add_buffer(plan, x->name, x->dtype, &x->shape, kind, st);
+        if (tbuf[t] < 0) return -1;
+    }
+    plan->in_buf = tbuf[g->input];
+    plan->out_buf = tbuf[g->output];
+    plan->label_buf = g->label >= 0 ? tbuf[g->label] : -1;
+    plan->loss_buf = g->loss >= 0 ? tbuf[g->loss] : -1;
+    plan->batch = g->batch;
+    plan->T = g->T;
+    plan->num_classes = g->num_classes;
+    sn_strlcpy(plan->model, g->model, sizeof plan->model);
+    return 0;
+}
+
+sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
+    sn_plan_init(plan);
+    sn_strlcpy(plan->backend, "ref", sizeof plan->backend);
+    int *tbuf = sn_calloc((size_t)g->ntensors, sizeof(int));
+    if (!tbuf) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    if (sn_plan_buffers_for_graph(g, plan, tbuf, st) < 0) goto fail;
+    for (int i = 0; i < g->nnodes; i++) {
+        const sn_node *nd = &g->nodes[i];
+        const sn_tensor *x = &g->tensors[nd->in[0]];
+        const sn_tensor *y = &g->tensors[nd->out[0]];
+        int bufs[SN_STEP_MAX_BUFS];
+        int nb = 0;
+        for (int j = 0; j < nd->nin; j++) bufs[nb++] = tbuf[nd->in[j]];
+        for (int j = 0; j < nd->nout; j++) bufs[nb++] = tbuf[nd->out[j]];
+        int64_t nx = sn_shape_numel(&x->shape);
+        uint64_t stream = sn_hash_str(SN_HASH_INIT, nd->name);
+        char kname[SN_PLAN_NAME_MAX];
+        snprintf(kname, sizeof kname, "ref.%s", sn_op_name(nd->op));
+        int s = -1;
+        switch (nd->op) {
+        case SN_OP_CONV2D: {
+            sn_conv_params p = sn_conv_params_of(g, nd);
+            if (!p.has_bias) { /* keep the output in slot 3 */
+                bufs[3] = bufs[2];
+                bufs[2] = -1;
+                nb = 4;
+            }
+            s = sn_plan_add_step(plan, nd->name, kname, k_conv, &p, sizeof p, bufs, nb, 1, st);
+            if (s >= 0) plan->steps[s].macs = sn_node_macs(g, i);
+            break;
+        }
+        case SN_OP_LINEAR: {
+            sn_linear_params p = sn_linear_params_of(g, nd);
+            if (!p.has_bias) {
+                bufs[3] = bufs[2];
+                bufs[2] = -1;
+                nb = 4;
+            }
+            s = sn_plan_add_step(plan, nd->name, kname, k_linear, &p, sizeof p, bufs, nb, 1, st);
+            if (s >= 0) plan->steps[s].macs = sn_node_macs(g, i);
+            break;
+        }
+        case SN_OP_MAXPOOL:
+        case SN_OP_AVGPOOL: {
+            sn_pool_params p = sn_pool_params_of(g, nd);
+            s = sn_plan_add_step(plan, nd->name, kname,
+                                 nd->op == SN_OP_MAXPOOL ? k_maxpool : k_avgpool, &p, sizeof p,
+                                 bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_RELU:
+        case SN_OP_FLATTEN: {
+            rk_n p = {nx};
+            s = sn_plan_add_step(plan, nd->name, kname, nd->op == SN_OP_RELU ? k_relu : k_copy, &p,
+                                 sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_BATCHNORM: {
+            sn_bn_params p = sn_bn_params_of(g, nd);
+            s = sn_plan_add_step(plan, nd->name, kname, k_bn, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_DROPOUT: {
+            rk_dropout p = {nx, nd->a.p, stream};
+            s = sn_plan_add_step(plan, nd->name, kname, k_dropout, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_QUANT: {
+            rk_quant p = {nx, nd->a.quant};
+            s = sn_plan_add_step(plan, nd->name, kname, k_quant, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_TERNARY: {
+            rk_ternary p = {nx, nd->a.ternary_threshold};
+            s = sn_plan_add_step(plan, nd->name, kname, k_ternary, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_NEURON: {
+            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron};
+            s = sn_plan_add_step(plan, nd->name, kname, k_neuron, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_ENCODE_POISSON:
+        case SN_OP_ENCODE_DIRECT: {
+            rk_encode p = {nd->a.T, nx, stream};
+            s = sn_plan_add_step(plan, nd->name, kname,
+                                 nd->op == SN_OP_ENCODE_POISSON ? k_poisson : k_direct, &p,
+                                 sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_TIME_MEAN: {
+            rk_encode p = {(int)x->shape.d[0], nx / x->shape.d[0], 0};
+            s = sn_plan_add_step(plan, nd->name, kname, k_time_mean, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_SOFTMAX_CE:
+        case SN_OP_MSE_ONEHOT: {
+            rk_loss p = {x->shape.d[0], (int)x->shape.d[1], nd->a.label_smoothing};
+            s = sn_plan_add_step(plan, nd->name, kname,
+                                 nd->op == SN_OP_SOFTMAX_CE ? k_softmax_ce : k_mse, &p, sizeof p,
+                                 bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_THRESHOLD: {
+            sn_threshold_params p;
+            memset(&p, 0, sizeof p);
+            p.N = lead_n(x);
+            p.C = (int)x->shape.d[x->lead];
+            p.HW = nx / (p.N * p.C);
+            p.U = nd->a.U;
+            s = sn_plan_add_step(plan, nd->name, kname, k_threshold, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_COUNT:
+            sn_fail(st, SN_ERR_RUNTIME, "ref backend: op %s of %s is not supported here",
+                    sn_op_name(nd->op), nd->name);
+            goto fail;
+        }
+        if (s < 0) goto fail;
+        (void)y;
+    }
+    free(tbuf);
+    return SN_OK;
+fail:
+    free(tbuf);
+    sn_plan_free(plan);
+    return st->code;
+}

@@ -1,0 +1,16 @@
+/* The snnc subcommands. Each returns the process exit code (0 ok, 1 runtime failure,
+ * 2 bad usage or input). */
+#ifndef SN_COMMANDS_H
+#define SN_COMMANDS_H
+
+#include "cli.h"
+
+typedef struct sn_command {
+    const sn_cmd *spec;
+    int (*run)(const sn_args *a);
+} sn_command;
+
+extern const sn_command sn_cmd_inspect;
+extern const sn_command sn_cmd_eval;
+
+#endif

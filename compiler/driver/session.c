@@ -1,0 +1,132 @@
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/core/util.h"
+
+sn_code sn_session_spec(const sn_args *a, sn_model_spec *spec, sn_status *st) {
+    const char *const *sets = NULL;
+    int nsets = sn_args_all(a, "--set", &sets);
+    return sn_spec_load(a->pos[0], sets, nsets, spec, st);
+}
+
+sn_init_method sn_session_init_method(const sn_model_spec *spec) {
+    switch (spec->train.init) {
+    case SN_INIT_KAIMING_NORMAL:
+        return SN_INITM_KAIMING_NORMAL;
+    case SN_INIT_KAIMING_UNIFORM:
+        return SN_INITM_KAIMING_UNIFORM;
+    case SN_INIT_XAVIER_UNIFORM:
+        return SN_INITM_XAVIER_UNIFORM;
+    case SN_INIT_TORCH_DEFAULT:
+        break;
+    }
+    return SN_INITM_TORCH_DEFAULT;
+}
+
+sn_code sn_session_weights(const sn_graph *g, const sn_model_spec *spec, const char *path,
+                           uint64_t seed, sn_weights *w, sn_status *st) {
+    sn_param_desc *d = NULL;
+    int n = sn_graph_param_descs(g, &d);
+    if (n < 0) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    sn_code c = sn_weights_create(w, d, n, st);
+    free(d);
+    if (c) return c;
+    if (path) {
+        if (sn_weights_load(w, path, st) != SN_OK) {
+            sn_weights_free(w);
+            return st->code;
+        }
+    } else {
+        sn_weights_init(w, sn_session_init_method(spec), spec->train.init_fan_out, seed);
+    }
+    return SN_OK;
+}
+
+static sn_data_format data_format(sn_dataset_kind k) {
+    switch (k) {
+    case SN_DATA_CIFAR100:
+        return SN_FMT_CIFAR100;
+    case SN_DATA_MNIST:
+        return SN_FMT_MNIST;
+    default:
+        return SN_FMT_CIFAR10;
+    }
+}
+
+sn_code sn_session_data(const sn_model_spec *spec, const char *dir, sn_split split, sn_dataset *ds,
+                        sn_transform *tf, sn_status *st) {
+    memset(ds, 0, sizeof *ds);
+    if (spec->data.dataset == SN_DATA_NONE)
+        return sn_fail(st, SN_ERR_INPUT,
+                       "%s: the model names no dataset: add data.dataset (cifar10, cifar100 or "
+                       "mnist) or --set data.dataset=...",
+                       spec->source_path);
+    const char *path = dir && *dir ? dir : spec->data.path;
+    if (!path || !*path)
+        return sn_fail(st, SN_ERR_INPUT,
+                       "no data directory: pass --data DIR or set data.path in %s",
+                       spec->source_path);
+    if (sn_dataset_load(data_format(spec->data.dataset), path, split, ds, st) != SN_OK)
+        return st->code;
+    if (ds->c != spec->in_channels) {
+        sn_fail(st, SN_ERR_INPUT, "%s: images have %d channels but model %s expects %d", ds->source,
+                ds->c, spec->name, spec->in_channels);
+        sn_dataset_free(ds);
+        return st->code;
+    }
+    if (ds->num_classes != spec->num_classes) {
+        sn_fail(st, SN_ERR_INPUT, "%s: the dataset has %d classes but model %s has num_classes %d",
+                ds->source, ds->num_classes, spec->name, spec->num_classes);
+        sn_dataset_free(ds);
+        return st->code;
+    }
+    memset(tf, 0, sizeof *tf);
+    tf->out_h = spec->in_height;
+    tf->out_w = spec->in_width;
+    tf->scale = spec->data.scale;
+    tf->nmean = spec->data.nmean;
+    tf->nstd = spec->data.nstd;
+    memcpy(tf->mean, spec->data.mean, sizeof tf->mean);
+    memcpy(tf->std, spec->data.std, sizeof tf->std);
+    tf->per_image_standardization = spec->data.per_image_standardization;
+    if (sn_transform_check(tf, ds, st) != SN_OK) {
+        sn_dataset_free(ds);
+        return st->code;
+    }
+    return SN_OK;
+}
+
+void sn_progress_start(sn_progress *p, const char *what, int64_t total) {
+    memset(p, 0, sizeof *p);
+    p->what = what;
+    p->total = total;
+    p->t0 = p->last = sn_now();
+    p->tty = sn_stderr_is_tty();
+    p->last_pct = -1;
+}
+
+void sn_progress_update(sn_progress *p, int64_t done, const char *extra) {
+    double now = sn_now();
+    int64_t pct = p->total > 0 ? done * 100 / p->total : 0;
+    if (p->tty) {
+        if (now - p->last < 0.1 && done < p->total) return;
+    } else if (pct / 10 == p->last_pct / 10 && done < p->total) {
+        return;
+    }
+    p->last = now;
+    p->last_pct = pct;
+    double el = now - p->t0;
+    double rate = el > 0 ? (double)done / el : 0.0;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : 0.0;
+    fprintf(stderr, "%s%s %lld/%lld (%lld%%) %.1f img/s ETA %.0fs%s%s%s", p->tty ? "\r\033[K" : "",
+            p->what, (long long)done, (long long)p->total, (long long)pct, rate, eta,
+            extra ? "  " : "", extra ? extra : "", p->tty ? "" : "\n");
+    fflush(stderr);
+}
+
+void sn_progress_end(sn_progress *p) {
+    if (p->tty) fputs("\r\033[K", stderr);
+}

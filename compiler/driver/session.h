@@ -1,0 +1,37 @@
+/* What several commands share: loading the spec with --set overrides, building weights
+ * (from a file or seeded), and opening the evaluation data a spec describes. */
+#ifndef SN_SESSION_H
+#define SN_SESSION_H
+
+#include "../../runtime/data/dataset.h"
+#include "../../runtime/data/transform.h"
+#include "../../runtime/weights/weights.h"
+#include "../frontend/spec.h"
+#include "../ir/ir.h"
+#include "cli.h"
+
+/* Loads args->pos[0] with every --set override. */
+sn_code sn_session_spec(const sn_args *a, sn_model_spec *spec, sn_status *st);
+/* Creates the weight store for graph g; loads `path` if not NULL, else initializes with
+ * the spec's initializer and `seed`. */
+sn_code sn_session_weights(const sn_graph *g, const sn_model_spec *spec, const char *path,
+                           uint64_t seed, sn_weights *w, sn_status *st);
+/* Opens split `split` of the spec's dataset (dir overrides data.path) and sets up the
+ * evaluation transform (center crop to the model input, scale, normalization). */
+sn_code sn_session_data(const sn_model_spec *spec, const char *dir, sn_split split, sn_dataset *ds,
+                        sn_transform *tf, sn_status *st);
+sn_init_method sn_session_init_method(const sn_model_spec *spec);
+
+/* A progress line on stderr: redrawn in place on a terminal, printed every ~10% otherwise. */
+typedef struct sn_progress {
+    const char *what;
+    int64_t total;
+    double t0, last;
+    int tty;
+    int64_t last_pct;
+} sn_progress;
+void sn_progress_start(sn_progress *p, const char *what, int64_t total);
+void sn_progress_update(sn_progress *p, int64_t done, const char *extra);
+void sn_progress_end(sn_progress *p);
+
+#endif

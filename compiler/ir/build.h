@@ -1,0 +1,21 @@
+/* ModelSpec -> Graph IR. */
+#ifndef SN_IR_BUILD_H
+#define SN_IR_BUILD_H
+
+#include "../frontend/spec.h"
+#include "ir.h"
+
+typedef struct sn_build_opts {
+    int64_t batch; /* N (>= 1) */
+    int with_loss; /* add a label input and the recipe's loss */
+} sn_build_opts;
+
+/* Builds the forward graph of a model. Shape errors name the layer and its YAML position
+ * ("model.yaml:12:7: layer features.3 (conv2d): kernel 3x3 is larger than ..."). */
+sn_code sn_graph_build(const sn_model_spec *spec, const sn_build_opts *opts, sn_graph *g,
+                       sn_status *st);
+
+/* Neuron parameters of a spec layer, in the IR's form. */
+sn_neuron_params sn_neuron_from_spec(const sn_layer_spec *l);
+
+#endif

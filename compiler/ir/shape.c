@@ -1,0 +1,240 @@
+/* Shape inference and cost model for every op. */
+#include <string.h>
+
+#include "../../runtime/core/util.h"
+#include "ir.h"
+
+static int64_t lead_product(const sn_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
+    return n;
+}
+
+static sn_code need_inputs(int nin, int lo, int hi, sn_status *st) {
+    if (nin < lo || nin > hi)
+        return sn_fail(st, SN_ERR_INPUT, "expects %d..%d inputs, got %d", lo, hi, nin);
+    return SN_OK;
+}
+
+/* An activation with `feat` feature dims after its leading dims. */
+static sn_code need_act(const sn_tensor *x, int feat, const char *what, sn_status *st) {
+    char b[96];
+    if (x->lead < 1 || x->shape.rank != x->lead + feat)
+        return sn_fail(st, SN_ERR_INPUT, "expects %s, got a tensor of shape %s", what,
+                       sn_shape_str(&x->shape, b, sizeof b));
+    return SN_OK;
+}
+
+/* Output size of a sliding window; 0 when the window does not fit. */
+static int64_t window_out(int64_t in, int k, int s, int p) {
+    if (k <= 0 || s <= 0 || p < 0 || in + 2 * (int64_t)p < k) return 0;
+    return (in + 2 * (int64_t)p - k) / s + 1;
+}
+
+static sn_code infer_window(const sn_tensor *x, const sn_attrs *a, const char *what, int64_t *oh,
+                            int64_t *ow, sn_status *st) {
+    int64_t h = x->shape.d[x->lead + 1], w = x->shape.d[x->lead + 2];
+    if (a->kh <= 0 || a->kw <= 0 || a->sh <= 0 || a->sw <= 0 || a->ph < 0 || a->pw < 0)
+        return sn_fail(st, SN_ERR_INPUT, "invalid %s window %dx%d stride %dx%d padding %dx%d", what,
+                       a->kh, a->kw, a->sh, a->sw, a->ph, a->pw);
+    *oh = window_out(h, a->kh, a->sh, a->ph);
+    *ow = window_out(w, a->kw, a->sw, a->pw);
+    if (*oh <= 0 || *ow <= 0)
+        return sn_fail(st, SN_ERR_INPUT,
+                       "%s kernel %dx%d is larger than its input %lldx%lld (padding %dx%d)", what,
+                       a->kh, a->kw, (long long)h, (long long)w, a->ph, a->pw);
+    return SN_OK;
+}
+
+sn_code sn_infer_shapes(const sn_graph *g, sn_op op, const int *in, int nin, const sn_attrs *a,
+                        sn_shape *out, int *out_lead, sn_dtype *out_dtype, int *nout,
+                        sn_status *st) {
+    char b1[96], b2[96];
+    for (int i = 0; i < nin; i++)
+        if (in[i] < 0 || in[i] >= g->ntensors)
+            return sn_fail(st, SN_ERR_INPUT, "input %d refers to a missing tensor", i);
+    const sn_tensor *x = nin > 0 ? &g->tensors[in[0]] : NULL;
+    *nout = 1;
+    out_dtype[0] = SN_F32;
+    if (x) {
+        out[0] = x->shape;
+        out_lead[0] = x->lead;
+    }
+    switch (op) {
+    case SN_OP_CONV2D: {
+        if (need_inputs(nin, a->has_bias ? 3 : 2, a->has_bias ? 3 : 2, st)) return st->code;
+        if (need_act(x, 3, "a [N, C, H, W] input", st)) return st->code;
+        const sn_tensor *w = &g->tensors[in[1]];
+        int64_t c = x->shape.d[x->lead];
+        if (w->shape.rank != 4 || w->shape.d[1] != c || w->shape.d[2] != a->kh ||
+            w->shape.d[3] != a->kw)
+            return sn_fail(st, SN_ERR_INPUT, "weight %s does not fit input %s with kernel %dx%d",
+                           sn_shape_str(&w->shape, b1, sizeof b1),
+                           sn_shape_str(&x->shape, b2, sizeof b2), a->kh, a->kw);
+        if (a->has_bias) {
+            const sn_tensor *bias = &g->tensors[in[2]];
+            if (bias->shape.rank != 1 || bias->shape.d[0] != w->shape.d[0])
+                return sn_fail(st, SN_ERR_INPUT, "bias %s does not match %lld output channels",
+                               sn_shape_str(&bias->shape, b1, sizeof b1), (long long)w->shape.d[0]);
+        }
+        int64_t oh, ow;
+        if (infer_window(x, a, "convolution", &oh, &ow, st)) return st->code;
+        out[0].d[x->lead] = w->shape.d[0];
+        out[0].d[x->lead + 1] = oh;
+        out[0].d[x->lead + 2] = ow;
+        return SN_OK;
+    }
+    case SN_OP_LINEAR: {
+        if (need_inputs(nin, a->has_bias ? 3 : 2, a->has_bias ? 3 : 2, st)) return st->code;
+        if (need_act(x, 1, "a flat [N, features] input (add a flatten layer before it)", st))
+            return st->code;
+        const sn_tensor *w = &g->tensors[in[1]];
+        int64_t k = x->shape.d[x->lead];
+        if (w->shape.rank != 2 || w->shape.d[1] != k)
+            return sn_fail(st, SN_ERR_INPUT,
+                           "expects %lld input features (weight %s) but its input has %lld",
+                           (long long)(w->shape.rank == 2 ? w->shape.d[1] : -1),
+                           sn_shape_str(&w->shape, b1, sizeof b1), (long long)k);
+        if (a->has_bias) {
+            const sn_tensor *bias = &g->tensors[in[2]];
+            if (bias->shape.rank != 1 || bias->shape.d[0] != w->shape.d[0])
+                return sn_fail(st, SN_ERR_INPUT, "bias %s does not match %lld outputs",
+                               sn_shape_str(&bias->shape, b1, sizeof b1), (long long)w->shape.d[0]);
+        }
+        out[0].d[x->lead] = w->shape.d[0];
+        return SN_OK;
+    }
+    case SN_OP_MAXPOOL:
+    case SN_OP_AVGPOOL: {
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (need_act(x, 3, "a [N, C, H, W] input", st)) return st->code;
+        if (a->ph * 2 > a->kh || a->pw * 2 > a->kw)
+            return sn_fail(st, SN_ERR_INPUT, "padding %dx%d must be at most half the kernel %dx%d",
+                           a->ph, a->pw, a->kh, a->kw);
+        int64_t oh, ow;
+        if (infer_window(x, a, "pooling", &oh, &ow, st)) return st->code;
+        out[0].d[x->lead + 1] = oh;
+        out[0].d[x->lead + 2] = ow;
+        return SN_OK;
+    }
+    case SN_OP_RELU:
+    case SN_OP_DROPOUT:
+    case SN_OP_QUANT:
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (x->lead < 1) return sn_fail(st, SN_ERR_INPUT, "expects an activation input");
+        if (op == SN_OP_DROPOUT && !(a->p >= 0.0f && a->p < 1.0f))
+            return sn_fail(st, SN_ERR_INPUT, "dropout probability %g is outside [0, 1)", a->p);
+        if (op == SN_OP_QUANT && (a->quant.k < 0 || a->quant.k > 16 || !(a->quant.B > 0.0f)))
+            return sn_fail(st, SN_ERR_INPUT, "needs 0 <= k <= 16 and B > 0 (got k=%d, B=%g)",
+                           a->quant.k, a->quant.B);
+        return SN_OK;
+    case SN_OP_BATCHNORM: {
+        if (need_inputs(nin, 5, 5, st)) return st->code;
+        if (x->lead < 1 || (x->shape.rank != x->lead + 1 && x->shape.rank != x->lead + 3))
+            return sn_fail(st, SN_ERR_INPUT, "expects [N, C] or [N, C, H, W], got %s",
+                           sn_shape_str(&x->shape, b1, sizeof b1));
+        int64_t c = x->shape.d[x->lead];
+        for (int i = 1; i < 5; i++) {
+            const sn_tensor *p = &g->tensors[in[i]];
+            if (p->shape.rank != 1 || p->shape.d[0] != c)
+                return sn_fail(st, SN_ERR_INPUT, "parameter %s is %s, expected [%lld]", p->name,
+                               sn_shape_str(&p->shape, b1, sizeof b1), (long long)c);
+        }
+        if (!(a->eps > 0.0f)) return sn_fail(st, SN_ERR_INPUT, "eps must be > 0");
+        return SN_OK;
+    }
+    case SN_OP_FLATTEN: {
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (x->lead < 1 || x->shape.rank <= x->lead)
+            return sn_fail(st, SN_ERR_INPUT, "expects an activation with feature dims");
+        int64_t f = 1;
+        for (int i = x->lead; i < x->shape.rank; i++) f *= x->shape.d[i];
+        out[0].rank = x->lead + 1;
+        out[0].d[x->lead] = f;
+        return SN_OK;
+    }
+    case SN_OP_TERNARY:
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (!(a->ternary_threshold > 0.0f))
+            return sn_fail(st, SN_ERR_INPUT, "ternary threshold must be > 0");
+        out_lead[0] = 0;
+        return SN_OK;
+    case SN_OP_NEURON:
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (x->lead != 2)
+            return sn_fail(st, SN_ERR_INPUT,
+                           "a spiking neuron needs a time-major [T, N, ...] input (add an snn "
+                           "section with T and an encoder)");
+        if (!(a->neuron.v_threshold > 0.0f))
+            return sn_fail(st, SN_ERR_INPUT, "v_threshold must be > 0");
+        if (a->neuron.model == SN_NEURON_LIF && !(a->neuron.tau > 1.0f))
+            return sn_fail(st, SN_ERR_INPUT, "tau must be > 1 (got %g)", a->neuron.tau);
+        return SN_OK;
+    case SN_OP_THRESHOLD: {
+        if (need_inputs(nin, 2, 2, st)) return st->code;
+        if (x->lead < 1 || x->shape.rank < x->lead + 1)
+            return sn_fail(st, SN_ERR_INPUT, "expects an activation input");
+        const sn_tensor *th = &g->tensors[in[1]];
+        if (th->shape.rank != 2 || th->shape.d[0] != x->shape.d[x->lead] || th->shape.d[1] != a->U)
+            return sn_fail(st, SN_ERR_INPUT, "thresholds %s do not match %lld channels x %d units",
+                           sn_shape_str(&th->shape, b1, sizeof b1), (long long)x->shape.d[x->lead],
+                           a->U);
+        return SN_OK;
+    }
+    case SN_OP_ENCODE_POISSON:
+    case SN_OP_ENCODE_DIRECT:
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (x->lead != 1) return sn_fail(st, SN_ERR_INPUT, "expects a [N, ...] input");
+        if (a->T < 1) return sn_fail(st, SN_ERR_INPUT, "T must be >= 1 (got %d)", a->T);
+        if (x->shape.rank + 1 > SN_MAX_RANK)
+            return sn_fail(st, SN_ERR_INPUT, "input rank too large for a time axis");
+        out[0].rank = x->shape.rank + 1;
+        out[0].d[0] = a->T;
+        for (int i = 0; i < x->shape.rank; i++) out[0].d[i + 1] = x->shape.d[i];
+        out_lead[0] = 2;
+        return SN_OK;
+    case SN_OP_TIME_MEAN:
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (x->lead != 2) return sn_fail(st, SN_ERR_INPUT, "expects a [T, N, ...] input");
+        out[0].rank = x->shape.rank - 1;
+        for (int i = 1; i < x->shape.rank; i++) out[0].d[i - 1] = x->shape.d[i];
+        out_lead[0] = 1;
+        return SN_OK;
+    case SN_OP_SOFTMAX_CE:
+    case SN_OP_MSE_ONEHOT: {
+        if (need_inputs(nin, 2, 2, st)) return st->code;
+        if (need_act(x, 1, "[N, classes] scores", st)) return st->code;
+        if (x->lead != 1) return sn_fail(st, SN_ERR_INPUT, "expects [N, classes] scores");
+        const sn_tensor *lab = &g->tensors[in[1]];
+        if (lab->dtype != SN_I32 || lab->shape.rank != 1 || lab->shape.d[0] != x->shape.d[0])
+            return sn_fail(st, SN_ERR_INPUT, "labels must be I32 [%lld]", (long long)x->shape.d[0]);
+        if (op == SN_OP_SOFTMAX_CE && !(a->label_smoothing >= 0.0f && a->label_smoothing < 1.0f))
+            return sn_fail(st, SN_ERR_INPUT, "label smoothing must be in [0, 1)");
+        out[0].rank = 0;
+        out_lead[0] = 0;
+        return SN_OK;
+    }
+    case SN_OP_COUNT:
+        break;
+    }
+    return sn_fail(st, SN_ERR_INPUT, "unknown op %d", (int)op);
+}
+
+int64_t sn_node_macs(const sn_graph *g, int i) {
+    const sn_node *n = &g->nodes[i];
+    const sn_tensor *x = &g->tensors[n->in[0]];
+    const sn_tensor *y = &g->tensors[n->out[0]];
+    switch (n->op) {
+    case SN_OP_CONV2D: {
+        const sn_tensor *w = &g->tensors[n->in[1]];
+        return lead_product(y) * y->shape.d[y->lead] * y->shape.d[y->lead + 1] *
+               y->shape.d[y->lead + 2] * w->shape.d[1] * w->shape.d[2] * w->shape.d[3];
+    }
+    case SN_OP_LINEAR: {
+        const sn_tensor *w = &g->tensors[n->in[1]];
+        return lead_product(x) * w->shape.d[0] * w->shape.d[1];
+    }
+    default:
+        return 0;
+    }
+}

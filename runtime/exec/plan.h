@@ -1,0 +1,119 @@
+/* A Plan: buffers plus an ordered list of kernel launches. It is what every backend
+ * produces and what the runtime executes; it knows nothing of YAML or the IR.
+ *
+ * Buffers are either slices of one arena (activations; offsets come from the memory
+ * planner, which lets buffers with disjoint lifetimes share space), views of the weight
+ * store (parameters and buffers such as BN statistics), or external (bound by the caller,
+ * e.g. the input batch). A CPU step calls fn(ctx, params, ptrs, lo, hi) over task ranges
+ * [lo, hi) of [0, ntasks), spread over the thread pool. */
+#ifndef SN_PLAN_H
+#define SN_PLAN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../core/status.h"
+#include "../core/tensor.h"
+#include "../weights/weights.h"
+#include "pool.h"
+
+#define SN_STEP_MAX_BUFS 12
+#define SN_PLAN_NAME_MAX 128
+
+typedef struct sn_kctx {
+    uint64_t seed; /* per-run seed: encoders and dropout draw from it */
+    int training;
+    atomic_llong bad_input; /* kernels count inputs they must reject (e.g. Poisson x > 1) */
+    atomic_int oom;         /* a kernel could not allocate scratch memory */
+} sn_kctx;
+
+typedef void (*sn_cpu_fn)(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
+                          int64_t hi);
+
+typedef enum sn_buf_kind {
+    SN_BUF_ARENA = 0, /* activation in the arena */
+    SN_BUF_WEIGHT,    /* a tensor of the weight store */
+    SN_BUF_OWNED,     /* constant data owned by the plan (e.g. folded weights) */
+} sn_buf_kind;
+
+typedef struct sn_buffer {
+    char name[SN_PLAN_NAME_MAX];
+    sn_dtype dtype;
+    sn_shape shape; /* logical shape */
+    int64_t bytes;
+    sn_buf_kind kind;
+    int64_t offset;  /* arena offset (SN_BUF_ARENA), -1 until planned */
+    int weight;      /* weight store index (SN_BUF_WEIGHT) */
+    void *owned;     /* SN_BUF_OWNED data (64-byte aligned, freed with the plan) */
+    char layout[16]; /* physical layout, e.g. "NCHW", "NCHW16c" */
+    void *ptr;       /* resolved address */
+} sn_buffer;
+
+typedef struct sn_step {
+    char name[SN_PLAN_NAME_MAX];   /* the node or fused group it runs */
+    char kernel[SN_PLAN_NAME_MAX]; /* kernel name (ref.conv2d, a JIT symbol, ...) */
+    sn_cpu_fn fn;
+    void *params; /* owned copy */
+    size_t params_size;
+    int bufs[SN_STEP_MAX_BUFS];
+    int nbufs;
+    int64_t ntasks;
+    int64_t grain; /* tasks per chunk (0 = automatic) */
+    int64_t macs;  /* multiply-accumulates, for reports */
+    int64_t flops; /* floating-point operations, for reports */
+} sn_step;
+
+typedef struct sn_plan {
+    char model[64];
+    char backend[16];
+    sn_buffer *bufs;
+    int nbufs, cap_bufs;
+    sn_step *steps;
+    int nsteps, cap_steps;
+    sn_step *prep; /* run once when weights are bound or change (packing, folding) */
+    int nprep, cap_prep;
+    int64_t arena_bytes; /* planned arena size */
+    int64_t naive_bytes; /* sum of all arena buffers (what no reuse would need) */
+    void *arena;
+    int in_buf, out_buf, label_buf, loss_buf;
+    int64_t batch;
+    int T;
+    int num_classes;
+    sn_weights *weights;  /* bound store (not owned) */
+    double *step_seconds; /* per-step accumulated time when profiling (NULL otherwise) */
+} sn_plan;
+
+void sn_plan_init(sn_plan *p);
+void sn_plan_free(sn_plan *p);
+int sn_plan_add_buffer(sn_plan *p, const char *name, sn_dtype dtype, const sn_shape *shape,
+                       sn_buf_kind kind, sn_status *st);
+int sn_plan_add_step(sn_plan *p, const char *name, const char *kernel, sn_cpu_fn fn,
+                     const void *params, size_t params_size, const int *bufs, int nbufs,
+                     int64_t ntasks, sn_status *st);
+/* Same for a preparation step (see sn_plan_prepare). */
+int sn_plan_add_prep(sn_plan *p, const char *name, const char *kernel, sn_cpu_fn fn,
+                     const void *params, size_t params_size, const int *bufs, int nbufs,
+                     sn_status *st);
+int sn_plan_find_buffer(const sn_plan *p, const char *name);
+
+/* Lays out arena buffers that the memory planner did not place (one after another). */
+void sn_plan_layout_sequential(sn_plan *p);
+/* Assigns arena offsets from buffer lifetimes (first write .. last read over the steps):
+ * buffers whose lifetimes do not overlap share space. The input stays live from the start
+ * and the outputs (out, loss) to the end. */
+void sn_plan_memplan(sn_plan *p);
+/* Allocates the arena, resolves every buffer address against the weight store, and runs
+ * the preparation steps. */
+sn_code sn_plan_bind(sn_plan *p, sn_weights *w, sn_status *st);
+/* Re-runs the preparation steps (after the weights changed). */
+sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st);
+/* Runs all steps in order. Fails (SN_ERR_INPUT) if a kernel flagged bad input. */
+sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_status *st);
+/* Enables per-step timing (accumulated into p->step_seconds). */
+sn_code sn_plan_enable_profiling(sn_plan *p, sn_status *st);
+
+static inline float *sn_plan_f32(const sn_plan *p, int buf) {
+    return (float *)p->bufs[buf].ptr;
+}
+
+#endif
