@@ -23,7 +23,9 @@ static const sn_cmd eval_cmd = {
         {
             {"--data", "DIR", "dataset directory (default: data.path of the model)", 0},
             {"--weights", "FILE", "safetensors weights (names as in the PyTorch state_dict)", 0},
-            {"--target", "TARGET", "backend: ref (default)", 0},
+            {"--target", "TARGET",
+             "backend: cpu (LLVM JIT, default) or ref (reference interpreter)", 0},
+            {"--fusion", "on|off", "fuse ops into kernels (default on; cpu target)", 0},
             {"--batch", "N", "images per batch (default 64)", 0},
             {"--limit", "N", "evaluate only the first N test images", 0},
             {"--topk", "K", "also report top-K accuracy (default 5)", 0},
@@ -48,14 +50,14 @@ static int run_eval(const sn_args *a) {
     sn_status st;
     sn_status_init(&st);
     int64_t batch, limit, topk, seed, threads;
-    int target = 0;
-    static const char *const targets[] = {"ref", NULL};
+    sn_target target;
+    int fusion;
     if (sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st) ||
         sn_args_int(a, "--limit", 0, 0, INT64_MAX, &limit, &st) ||
         sn_args_int(a, "--topk", 5, 1, 1000, &topk, &st) ||
         sn_args_int(a, "--seed", 0, 0, INT64_MAX, &seed, &st) ||
         sn_args_int(a, "--threads", 0, 0, 1024, &threads, &st) ||
-        sn_args_choice(a, "--target", targets, 0, &target, &st))
+        sn_session_target(a, &target, &fusion, &st))
         return sn_report("eval", &st);
 
     sn_model_spec spec;
@@ -66,6 +68,8 @@ static int run_eval(const sn_args *a) {
     memset(&w, 0, sizeof w);
     sn_plan plan;
     sn_plan_init(&plan);
+    sn_backend be;
+    memset(&be, 0, sizeof be);
     sn_dataset ds;
     memset(&ds, 0, sizeof ds);
     sn_pool *pool = NULL;
@@ -84,7 +88,8 @@ static int run_eval(const sn_args *a) {
                 "note: no --weights given: using seeded random initialization (seed %lld)\n",
                 (long long)seed);
     if (sn_session_weights(&g, &spec, wpath, (uint64_t)seed, &w, &st)) goto done;
-    if (sn_lower_ref(&g, &plan, &st) || sn_plan_bind(&plan, &w, &st)) goto done;
+    if (sn_session_lower(&g, target, fusion, 0, &plan, &be, &st) || sn_plan_bind(&plan, &w, &st))
+        goto done;
     pool = sn_pool_create((int)threads);
     if (!pool) {
         sn_fail(&st, SN_ERR_RUNTIME, "cannot start worker threads");
@@ -119,14 +124,14 @@ static int run_eval(const sn_args *a) {
                "\"%s\"}\n",
                spec.name, (long long)r.n, top1, r.k, topk_acc, (long long)r.correct1, r.k,
                (long long)r.correctk, r.seconds, r.seconds > 0 ? (double)r.n / r.seconds : 0.0,
-               targets[target]);
+               sn_target_names[target]);
     } else {
         printf("%s on %s: %lld images\n", spec.name, ds.source, (long long)r.n);
         printf("top-1: %.2f%% (%lld/%lld)\n", top1, (long long)r.correct1, (long long)r.n);
         printf("top-%d: %.2f%% (%lld/%lld)\n", r.k, topk_acc, (long long)r.correctk,
                (long long)r.n);
         printf("time: %.2f s (%.1f images/s, target %s)\n", r.seconds,
-               r.seconds > 0 ? (double)r.n / r.seconds : 0.0, targets[target]);
+               r.seconds > 0 ? (double)r.n / r.seconds : 0.0, sn_target_names[target]);
         if (dump)
             printf("logits: %s (float32 [%lld, %d])\n", dump, (long long)r.n, spec.num_classes);
     }
@@ -135,6 +140,7 @@ done:
     free(logits);
     sn_pool_destroy(pool);
     sn_plan_free(&plan);
+    sn_backend_free(&be);
     sn_weights_free(&w);
     sn_dataset_free(&ds);
     sn_graph_free(&g);

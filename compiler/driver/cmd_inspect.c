@@ -5,6 +5,10 @@
 
 #include "../../runtime/core/util.h"
 #include "../backends/ref/ref_backend.h"
+#include "../passes/fusion.h"
+#ifdef SNNC_HAVE_LLVM
+#include "../backends/llvm/cpu_backend.h"
+#endif
 #include "../ir/build.h"
 #include "commands.h"
 #include "session.h"
@@ -15,17 +19,20 @@ static const sn_cmd inspect_cmd = {
     .summary = "Show a model: a per-layer table (op, output shape, parameters, MACs) and totals,\n"
                "or one stage of the pipeline as text.",
     .details = "Stages: spec (the resolved YAML, every default filled in), ir (the graph),\n"
-               "plan (buffers and kernel launches of the chosen target).\n"
+               "fused (the kernel groups of the fusion pass), plan (buffers with their layouts,\n"
+               "arena offsets, preparation steps and kernel launches of the chosen target),\n"
+               "llvm (the optimized LLVM IR of every CPU kernel).\n"
                "MACs are forward multiply-accumulates per sample (x T for spiking graphs).",
     .min_pos = 1,
     .max_pos = 1,
     .opts =
         {
             {"--json", NULL, "print the table as JSON ({params, macs, layers: [...]})", 0},
-            {"--stage", "STAGE", "print one stage: spec, ir or plan", 0},
+            {"--stage", "STAGE", "print one stage: spec, ir, fused, plan or llvm", 0},
             {"--dot", "FILE", "write the IR graph as Graphviz dot to FILE", 0},
             {"--batch", "N", "batch size the graph is built for (default 1)", 0},
-            {"--target", "TARGET", "backend for --stage plan: ref (default)", 0},
+            {"--target", "TARGET", "backend for --stage plan: cpu (default) or ref", 0},
+            {"--fusion", "on|off", "fusion for --stage fused/plan/llvm (default on)", 0},
             {"--set", "KEY=VALUE", "override a YAML field, e.g. --set snn.T=8", 1},
         },
 };
@@ -129,6 +136,13 @@ static void print_plan(const sn_plan *p) {
             printf(" @%lld +%lld", (long long)b->offset, (long long)b->bytes);
         printf("\n");
     }
+    if (p->nprep) printf("preparation (when weights change):\n");
+    for (int i = 0; i < p->nprep; i++) {
+        const sn_step *s = &p->prep[i];
+        printf("  %3d %-24s %-28s bufs=[", i, s->name, s->kernel);
+        for (int k = 0; k < s->nbufs; k++) printf(k ? " %d" : "%d", s->bufs[k]);
+        printf("]\n");
+    }
     printf("steps:\n");
     for (int i = 0; i < p->nsteps; i++) {
         const sn_step *s = &p->steps[i];
@@ -140,18 +154,29 @@ static void print_plan(const sn_plan *p) {
            (long long)p->naive_bytes);
 }
 
+static void print_llvm(const sn_backend *be) {
+#ifdef SNNC_HAVE_LLVM
+    if (!be->art) return;
+    for (int i = 0; i < be->art->n; i++)
+        printf("; ---- kernel %s (%s) ----\n%s\n", be->art->k[i].symbol, be->art->k[i].kind,
+               be->art->k[i].ir ? be->art->k[i].ir : "");
+#else
+    (void)be;
+#endif
+}
+
 static int run_inspect(const sn_args *a) {
     sn_status st;
     sn_status_init(&st);
     sn_model_spec spec;
     memset(&spec, 0, sizeof spec);
     int64_t batch;
-    static const char *const stages[] = {"spec", "ir", "plan", NULL};
-    static const char *const targets[] = {"ref", NULL};
-    int stage = -1, target = 0;
+    static const char *const stages[] = {"spec", "ir", "fused", "plan", "llvm", NULL};
+    int stage = -1, fusion;
+    sn_target target;
     if (sn_args_int(a, "--batch", 1, 1, 1 << 20, &batch, &st) ||
         sn_args_choice(a, "--stage", stages, -1, &stage, &st) ||
-        sn_args_choice(a, "--target", targets, 0, &target, &st))
+        sn_session_target(a, &target, &fusion, &st))
         return sn_report("inspect", &st);
     if (sn_session_spec(a, &spec, &st)) return sn_report("inspect", &st);
     if (stage == 0) {
@@ -186,14 +211,32 @@ static int run_inspect(const sn_args *a) {
             fputs(sn_sb_cstr(&o), stdout);
             sn_sb_free(&o);
         } else if (stage == 2) {
-            sn_plan plan;
-            if (sn_lower_ref(&g, &plan, &st))
+            sn_groups gs;
+            if (sn_fuse(&g, fusion, &gs, &st))
                 rc = sn_report("inspect", &st);
             else {
+                sn_strbuf o;
+                sn_sb_init(&o);
+                sn_groups_print(&g, &gs, &o);
+                fputs(sn_sb_cstr(&o), stdout);
+                sn_sb_free(&o);
+                sn_groups_free(&gs);
+            }
+        } else if (stage == 3 || stage == 4) {
+            sn_plan plan;
+            sn_backend be;
+            if (stage == 4) target = SN_TARGET_CPU;
+            if (sn_session_lower(&g, target, fusion, stage == 4, &plan, &be, &st)) {
+                rc = sn_report("inspect", &st);
+            } else {
                 sn_plan_layout_sequential(&plan);
-                print_plan(&plan);
+                if (stage == 3)
+                    print_plan(&plan);
+                else
+                    print_llvm(&be);
                 sn_plan_free(&plan);
             }
+            sn_backend_free(&be);
         } else if (sn_args_has(a, "--json")) {
             print_json(&spec, &g);
         } else if (!dot) {

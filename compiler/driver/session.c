@@ -5,6 +5,64 @@
 #include <string.h>
 
 #include "../../runtime/core/util.h"
+#include "../backends/ref/ref_backend.h"
+#include "../passes/fusion.h"
+#ifdef SNNC_HAVE_LLVM
+#include "../backends/llvm/cpu_backend.h"
+#endif
+
+const char *const sn_target_names[] = {"cpu", "ref", NULL};
+
+sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st) {
+    static const char *const onoff[] = {"on", "off", NULL};
+    int t = 0, f = 0;
+    if (sn_args_choice(a, "--target", sn_target_names, 0, &t, st) ||
+        sn_args_choice(a, "--fusion", onoff, 0, &f, st))
+        return st->code;
+    *target = (sn_target)t;
+    *fusion = f == 0;
+    return SN_OK;
+}
+
+sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int capture,
+                         sn_plan *plan, sn_backend *be, sn_status *st) {
+    memset(be, 0, sizeof *be);
+    be->target = target;
+    be->fusion = fusion;
+    double t0 = sn_now();
+    if (target == SN_TARGET_REF) return sn_lower_ref(g, plan, st);
+#ifdef SNNC_HAVE_LLVM
+    be->groups = calloc(1, sizeof *be->groups);
+    if (!be->groups) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    if (sn_fuse(g, fusion, be->groups, st)) return st->code;
+    if (sn_jit_create(&be->jit, st)) return st->code;
+    sn_cpu_options o = {capture};
+    if (capture) {
+        be->art = calloc(1, sizeof *be->art);
+        if (!be->art) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    }
+    sn_code c = sn_lower_cpu(g, be->groups, be->jit, &o, plan, be->art, st);
+    be->compile_seconds = sn_now() - t0;
+    return c;
+#else
+    (void)t0;
+    (void)capture;
+    return sn_fail(st, SN_ERR_INPUT,
+                   "this snnc was built without LLVM: the cpu target is not available "
+                   "(use --target ref)");
+#endif
+}
+
+void sn_backend_free(sn_backend *be) {
+#ifdef SNNC_HAVE_LLVM
+    sn_jit_destroy(be->jit);
+    if (be->art) sn_cpu_artifacts_free(be->art);
+    free(be->art);
+#endif
+    if (be->groups) sn_groups_free(be->groups);
+    free(be->groups);
+    memset(be, 0, sizeof *be);
+}
 
 sn_code sn_session_spec(const sn_args *a, sn_model_spec *spec, sn_status *st) {
     const char *const *sets = NULL;

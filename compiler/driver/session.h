@@ -8,6 +8,7 @@
 #include "../../runtime/weights/weights.h"
 #include "../frontend/spec.h"
 #include "../ir/ir.h"
+#include "../../runtime/exec/plan.h"
 #include "cli.h"
 
 /* Loads args->pos[0] with every --set override. */
@@ -21,6 +22,31 @@ sn_code sn_session_weights(const sn_graph *g, const sn_model_spec *spec, const c
 sn_code sn_session_data(const sn_model_spec *spec, const char *dir, sn_split split, sn_dataset *ds,
                         sn_transform *tf, sn_status *st);
 sn_init_method sn_session_init_method(const sn_model_spec *spec);
+
+/* Backends a plan can be made for. */
+typedef enum sn_target {
+    SN_TARGET_CPU = 0, /* LLVM ORC JIT (default) */
+    SN_TARGET_REF,     /* reference interpreter */
+} sn_target;
+extern const char *const sn_target_names[]; /* NULL-terminated, indexed by sn_target */
+
+/* What a lowered plan depends on (the JIT holding its kernels, the fused groups). */
+typedef struct sn_backend {
+    sn_target target;
+    int fusion;
+    struct sn_jit *jit;
+    struct sn_groups *groups;
+    struct sn_cpu_artifacts *art; /* kernels' object code and IR, when captured */
+    double compile_seconds;
+} sn_backend;
+
+/* Reads --target and --fusion. */
+sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st);
+/* Fuses (CPU) and lowers g into plan for the target. be must outlive plan. With capture,
+ * be->art keeps every kernel's object code and LLVM IR. */
+sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int capture,
+                         sn_plan *plan, sn_backend *be, sn_status *st);
+void sn_backend_free(sn_backend *be);
 
 /* A progress line on stderr: redrawn in place on a terminal, printed every ~10% otherwise. */
 typedef struct sn_progress {

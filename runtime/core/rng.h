@@ -29,10 +29,31 @@ static inline uint64_t sn_mix64(uint64_t x) {
     return x ^ (x >> 31);
 }
 
-/* Counter-based uniform in [0, 1): a pure function of (seed, stream, index). */
+/* 32-bit avalanche hash ("lowbias32"): cheap in vector code (shifts, xors, 32-bit
+ * multiplies), so generated kernels compute exactly the same numbers as the reference. */
+static inline uint32_t sn_hash32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
+/* The 32-bit key of a (seed, stream) pair; kernels compute it once per call. */
+static inline uint32_t sn_rand_key(uint64_t seed, uint64_t stream) {
+    return (uint32_t)(sn_mix64(seed ^ sn_mix64(stream)) >> 32);
+}
+
+/* Uniform in [0, 1) from the top 24 bits of hash32(key + index). */
+static inline float sn_rand_u01_key(uint32_t key, uint32_t index) {
+    return (float)(sn_hash32(key + index) >> 8) * (1.0f / 16777216.0f);
+}
+
+/* Counter-based uniform in [0, 1): a pure function of (seed, stream, index), index taken
+ * modulo 2^32 (streams are small: one per time step, layer or epoch). */
 static inline float sn_rand_u01(uint64_t seed, uint64_t stream, uint64_t index) {
-    uint64_t h = sn_mix64(seed ^ sn_mix64(stream ^ sn_mix64(index)));
-    return (float)(h >> 40) * (1.0f / 16777216.0f);
+    return sn_rand_u01_key(sn_rand_key(seed, stream), (uint32_t)index);
 }
 
 #endif

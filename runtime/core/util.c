@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,9 +182,22 @@ sn_code sn_read_file(const char *path, unsigned char **data, size_t *size, sn_st
     return SN_OK;
 }
 
+static sn_code write_file(const char *path, const void *data, size_t size, int sync, sn_status *st);
+
 sn_code sn_write_file_atomic(const char *path, const void *data, size_t size, sn_status *st) {
+    return write_file(path, data, size, 1, st);
+}
+
+sn_code sn_write_file_replace(const char *path, const void *data, size_t size, sn_status *st) {
+    return write_file(path, data, size, 0, st);
+}
+
+static sn_code write_file(const char *path, const void *data, size_t size, int sync,
+                          sn_status *st) {
     char tmp[4096];
-    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    static atomic_uint counter;
+    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
+                     atomic_fetch_add(&counter, 1));
     if (w < 0 || (size_t)w >= sizeof tmp)
         return sn_fail(st, SN_ERR_INPUT, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -202,7 +216,7 @@ sn_code sn_write_file_atomic(const char *path, const void *data, size_t size, sn
         p += k;
         left -= (size_t)k;
     }
-    if (fsync(fd) != 0) {
+    if (sync && fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

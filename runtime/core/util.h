@@ -49,6 +49,9 @@ sn_code sn_read_file(const char *path, unsigned char **data, size_t *size, sn_st
 /* Writes a file atomically: to "path.tmp.<pid>", fsync, rename over path. On any failure
  * the temporary is removed and path is left as it was. */
 sn_code sn_write_file_atomic(const char *path, const void *data, size_t size, sn_status *st);
+/* The same without fsync: the file is complete or absent, but may be lost on power
+ * failure (for caches, whose entries are checksummed). */
+sn_code sn_write_file_replace(const char *path, const void *data, size_t size, sn_status *st);
 /* mkdir -p; ok if it exists. */
 sn_code sn_mkdirs(const char *path, sn_status *st);
 int sn_file_exists(const char *path);

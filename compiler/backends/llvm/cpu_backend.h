@@ -1,0 +1,41 @@
+/* The CPU backend: fused kernel groups -> a plan of LLVM-JIT-compiled kernels.
+ *
+ * Layout choices (recorded on every plan buffer): activations feeding or produced by
+ * convolutions are channel-blocked with a zero halo as wide as the largest convolution
+ * padding in the graph; flat tensors ([N, K]) are plain; the network input is plain NCHW
+ * (a first convolution with fewer channels than the vector width reads it directly, after
+ * a copy that adds the halo). Weights are packed by preparation steps (batch norm folded,
+ * ternary weights ternarized) when the weights are bound. */
+#ifndef SN_CPU_BACKEND_H
+#define SN_CPU_BACKEND_H
+
+#include "../../../runtime/exec/plan.h"
+#include "../../ir/ir.h"
+#include "../../passes/fusion.h"
+#include "jit.h"
+
+typedef struct sn_cpu_kernel_info {
+    char symbol[64];
+    char kind[24];      /* conv, linear, pool, eltwise, reorder, ... */
+    unsigned char *obj; /* object code (only when capturing for ahead-of-time output) */
+    size_t obj_size;
+    char *ir; /* optimized LLVM IR text (only when capturing) */
+} sn_cpu_kernel_info;
+
+typedef struct sn_cpu_artifacts {
+    sn_cpu_kernel_info *k;
+    int n, cap;
+    double compile_seconds;
+} sn_cpu_artifacts;
+
+typedef struct sn_cpu_options {
+    int capture; /* keep object code and IR of every kernel (snnc compile) */
+} sn_cpu_options;
+
+/* Lowers g (grouped by gs) into plan for the JIT's target. art may be NULL. */
+sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
+                     const sn_cpu_options *opts, sn_plan *plan, sn_cpu_artifacts *art,
+                     sn_status *st);
+void sn_cpu_artifacts_free(sn_cpu_artifacts *a);
+
+#endif

@@ -1,0 +1,321 @@
+/* Direct convolution kernels, vectorized over output channels.
+ *
+ * The inner step is an outer product: one vector of vl output-channel weights times one
+ * broadcast input value, accumulated for every pixel of the tile. A tile of tn images x
+ * tr rows x tw cols x tq channel blocks stays in registers for the whole reduction over
+ * input channels and kernel taps, so each weight vector loaded is used tn*tr*tw times
+ * and each input value tq times. Tiles whose sizes are not full (the ends of rows,
+ * columns, the batch, the channel blocks) get their own fully unrolled variant.
+ *
+ * Task order puts images innermost, so consecutive tasks on a thread reuse the same
+ * weights from cache (what matters for the deep layers with small maps). */
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels.h"
+
+static int imin(int a, int b) {
+    return a < b ? a : b;
+}
+static int ceil_div(int a, int b) {
+    return (a + b - 1) / b;
+}
+
+void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
+    int vl = d->out.vl;
+    int Ob = ceil_div(d->O, vl);
+    int budget = nregs >= 32 ? 28 : nregs >= 16 ? 12 : 6;
+    int pk = d->epi.pool ? d->epi.pk : 1;
+    double best = -1;
+    for (int tq = 1; tq <= imin(Ob, 4); tq++) {
+        int P = budget / tq;
+        if (P < pk * pk) continue;
+        for (int tr = pk; tr <= imin(d->OH, P); tr += pk) {
+            for (int tw = pk; tw <= imin(d->OW, P / tr); tw += pk) {
+                int tn = 1;
+                if (tr == d->OH && tw == d->OW)
+                    tn = (int)(P / (tr * tw) < d->N ? P / (tr * tw) : d->N);
+                if (tn < 1) tn = 1;
+                double tiles = (double)ceil_div((int)d->N, tn) * ceil_div(d->OH, tr) *
+                               ceil_div(d->OW, tw) * ceil_div(Ob, tq);
+                double work = (double)d->N * d->OH * d->OW * Ob;
+                double per_tile = work / tiles; /* average accumulators per tile */
+                /* Ties: prefer more channel blocks per tile (less input re-reading). */
+                double score = per_tile + 0.01 * tq;
+                if (score > best) {
+                    best = score;
+                    d->tn = tn;
+                    d->tr = tr;
+                    d->tw = tw;
+                    d->tq = tq;
+                }
+            }
+        }
+    }
+    if (best < 0) { /* budget smaller than the pool window: minimal tile */
+        d->tn = 1;
+        d->tr = pk;
+        d->tw = pk;
+        d->tq = 1;
+    }
+}
+
+int64_t sn_conv_tasks(const sn_conv_desc *d) {
+    int Ob = ceil_div(d->O, d->out.vl);
+    return (int64_t)ceil_div((int)d->N, d->tn) * ceil_div(d->OH, d->tr) * ceil_div(Ob, d->tq);
+}
+
+LLVMValueRef sn_gen_epilogue(sn_irb *k, const sn_epilogue *e, LLVMValueRef v) {
+    for (int i = 0; i < e->nops; i++) {
+        const sn_epi_op *op = &e->ops[i];
+        switch (op->kind) {
+        case SN_EPI_RELU:
+            v = irb_fmax(k, v, irb_vsplat(k, 0.0f));
+            break;
+        case SN_EPI_QUANT: {
+            float s = (float)(1 << op->q.k);
+            v = irb_fmin(k, irb_fmax(k, v, irb_vsplat(k, 0.0f)), irb_vsplat(k, op->q.B));
+            v = irb_floor(k, irb_fadd(k, irb_fmul(k, v, irb_vsplat(k, s)), irb_vsplat(k, 0.5f)));
+            v = irb_fmul(k, v, irb_vsplat(k, 1.0f / s));
+            break;
+        }
+        }
+    }
+    return v;
+}
+
+/* One tile variant as an internal function: tile(x, w, b, y) with all four pointers
+ * already at the tile origin. */
+static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, int ww, int qq) {
+    int vl = k->vl;
+    char name[96];
+    snprintf(name, sizeof name, "tile_n%d_r%d_w%d_q%d", nn, rr, ww, qq);
+    LLVMTypeRef params[4] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf};
+    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 4, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    for (unsigned i = 0; i < 4; i++) {
+        unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+        LLVMAddAttributeAtIndex(fn, i + 1, LLVMCreateEnumAttribute(k->ctx, noalias, 0));
+    }
+    /* generate into fn with a temporary irb state */
+    sn_irb t = *k;
+    t.fn = fn;
+    t.b = LLVMCreateBuilderInContext(k->ctx);
+    t.entry = LLVMAppendBasicBlockInContext(k->ctx, fn, "entry");
+    LLVMPositionBuilderAtEnd(t.b, t.entry);
+    LLVMValueRef x = LLVMGetParam(fn, 0), w = LLVMGetParam(fn, 1), b = LLVMGetParam(fn, 2),
+                 y = LLVMGetParam(fn, 3);
+
+    const sn_cpu_layout *in = &d->in, *out = &d->out;
+    int C = d->in.C;
+    int64_t in_img = sn_lay_image(in), in_row = sn_lay_row(in), in_pix = sn_lay_pix(in);
+    int64_t taps = (int64_t)d->KH * d->KW;
+    int64_t w_chan = taps * vl; /* floats per input channel in the packed weights */
+    int64_t w_block = (int64_t)C * w_chan;
+    int nacc = nn * rr * ww * qq;
+    LLVMValueRef acc[256];
+    for (int a = 0; a < nacc; a++) {
+        acc[a] = irb_slot(&t);
+        irb_slot_set(&t, acc[a], irb_vsplat(&t, 0.0f));
+    }
+#define ACC(i, r, c, q) acc[(((i)*rr + (r)) * ww + (c)) * qq + (q)]
+    /* Input channels: full groups of L lanes, then a tail group. Blocked input: a group
+     * is a channel block (lane stride 1); plain input: one group of C channels. */
+    int L = in->blocked ? in->vl : C;
+    int G = C / L, tail = C % L;
+    int64_t gstride = in->blocked ? sn_lay_plane(in) : 0;
+    int64_t lstride = in->blocked ? 1 : sn_lay_plane(in);
+    for (int part = 0; part < 2; part++) {
+        int groups = part == 0 ? G : (tail ? 1 : 0);
+        int lanes = part == 0 ? L : tail;
+        if (groups == 0 || lanes == 0) continue;
+        irb_loop lg, ll;
+        LLVMValueRef g = irb_for(&t, &lg, irb_i64(&t, part == 0 ? 0 : G),
+                                 irb_i64(&t, part == 0 ? G : G + 1), 1, "g");
+        LLVMValueRef l = irb_for(&t, &ll, irb_i64(&t, 0), irb_i64(&t, lanes), 1, "l");
+        LLVMValueRef xoff = irb_add(&t, irb_mul(&t, g, gstride), irb_mul(&t, l, lstride));
+        LLVMValueRef xc = irb_gep(&t, x, xoff);
+        LLVMValueRef c = irb_add(&t, irb_mul(&t, g, L), l);
+        LLVMValueRef wc = irb_gep(&t, w, irb_mul(&t, c, w_chan));
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                LLVMValueRef wv[8];
+                for (int q = 0; q < qq; q++)
+                    wv[q] = irb_vload(&t, irb_gepc(&t, wc, q * w_block + (kh * d->KW + kw) * vl),
+                                      vl * 4);
+                for (int i = 0; i < nn; i++)
+                    for (int r = 0; r < rr; r++)
+                        for (int cc = 0; cc < ww; cc++) {
+                            int64_t off = i * in_img + (int64_t)(r * d->SH + kh) * in_row +
+                                          (int64_t)(cc * d->SW + kw) * in_pix;
+                            LLVMValueRef xs = irb_bcast_load(&t, irb_gepc(&t, xc, off));
+                            for (int q = 0; q < qq; q++) {
+                                LLVMValueRef s = ACC(i, r, cc, q);
+                                irb_slot_set(&t, s, irb_fma(&t, xs, wv[q], irb_slot_get(&t, s)));
+                            }
+                        }
+            }
+        irb_for_end(&t, &ll);
+        irb_for_end(&t, &lg);
+    }
+    /* epilogue */
+    int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
+            o_pix = sn_lay_pix(out);
+    LLVMValueRef bias[8];
+    for (int q = 0; q < qq; q++) bias[q] = irb_vload(&t, irb_gepc(&t, b, (int64_t)q * vl), vl * 4);
+    int pk = d->epi.pool ? d->epi.pk : 1;
+    for (int i = 0; i < nn; i++)
+        for (int q = 0; q < qq; q++)
+            for (int pr = 0; pr < rr / pk; pr++)
+                for (int pc = 0; pc < ww / pk; pc++) {
+                    LLVMValueRef res = NULL;
+                    for (int dr = 0; dr < pk; dr++)
+                        for (int dc = 0; dc < pk; dc++) {
+                            LLVMValueRef v = irb_fadd(
+                                &t, irb_slot_get(&t, ACC(i, pr * pk + dr, pc * pk + dc, q)),
+                                bias[q]);
+                            v = sn_gen_epilogue(&t, &d->epi, v);
+                            if (!res)
+                                res = v;
+                            else if (d->epi.pool == 1)
+                                res = irb_fmax(&t, res, v);
+                            else
+                                res = irb_fadd(&t, res, v);
+                        }
+                    if (d->epi.pool == 2)
+                        res = irb_fmul(&t, res, irb_vsplat(&t, 1.0f / (float)(pk * pk)));
+                    int64_t off =
+                        i * o_img + q * o_plane + (int64_t)pr * o_row + (int64_t)pc * o_pix;
+                    irb_vstore(&t, res, irb_gepc(&t, y, off), vl * 4);
+                }
+#undef ACC
+    LLVMBuildRetVoid(t.b);
+    LLVMDisposeBuilder(t.b);
+    return fn;
+}
+
+/* Zeroes the halo of output rows [row0, row0+rows) (in stored coordinates) for images
+ * [0, nn) and channel blocks [0, qq) of the tile at y (image n0, block ob0, interior
+ * origin), plus the top/bottom halo rows when first/last. */
+static void gen_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, int nn, int qq,
+                          LLVMValueRef row0, int rows, LLVMValueRef first, LLVMValueRef last) {
+    const sn_cpu_layout *out = &d->out;
+    int h = out->halo;
+    if (h == 0) return;
+    int vl = k->vl;
+    int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out);
+    int64_t wp = sn_lay_wp(out);
+    LLVMValueRef zero = irb_vsplat(k, 0.0f);
+    for (int i = 0; i < nn; i++)
+        for (int q = 0; q < qq; q++) {
+            LLVMValueRef plane =
+                irb_gepc(k, yimg, i * o_img + q * o_plane); /* row 0 of the padded map */
+            /* side columns of this task's rows */
+            irb_loop lr;
+            LLVMValueRef r = irb_for(k, &lr, irb_i64(k, 0), irb_i64(k, rows), 1, "hr");
+            LLVMValueRef rowp =
+                irb_gep(k, plane, irb_mul(k, irb_addc(k, irb_add(k, row0, r), h), o_row));
+            for (int c = 0; c < h; c++) {
+                irb_vstore(k, zero, irb_gepc(k, rowp, (int64_t)c * vl), vl * 4);
+                irb_vstore(k, zero, irb_gepc(k, rowp, (wp - 1 - c) * vl), vl * 4);
+            }
+            irb_for_end(k, &lr);
+            /* top rows */
+            LLVMBasicBlockRef cont = irb_if(k, first, "top");
+            for (int rr = 0; rr < h; rr++)
+                for (int64_t c = 0; c < wp; c++)
+                    irb_vstore(k, zero, irb_gepc(k, plane, rr * o_row + c * vl), vl * 4);
+            irb_endif(k, cont);
+            cont = irb_if(k, last, "bottom");
+            for (int rr = 0; rr < h; rr++)
+                for (int64_t c = 0; c < wp; c++)
+                    irb_vstore(k, zero,
+                               irb_gepc(k, plane, (int64_t)(out->H + h + rr) * o_row + c * vl),
+                               vl * 4);
+            irb_endif(k, cont);
+        }
+}
+
+void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
+    int vl = k->vl;
+    int Ob = ceil_div(d->O, vl);
+    int OCG = ceil_div(Ob, d->tq), RT = ceil_div(d->OH, d->tr), NT = ceil_div((int)d->N, d->tn);
+    int pk = d->epi.pool ? d->epi.pk : 1;
+    const sn_cpu_layout *in = &d->in, *out = &d->out;
+    /* tile variants */
+    int nvals[2] = {d->tn, (int)(d->N % d->tn)}, rvals[2] = {d->tr, d->OH % d->tr},
+        wvals[2] = {d->tw, d->OW % d->tw}, qvals[2] = {d->tq, Ob % d->tq};
+    LLVMValueRef tiles[2][2][2][2];
+    memset(tiles, 0, sizeof tiles);
+    for (int a = 0; a < 2; a++)
+        for (int bq = 0; bq < 2; bq++)
+            for (int c = 0; c < 2; c++)
+                for (int e = 0; e < 2; e++)
+                    if (nvals[a] && rvals[bq] && wvals[c] && qvals[e])
+                        tiles[a][bq][c][e] =
+                            gen_tile(k, d, nvals[a], rvals[bq], wvals[c], qvals[e]);
+
+    LLVMValueRef x = irb_arg_buf(k, 0), w = irb_arg_buf(k, 1), b = irb_arg_buf(k, 2),
+                 y = irb_arg_buf(k, 3);
+    irb_loop lt;
+    LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
+    LLVMValueRef nt = irb_remc(k, t, NT);
+    LLVMValueRef rest = irb_divc(k, t, NT);
+    LLVMValueRef rt = irb_remc(k, rest, RT);
+    LLVMValueRef ocg = irb_divc(k, rest, RT);
+    LLVMValueRef n0 = irb_mul(k, nt, d->tn), r0 = irb_mul(k, rt, d->tr),
+                 ob0 = irb_mul(k, ocg, d->tq);
+    int64_t in_img = sn_lay_image(in), in_row = sn_lay_row(in), in_pix = sn_lay_pix(in);
+    int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
+            o_pix = sn_lay_pix(out);
+    int64_t w_block = (int64_t)d->in.C * d->KH * d->KW * vl;
+    /* tile origins that do not depend on the column */
+    LLVMValueRef xrow =
+        irb_gep(k, x,
+                irb_add(k, irb_mul(k, n0, in_img),
+                        irb_mul(k, irb_addc(k, irb_mul(k, r0, d->SH), in->halo - d->PH), in_row)));
+    LLVMValueRef wb = irb_gep(k, w, irb_mul(k, ob0, w_block));
+    LLVMValueRef bb = irb_gep(k, b, irb_mul(k, ob0, vl));
+    LLVMValueRef yimg = irb_gep(k, y, irb_add(k, irb_mul(k, n0, o_img), irb_mul(k, ob0, o_plane)));
+    LLVMValueRef orow0 = irb_divc(k, r0, pk);
+    LLVMValueRef yrow = irb_gep(k, yimg, irb_mul(k, irb_addc(k, orow0, out->halo), o_row));
+    LLVMValueRef last_n = irb_icmp_eq(k, nt, NT - 1), last_r = irb_icmp_eq(k, rt, RT - 1),
+                 last_q = irb_icmp_eq(k, ocg, OCG - 1), first_r = irb_icmp_eq(k, rt, 0);
+    /* Dispatch on the variant (a small decision tree over the tails). */
+    for (int a = 0; a < 2; a++)
+        for (int bq = 0; bq < 2; bq++)
+            for (int e = 0; e < 2; e++) {
+                if (!nvals[a] || !rvals[bq] || !qvals[e]) continue;
+                /* condition: (a ? last_n && tail : !(last_n && tail)) ... */
+                LLVMValueRef cond = LLVMConstInt(LLVMInt1TypeInContext(k->ctx), 1, 0);
+                if (nvals[1])
+                    cond =
+                        LLVMBuildAnd(k->b, cond, a ? last_n : LLVMBuildNot(k->b, last_n, ""), "");
+                if (rvals[1])
+                    cond =
+                        LLVMBuildAnd(k->b, cond, bq ? last_r : LLVMBuildNot(k->b, last_r, ""), "");
+                if (qvals[1])
+                    cond =
+                        LLVMBuildAnd(k->b, cond, e ? last_q : LLVMBuildNot(k->b, last_q, ""), "");
+                LLVMBasicBlockRef cont = irb_if(k, cond, "variant");
+                int col = 0;
+                for (int ct = 0; col < d->OW; ct++) {
+                    int c = (d->OW - col >= d->tw) ? 0 : 1;
+                    int ww = wvals[c];
+                    LLVMValueRef xt =
+                        irb_gepc(k, xrow, (int64_t)(col * d->SW + in->halo - d->PW) * in_pix);
+                    LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / pk + out->halo) * o_pix);
+                    LLVMValueRef args[4] = {xt, wb, bb, yt};
+                    LLVMBuildCall2(k->b, LLVMGlobalGetValueType(tiles[a][bq][c][e]),
+                                   tiles[a][bq][c][e], args, 4, "");
+                    col += ww;
+                }
+                gen_zero_halo(k, d, yimg, nvals[a], qvals[e], orow0, rvals[bq] / pk, first_r,
+                              last_r);
+                irb_endif(k, cont);
+            }
+    irb_for_end(k, &lt);
+    (void)o_row;
+    (void)o_img;
+    (void)o_plane;
+}

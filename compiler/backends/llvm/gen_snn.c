@@ -1,0 +1,397 @@
+/* Kernels for spiking ops (neurons over time, encoders, time averages, threshold units)
+ * and losses. Neuron and encoder arithmetic follows the reference interpreter operation
+ * for operation (same divisions, same hash), so spikes match it exactly. */
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "../../../runtime/exec/plan.h"
+#include "kernels.h"
+
+#define CHUNK 4096 /* floats per task for the elementwise-over-M kernels */
+
+int64_t sn_kctx_seed_offset(void) {
+    return (int64_t)offsetof(sn_kctx, seed);
+}
+int64_t sn_kctx_bad_input_offset(void) {
+    return (int64_t)offsetof(sn_kctx, bad_input);
+}
+
+static int64_t chunks(int64_t M) {
+    return (M + CHUNK - 1) / CHUNK;
+}
+
+/* Runs body(k, offset, lanes) over [task*CHUNK, min(M, task*CHUNK+CHUNK)) in vectors,
+ * with a masked tail, for tasks [lo, hi). */
+typedef void (*vec_body)(sn_irb *k, const void *d, LLVMValueRef off, int lanes, void *state);
+
+static void chunk_loop(sn_irb *k, int64_t M, const void *d, vec_body body, void *state) {
+    int vl = k->vl;
+    int64_t full_chunks = M / CHUNK, rem = M % CHUNK;
+    irb_loop lt;
+    LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
+    LLVMValueRef start = irb_mul(k, t, CHUNK);
+    LLVMValueRef is_full = irb_icmp_lt(k, t, irb_i64(k, full_chunks));
+    LLVMBasicBlockRef cont = irb_if(k, is_full, "full");
+    {
+        irb_loop li;
+        LLVMValueRef i = irb_for(k, &li, irb_i64(k, 0), irb_i64(k, CHUNK), vl, "i");
+        body(k, d, irb_add(k, start, i), vl, state);
+        irb_for_end(k, &li);
+    }
+    irb_endif(k, cont);
+    if (rem > 0) {
+        LLVMValueRef is_tail = LLVMBuildNot(k->b, is_full, "");
+        cont = irb_if(k, is_tail, "tail");
+        int64_t vfull = rem / vl * vl;
+        if (vfull > 0) {
+            irb_loop li;
+            LLVMValueRef i = irb_for(k, &li, irb_i64(k, 0), irb_i64(k, vfull), vl, "i");
+            body(k, d, irb_add(k, start, i), vl, state);
+            irb_for_end(k, &li);
+        }
+        if (rem > vfull) body(k, d, irb_addc(k, start, vfull), (int)(rem - vfull), state);
+        irb_endif(k, cont);
+    }
+    irb_for_end(k, &lt);
+}
+
+static LLVMValueRef load_n(sn_irb *k, LLVMValueRef p, int lanes) {
+    return lanes == k->vl ? irb_vload(k, p, 4) : irb_vload_n(k, p, lanes);
+}
+
+static void store_n(sn_irb *k, LLVMValueRef v, LLVMValueRef p, int lanes) {
+    if (lanes == k->vl)
+        irb_vstore(k, v, p, 4);
+    else
+        irb_vstore_n(k, v, p, lanes);
+}
+
+/* ------------------------------------------------------------------ neuron ---- */
+
+int64_t sn_neuron_tasks(const sn_neuron_desc *d) {
+    return chunks(d->M);
+}
+
+typedef struct neuron_state {
+    LLVMValueRef x, s;
+} neuron_state;
+
+static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
+    const sn_neuron_desc *d = vd;
+    neuron_state *ns = vs;
+    const sn_neuron_params *p = &d->p;
+    float vr = p->hard_reset ? p->v_reset : 0.0f;
+    LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold),
+                 tau = irb_vsplat(k, p->tau);
+    LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
+    LLVMValueRef v = vrv;
+    for (int t = 0; t < d->T; t++) {
+        LLVMValueRef at = irb_add(k, off, irb_i64(k, (int64_t)t * d->M));
+        LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
+        LLVMValueRef h;
+        if (p->model == SN_NEURON_IF)
+            h = irb_fadd(k, v, xt);
+        else if (p->decay_input)
+            h = irb_fadd(k, v, irb_fdiv(k, irb_fsub(k, xt, irb_fsub(k, v, vrv)), tau));
+        else
+            h = irb_fadd(k, irb_fsub(k, v, irb_fdiv(k, irb_fsub(k, v, vrv), tau)), xt);
+        LLVMValueRef s = irb_select_ge(k, irb_fsub(k, h, vth), zero, one, zero);
+        if (p->hard_reset)
+            v = irb_fadd(k, irb_fmul(k, h, irb_fsub(k, one, s)), irb_fmul(k, vrv, s));
+        else
+            v = irb_fsub(k, h, irb_fmul(k, vth, s));
+        store_n(k, s, irb_gep(k, ns->s, at), lanes);
+    }
+}
+
+void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d) {
+    neuron_state ns = {irb_arg_buf(k, 0), irb_arg_buf(k, 1)};
+    chunk_loop(k, d->M, d, neuron_body, &ns);
+}
+
+/* ----------------------------------------------------------------- encoders ---- */
+
+int64_t sn_encode_tasks(const sn_encode_desc *d) {
+    return chunks(d->M);
+}
+
+typedef struct encode_state {
+    LLVMValueRef x, s;
+    LLVMValueRef keys[1]; /* [T], placed in an array alloca */
+    LLVMValueRef key_arr;
+    LLVMValueRef bad; /* i64 slot counting bad inputs */
+    LLVMTypeRef key_ty;
+} encode_state;
+
+/* sn_mix64 in IR (scalar i64). */
+static LLVMValueRef mix64(sn_irb *k, LLVMValueRef x) {
+    LLVMBuilderRef b = k->b;
+    x = LLVMBuildAdd(b, x, LLVMConstInt(k->t_i64, 0x9e3779b97f4a7c15ULL, 0), "");
+    x = LLVMBuildMul(b,
+                     LLVMBuildXor(b, x, LLVMBuildLShr(b, x, LLVMConstInt(k->t_i64, 30, 0), ""), ""),
+                     LLVMConstInt(k->t_i64, 0xbf58476d1ce4e5b9ULL, 0), "");
+    x = LLVMBuildMul(b,
+                     LLVMBuildXor(b, x, LLVMBuildLShr(b, x, LLVMConstInt(k->t_i64, 27, 0), ""), ""),
+                     LLVMConstInt(k->t_i64, 0x94d049bb133111ebULL, 0), "");
+    return LLVMBuildXor(b, x, LLVMBuildLShr(b, x, LLVMConstInt(k->t_i64, 31, 0), ""), "");
+}
+
+static LLVMValueRef vsplat_i32(sn_irb *k, uint32_t v) {
+    LLVMValueRef s = LLVMConstInt(k->t_i32, v, 0);
+    if (k->vl == 1) return s;
+    LLVMValueRef e[64];
+    for (int i = 0; i < k->vl; i++) e[i] = s;
+    return LLVMConstVector(e, (unsigned)k->vl);
+}
+
+/* sn_hash32 on a vector of i32 */
+static LLVMValueRef hash32(sn_irb *k, LLVMValueRef x) {
+    LLVMBuilderRef b = k->b;
+    x = LLVMBuildXor(b, x, LLVMBuildLShr(b, x, vsplat_i32(k, 16), ""), "");
+    x = LLVMBuildMul(b, x, vsplat_i32(k, 0x7feb352dU), "");
+    x = LLVMBuildXor(b, x, LLVMBuildLShr(b, x, vsplat_i32(k, 15), ""), "");
+    x = LLVMBuildMul(b, x, vsplat_i32(k, 0x846ca68bU), "");
+    return LLVMBuildXor(b, x, LLVMBuildLShr(b, x, vsplat_i32(k, 16), ""), "");
+}
+
+static void encode_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
+    const sn_encode_desc *d = vd;
+    encode_state *es = vs;
+    LLVMValueRef xv = load_n(k, irb_gep(k, es->x, off), lanes);
+    if (!d->poisson) {
+        for (int t = 0; t < d->T; t++)
+            store_n(k, xv, irb_gep(k, es->s, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+        return;
+    }
+    LLVMBuilderRef b = k->b;
+    /* count x outside [0, 1] (NaN included) among the valid lanes */
+    LLVMValueRef ok = LLVMBuildAnd(b, LLVMBuildFCmp(b, LLVMRealOGE, xv, irb_vsplat(k, 0.0f), ""),
+                                   LLVMBuildFCmp(b, LLVMRealOLE, xv, irb_vsplat(k, 1.0f), ""), "");
+    LLVMValueRef okf = LLVMBuildSelect(b, ok, irb_vsplat(k, 0.0f), irb_vsplat(k, 1.0f), "");
+    LLVMValueRef nbad = irb_hsum(k, okf);
+    /* (masked-out lanes of a tail load as 0, which is in range) */
+    LLVMValueRef prev = LLVMBuildLoad2(b, k->t_i64, es->bad, "");
+    LLVMBuildStore(b, LLVMBuildAdd(b, prev, LLVMBuildFPToSI(b, nbad, k->t_i64, ""), ""), es->bad);
+    /* lane indices off + [0, vl) as i32 */
+    LLVMValueRef base = LLVMBuildTrunc(b, off, k->t_i32, "");
+    LLVMValueRef idx;
+    if (k->vl == 1) {
+        idx = base;
+    } else {
+        LLVMValueRef e[64];
+        for (int i = 0; i < k->vl; i++) e[i] = LLVMConstInt(k->t_i32, (unsigned)i, 0);
+        idx = LLVMBuildAdd(b, irb_bcast_i32(k, base), LLVMConstVector(e, (unsigned)k->vl), "");
+    }
+    LLVMValueRef scale = irb_vsplat(k, 1.0f / 16777216.0f);
+    for (int t = 0; t < d->T; t++) {
+        LLVMValueRef key = LLVMBuildLoad2(
+            b, k->t_i32,
+            LLVMBuildGEP2(b, k->t_i32, es->key_arr, (LLVMValueRef[]){irb_i64(k, t)}, 1, ""), "");
+        LLVMValueRef h = hash32(k, LLVMBuildAdd(b, idx, irb_bcast_i32(k, key), ""));
+        LLVMValueRef u = LLVMBuildFMul(
+            b, LLVMBuildUIToFP(b, LLVMBuildLShr(b, h, vsplat_i32(k, 8), ""), k->t_vf, ""), scale,
+            "");
+        LLVMValueRef sp = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLE, u, xv, ""),
+                                          irb_vsplat(k, 1.0f), irb_vsplat(k, 0.0f), "");
+        store_n(k, sp, irb_gep(k, es->s, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+    }
+}
+
+void sn_gen_encode(sn_irb *k, const sn_encode_desc *d) {
+    encode_state es;
+    memset(&es, 0, sizeof es);
+    es.x = irb_arg_buf(k, 0);
+    es.s = irb_arg_buf(k, 1);
+    LLVMBuilderRef b = k->b;
+    if (d->poisson) {
+        /* keys: sn_rand_key(mix64(ctx->seed ^ stream), t) = mix64(seed' ^ mix64(t)) >> 32 */
+        LLVMValueRef seedp = LLVMBuildGEP2(
+            b, k->t_i8, k->a_ctx, (LLVMValueRef[]){irb_i64(k, sn_kctx_seed_offset())}, 1, "");
+        LLVMValueRef seed = LLVMBuildLoad2(
+            b, k->t_i64, LLVMBuildBitCast(b, seedp, LLVMPointerType(k->t_i64, 0), ""), "");
+        LLVMValueRef s2 = mix64(k, LLVMBuildXor(b, seed, LLVMConstInt(k->t_i64, d->stream, 0), ""));
+        es.key_arr = LLVMBuildArrayAlloca(b, k->t_i32, irb_i32(k, d->T), "keys");
+        for (int t = 0; t < d->T; t++) {
+            LLVMValueRef kt = mix64(k, LLVMBuildXor(b, s2, mix64(k, irb_i64(k, t)), ""));
+            kt = LLVMBuildTrunc(b, LLVMBuildLShr(b, kt, LLVMConstInt(k->t_i64, 32, 0), ""),
+                                k->t_i32, "");
+            LLVMBuildStore(
+                b, kt,
+                LLVMBuildGEP2(b, k->t_i32, es.key_arr, (LLVMValueRef[]){irb_i64(k, t)}, 1, ""));
+        }
+        es.bad = LLVMBuildAlloca(b, k->t_i64, "bad");
+        LLVMBuildStore(b, irb_i64(k, 0), es.bad);
+    }
+    chunk_loop(k, d->M, d, encode_body, &es);
+    if (d->poisson) {
+        LLVMValueRef nbad = LLVMBuildLoad2(b, k->t_i64, es.bad, "");
+        LLVMBasicBlockRef cont =
+            irb_if(k, LLVMBuildICmp(b, LLVMIntNE, nbad, irb_i64(k, 0), ""), "bad");
+        LLVMValueRef p = LLVMBuildGEP2(
+            b, k->t_i8, k->a_ctx, (LLVMValueRef[]){irb_i64(k, sn_kctx_bad_input_offset())}, 1, "");
+        p = LLVMBuildBitCast(b, p, LLVMPointerType(k->t_i64, 0), "");
+        LLVMBuildAtomicRMW(b, LLVMAtomicRMWBinOpAdd, p, nbad, LLVMAtomicOrderingMonotonic, 0);
+        irb_endif(k, cont);
+    }
+}
+
+/* --------------------------------------------------------------- time mean ---- */
+
+int64_t sn_time_mean_tasks(const sn_time_mean_desc *d) {
+    return chunks(d->M);
+}
+
+typedef struct tm_state {
+    LLVMValueRef x, y;
+    LLVMTypeRef vd; /* vector of doubles */
+} tm_state;
+
+static void time_mean_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
+    const sn_time_mean_desc *d = vd;
+    tm_state *ts = vs;
+    LLVMBuilderRef b = k->b;
+    LLVMValueRef acc = LLVMConstNull(ts->vd);
+    for (int t = 0; t < d->T; t++) {
+        LLVMValueRef xt = load_n(k, irb_gep(k, ts->x, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+        acc = LLVMBuildFAdd(b, acc, LLVMBuildFPExt(b, xt, ts->vd, ""), "");
+    }
+    LLVMValueRef tv = LLVMConstReal(LLVMDoubleTypeInContext(k->ctx), (double)d->T);
+    if (k->vl > 1) {
+        LLVMValueRef e[64];
+        for (int i = 0; i < k->vl; i++) e[i] = tv;
+        tv = LLVMConstVector(e, (unsigned)k->vl);
+    }
+    LLVMValueRef y = LLVMBuildFPTrunc(b, LLVMBuildFDiv(b, acc, tv, ""), k->t_vf, "");
+    store_n(k, y, irb_gep(k, ts->y, off), lanes);
+}
+
+void sn_gen_time_mean(sn_irb *k, const sn_time_mean_desc *d) {
+    tm_state ts = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), NULL};
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(k->ctx);
+    ts.vd = k->vl > 1 ? LLVMVectorType(dbl, (unsigned)k->vl) : dbl;
+    chunk_loop(k, d->M, d, time_mean_body, &ts);
+}
+
+/* --------------------------------------------------------- threshold units ---- */
+
+int64_t sn_threshold_tasks(const sn_threshold_desc *d) {
+    return d->N * sn_lay_cb(&d->lay);
+}
+
+void sn_gen_threshold(sn_irb *k, const sn_threshold_desc *d) {
+    int vl = k->vl;
+    const sn_cpu_layout *l = &d->lay;
+    int Cb = sn_lay_cb(l);
+    LLVMValueRef v = irb_arg_buf(k, 0), th = irb_arg_buf(k, 1), y = irb_arg_buf(k, 2);
+    irb_loop lt;
+    LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
+    LLVMValueRef n = irb_divc(k, t, Cb), cb = irb_remc(k, t, Cb);
+    LLVMValueRef off = irb_add(k, irb_mul(k, n, sn_lay_image(l)), irb_mul(k, cb, sn_lay_plane(l)));
+    LLVMValueRef vp = irb_gep(k, v, off), yp = irb_gep(k, y, off);
+    LLVMValueRef thp = irb_gep(k, th, irb_mul(k, cb, (int64_t)d->U * vl));
+    /* the whole padded plane: halo pixels get 0 */
+    int64_t hp = sn_lay_hp(l), wp = sn_lay_wp(l);
+    irb_loop lr, lc;
+    LLVMValueRef r = irb_for(k, &lr, irb_i64(k, 0), irb_i64(k, hp), 1, "r");
+    LLVMValueRef c = irb_for(k, &lc, irb_i64(k, 0), irb_i64(k, wp), 1, "c");
+    LLVMValueRef po = irb_add(k, irb_mul(k, r, sn_lay_row(l)), irb_mul(k, c, vl));
+    LLVMValueRef x = irb_vload(k, irb_gep(k, vp, po), vl * 4);
+    LLVMValueRef cnt = irb_vsplat(k, 0.0f);
+    irb_loop lu;
+    LLVMValueRef cslot = irb_slot(k);
+    irb_slot_set(k, cslot, cnt);
+    LLVMValueRef u = irb_for(k, &lu, irb_i64(k, 0), irb_i64(k, d->U), 1, "u");
+    LLVMValueRef thv = irb_vload(k, irb_gep(k, thp, irb_mul(k, u, vl)), vl * 4);
+    LLVMValueRef inc = irb_select_ge(k, x, thv, irb_vsplat(k, 1.0f), irb_vsplat(k, 0.0f));
+    irb_slot_set(k, cslot, irb_fadd(k, irb_slot_get(k, cslot), inc));
+    irb_for_end(k, &lu);
+    LLVMBuilderRef b = k->b;
+    int h = l->halo;
+    LLVMValueRef inside =
+        LLVMBuildAnd(b,
+                     LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, r, irb_i64(k, h), ""),
+                                  irb_icmp_lt(k, r, irb_i64(k, hp - h)), ""),
+                     LLVMBuildAnd(b, LLVMBuildICmp(b, LLVMIntSGE, c, irb_i64(k, h), ""),
+                                  irb_icmp_lt(k, c, irb_i64(k, wp - h)), ""),
+                     "");
+    LLVMValueRef res = LLVMBuildSelect(b, inside, irb_slot_get(k, cslot), irb_vsplat(k, 0.0f), "");
+    irb_vstore(k, res, irb_gep(k, yp, po), vl * 4);
+    irb_for_end(k, &lc);
+    irb_for_end(k, &lr);
+    irb_for_end(k, &lt);
+}
+
+/* ------------------------------------------------------------------ losses ---- */
+
+static LLVMValueRef dcall(sn_irb *k, const char *name, LLVMValueRef x) {
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(k->ctx);
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(k->mod, id, &dbl, 1);
+    LLVMTypeRef fty = LLVMIntrinsicGetType(k->ctx, id, &dbl, 1);
+    return LLVMBuildCall2(k->b, fty, fn, &x, 1, "");
+}
+
+void sn_gen_loss(sn_irb *k, const sn_loss_desc *d) {
+    LLVMBuilderRef b = k->b;
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(k->ctx);
+    LLVMValueRef z = irb_arg_buf(k, 0), out = irb_arg_buf(k, 2);
+    LLVMValueRef labp =
+        LLVMBuildGEP2(b, k->t_pi8, k->a_ptrs, (LLVMValueRef[]){irb_i64(k, 1)}, 1, "");
+    LLVMValueRef lab = LLVMBuildBitCast(b, LLVMBuildLoad2(b, k->t_pi8, labp, ""), k->t_pi32, "");
+    LLVMValueRef total = LLVMBuildAlloca(b, dbl, "total");
+    LLVMBuildStore(b, LLVMConstReal(dbl, 0.0), total);
+    int K = d->K;
+    irb_loop ln;
+    LLVMValueRef n = irb_for(k, &ln, irb_i64(k, 0), irb_i64(k, d->N), 1, "n");
+    LLVMValueRef zr = irb_gep(k, z, irb_mul(k, n, K));
+    LLVMValueRef label = LLVMBuildSExt(
+        b, LLVMBuildLoad2(b, k->t_i32, LLVMBuildGEP2(b, k->t_i32, lab, &n, 1, ""), ""), k->t_i64,
+        "");
+    LLVMValueRef zj[1024];
+    int KK = K < 1024 ? K : 1024;
+    for (int j = 0; j < KK; j++)
+        zj[j] = LLVMBuildFPExt(b, irb_load(k, irb_gepc(k, zr, j)), dbl, "");
+    LLVMValueRef loss;
+    /* the label's score, selected without indexing out of range (a bad label reads 0; the
+     * caller validates labels) */
+    LLVMValueRef zl = LLVMConstReal(dbl, 0.0);
+    for (int j = 0; j < KK; j++)
+        zl = LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, label, irb_i64(k, j), ""), zj[j], zl,
+                             "");
+    if (!d->mse) {
+        LLVMValueRef mx = LLVMConstReal(dbl, -INFINITY);
+        for (int j = 0; j < KK; j++)
+            mx = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOGT, zj[j], mx, ""), zj[j], mx, "");
+        LLVMValueRef se = LLVMConstReal(dbl, 0.0);
+        for (int j = 0; j < KK; j++)
+            se = LLVMBuildFAdd(b, se, dcall(k, "llvm.exp", LLVMBuildFSub(b, zj[j], mx, "")), "");
+        LLVMValueRef lse = LLVMBuildFAdd(b, mx, dcall(k, "llvm.log", se), "");
+        double eps = d->smoothing;
+        loss = LLVMBuildFMul(b, LLVMConstReal(dbl, 1.0 - eps), LLVMBuildFSub(b, lse, zl, ""), "");
+        if (eps > 0) {
+            LLVMValueRef s = LLVMConstReal(dbl, 0.0);
+            for (int j = 0; j < KK; j++)
+                s = LLVMBuildFAdd(b, s, LLVMBuildFSub(b, lse, zj[j], ""), "");
+            loss = LLVMBuildFAdd(b, loss,
+                                 LLVMBuildFDiv(b, LLVMBuildFMul(b, LLVMConstReal(dbl, eps), s, ""),
+                                               LLVMConstReal(dbl, (double)K), ""),
+                                 "");
+        }
+    } else {
+        loss = LLVMConstReal(dbl, 0.0);
+        for (int j = 0; j < KK; j++) {
+            LLVMValueRef oh =
+                LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntEQ, label, irb_i64(k, j), ""),
+                                LLVMConstReal(dbl, 1.0), LLVMConstReal(dbl, 0.0), "");
+            LLVMValueRef e = LLVMBuildFSub(b, zj[j], oh, "");
+            loss = LLVMBuildFAdd(b, loss, LLVMBuildFMul(b, e, e, ""), "");
+        }
+    }
+    LLVMBuildStore(b, LLVMBuildFAdd(b, LLVMBuildLoad2(b, dbl, total, ""), loss, ""), total);
+    irb_for_end(k, &ln);
+    double denom = d->mse ? (double)d->N * d->K : (double)d->N;
+    LLVMValueRef mean =
+        LLVMBuildFDiv(b, LLVMBuildLoad2(b, dbl, total, ""), LLVMConstReal(dbl, denom), "");
+    irb_store(k, LLVMBuildFPTrunc(b, mean, k->t_f32, ""), out);
+}

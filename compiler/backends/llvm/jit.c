@@ -1,0 +1,445 @@
+#define _POSIX_C_SOURCE 200809L
+#include "jit.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../runtime/core/util.h"
+#include "../../../runtime/exec/pool.h"
+#include "../cache.h"
+
+#ifndef SNNC_LLVM_VERSION
+#define SNNC_LLVM_VERSION "unknown"
+#endif
+
+struct sn_jit {
+    LLVMOrcLLJITRef lljit;
+    LLVMTargetRef target;
+    LLVMTargetMachineRef tm;
+    char *triple, *cpu, *features;
+    sn_isa isa;
+    int vnni;
+    char target_id[4096];
+    sn_jit_stats stats;
+    pthread_mutex_t mu;
+    /* content hashes of objects already linked (identical kernels are linked once) */
+    uint64_t *linked;
+    int nlinked, cap_linked;
+};
+
+static pthread_once_t llvm_once = PTHREAD_ONCE_INIT;
+static int llvm_init_failed;
+
+static void llvm_init(void) {
+    llvm_init_failed = LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter() ||
+                       LLVMInitializeNativeAsmParser();
+}
+
+static sn_code llvm_error(sn_status *st, LLVMErrorRef err, const char *what, const char *name) {
+    char *msg = LLVMGetErrorMessage(err);
+    sn_fail(st, SN_ERR_RUNTIME, "%s (%s): %s", what, name, msg);
+    LLVMDisposeErrorMessage(msg);
+    return st->code;
+}
+
+static int has_feature(const char *features, const char *f) {
+    size_t n = strlen(f);
+    for (const char *p = features; (p = strstr(p, f)) != NULL; p += n) {
+        if ((p == features || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return 1;
+    }
+    return 0;
+}
+
+const char *sn_jit_isa_name(sn_isa isa) {
+    switch (isa) {
+    case SN_ISA_AVX512:
+        return "avx512";
+    case SN_ISA_AVX2:
+        return "avx2";
+    case SN_ISA_SSE:
+        return "sse";
+    case SN_ISA_SCALAR:
+        return "scalar";
+    }
+    return "?";
+}
+
+sn_code sn_jit_create(sn_jit **out, sn_status *st) {
+    *out = NULL;
+    pthread_once(&llvm_once, llvm_init);
+    if (llvm_init_failed)
+        return sn_fail(st, SN_ERR_RUNTIME, "LLVM: cannot initialize the native target");
+    sn_jit *j = calloc(1, sizeof *j);
+    if (!j) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    pthread_mutex_init(&j->mu, NULL);
+    char *triple = LLVMGetDefaultTargetTriple();
+    char *cpu = LLVMGetHostCPUName();
+    char *features = LLVMGetHostCPUFeatures();
+    /* LLVM 14 names some AVX-512 machines by an older core; the feature string is what
+     * counts, so both are passed to the target machine. */
+    sn_isa host = has_feature(features, "+avx512f")                                 ? SN_ISA_AVX512
+                  : has_feature(features, "+avx2") && has_feature(features, "+fma") ? SN_ISA_AVX2
+                  : has_feature(features, "+sse4.1")                                ? SN_ISA_SSE
+                                                                                    : SN_ISA_SCALAR;
+    sn_isa isa = host;
+    const char *want = getenv("SNNC_ISA");
+    if (want && *want) {
+        sn_isa w = strcmp(want, "avx512") == 0 ? SN_ISA_AVX512
+                   : strcmp(want, "avx2") == 0 ? SN_ISA_AVX2
+                   : strcmp(want, "sse") == 0  ? SN_ISA_SSE
+                                               : SN_ISA_SCALAR;
+        if (w < isa) isa = w;
+    }
+    /* A restricted ISA also restricts the target machine, so no wider instruction can
+     * appear: this is how the fallbacks are tested on an AVX-512 machine. */
+    sn_strbuf fs;
+    sn_sb_init(&fs);
+    sn_sb_puts(&fs, features);
+    if (isa < SN_ISA_AVX512 && host >= SN_ISA_AVX512) sn_sb_puts(&fs, ",-avx512f");
+    if (isa < SN_ISA_AVX2 && host >= SN_ISA_AVX2) sn_sb_puts(&fs, ",-avx2,-fma,-avx");
+    j->triple = sn_strdup(triple);
+    j->cpu = sn_strdup(cpu);
+    j->features = sn_strdup(sn_sb_cstr(&fs));
+    sn_sb_free(&fs);
+    j->isa = isa;
+    j->vnni = isa == SN_ISA_AVX512 && has_feature(features, "+avx512vnni");
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    snprintf(j->target_id, sizeof j->target_id, "llvm %s | %s | %s | %s | isa %s",
+             SNNC_LLVM_VERSION, j->triple, j->cpu, j->features, sn_jit_isa_name(isa));
+
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(j->triple, &target, &err)) {
+        sn_fail(st, SN_ERR_RUNTIME, "LLVM: no target for %s: %s", j->triple, err ? err : "?");
+        LLVMDisposeMessage(err);
+        sn_jit_destroy(j);
+        return st->code;
+    }
+    j->target = target;
+    j->tm = LLVMCreateTargetMachine(target, j->triple, j->cpu, j->features,
+                                    LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
+    if (!j->tm) {
+        sn_fail(st, SN_ERR_RUNTIME, "LLVM: cannot create a target machine for %s", j->triple);
+        sn_jit_destroy(j);
+        return st->code;
+    }
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&j->lljit, NULL);
+    if (e) {
+        llvm_error(st, e, "LLVM: cannot create the ORC LLJIT", j->triple);
+        j->lljit = NULL;
+        sn_jit_destroy(j);
+        return st->code;
+    }
+    /* Kernels may call libm (expf for sigmoid surrogates, ...): resolve from the process. */
+    LLVMOrcDefinitionGeneratorRef gen;
+    e = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(
+        &gen, LLVMOrcLLJITGetGlobalPrefix(j->lljit), NULL, NULL);
+    if (e) {
+        llvm_error(st, e, "LLVM: cannot set up process symbols", j->triple);
+        sn_jit_destroy(j);
+        return st->code;
+    }
+    LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->lljit), gen);
+    *out = j;
+    return SN_OK;
+}
+
+void sn_jit_destroy(sn_jit *j) {
+    if (!j) return;
+    if (j->lljit) {
+        LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->lljit);
+        if (e) LLVMConsumeError(e);
+    }
+    if (j->tm) LLVMDisposeTargetMachine(j->tm);
+    free(j->triple);
+    free(j->cpu);
+    free(j->features);
+    free(j->linked);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+sn_isa sn_jit_isa(const sn_jit *j) {
+    return j->isa;
+}
+int sn_jit_vnni(const sn_jit *j) {
+    return j->vnni;
+}
+
+int sn_jit_vector_width(const sn_jit *j) {
+    switch (j->isa) {
+    case SN_ISA_AVX512:
+        return 16;
+    case SN_ISA_AVX2:
+        return 8;
+    case SN_ISA_SSE:
+        return 4;
+    case SN_ISA_SCALAR:
+        return 1;
+    }
+    return 1;
+}
+
+const char *sn_jit_cpu_name(const sn_jit *j) {
+    return j->cpu;
+}
+const char *sn_jit_features(const sn_jit *j) {
+    return j->features;
+}
+const char *sn_jit_triple(const sn_jit *j) {
+    return j->triple;
+}
+const char *sn_jit_target_id(const sn_jit *j) {
+    return j->target_id;
+}
+sn_jit_stats sn_jit_get_stats(const sn_jit *j) {
+    return j->stats;
+}
+
+LLVMModuleRef sn_jit_new_module(sn_jit *j, const char *name, LLVMContextRef *ctx) {
+    *ctx = LLVMContextCreate();
+    LLVMModuleRef m = LLVMModuleCreateWithNameInContext(name, *ctx);
+    LLVMSetTarget(m, j->triple);
+    LLVMTargetDataRef td = LLVMCreateTargetDataLayout(j->tm);
+    char *layout = LLVMCopyStringRepOfTargetData(td);
+    LLVMSetDataLayout(m, layout);
+    LLVMDisposeMessage(layout);
+    LLVMDisposeTargetData(td);
+    return m;
+}
+
+static void dump_text(const char *name, const char *ext, const char *text, size_t len) {
+    const char *dir = getenv("SNNC_DUMP");
+    if (!dir || !*dir) return;
+    sn_status st;
+    sn_status_init(&st);
+    if (sn_mkdirs(dir, &st) != SN_OK) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.%s", dir, name, ext);
+    sn_write_file_atomic(path, text, len, &st);
+}
+
+static int already_linked(sn_jit *j, uint64_t key) {
+    for (int i = 0; i < j->nlinked; i++)
+        if (j->linked[i] == key) return 1;
+    return 0;
+}
+
+static sn_code link_object(sn_jit *j, uint64_t key, const unsigned char *obj, size_t size,
+                           const char *name, sn_status *st) {
+    pthread_mutex_lock(&j->mu);
+    if (already_linked(j, key)) {
+        pthread_mutex_unlock(&j->mu);
+        return SN_OK;
+    }
+    double t0 = sn_now();
+    LLVMMemoryBufferRef buf =
+        LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)obj, size, name);
+    LLVMErrorRef e =
+        LLVMOrcLLJITAddObjectFile(j->lljit, LLVMOrcLLJITGetMainJITDylib(j->lljit), buf);
+    if (e) {
+        pthread_mutex_unlock(&j->mu);
+        return llvm_error(st, e, "LLVM: cannot link object", name);
+    }
+    if (sn_grow((void **)&j->linked, &j->cap_linked, j->nlinked + 1, sizeof *j->linked))
+        j->linked[j->nlinked++] = key;
+    j->stats.link_seconds += sn_now() - t0;
+    j->stats.modules++;
+    pthread_mutex_unlock(&j->mu);
+    return SN_OK;
+}
+
+sn_code sn_jit_add_object(sn_jit *j, const unsigned char *obj, size_t size, const char *name,
+                          sn_status *st) {
+    return link_object(j, sn_hash64(SN_HASH_INIT, obj, size), obj, size, name, st);
+}
+
+static sn_code emit(LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileType type,
+                    const char *name, LLVMMemoryBufferRef *out, sn_status *st) {
+    char *err = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, type, &err, out)) {
+        sn_fail(st, SN_ERR_RUNTIME, "LLVM: code generation failed for kernel %s: %s", name,
+                err ? err : "?");
+        LLVMDisposeMessage(err);
+        return st->code;
+    }
+    return SN_OK;
+}
+
+char *sn_jit_assembly(sn_jit *j, LLVMModuleRef mod, sn_status *st) {
+    LLVMMemoryBufferRef buf;
+    if (emit(j->tm, mod, LLVMAssemblyFile, LLVMGetModuleIdentifier(mod, &(size_t){0}), &buf, st))
+        return NULL;
+    size_t n = LLVMGetBufferSize(buf);
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, LLVMGetBufferStart(buf), n);
+        s[n] = '\0';
+    }
+    LLVMDisposeMemoryBuffer(buf);
+    return s;
+}
+
+/* Phase 1 of a job (any thread): verify, hash, look up the cache, else optimize and
+ * generate code. Touches no shared JIT state but the (thread-safe) cache. */
+static void compile_job(sn_jit *j, sn_jit_job *jb) {
+    sn_status *st = &jb->st;
+    sn_status_init(st);
+    LLVMModuleRef mod = jb->mod;
+    LLVMContextRef ctx = jb->ctx;
+    char *verr = NULL;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &verr)) {
+        sn_fail(st, SN_ERR_RUNTIME, "internal error: kernel %s has invalid LLVM IR: %s", jb->name,
+                verr ? verr : "?");
+        LLVMDisposeMessage(verr);
+        goto done;
+    }
+    LLVMDisposeMessage(verr);
+    char *ir = LLVMPrintModuleToString(mod);
+    jb->key = sn_hash_str(sn_hash_str(SN_HASH_INIT, j->target_id), ir);
+    LLVMDisposeMessage(ir);
+    int dumping = getenv("SNNC_DUMP") && *getenv("SNNC_DUMP");
+    if (!dumping && !jb->capture && sn_cache_get("cpu", jb->key, &jb->code, &jb->code_size)) {
+        jb->hit = 1;
+        goto done;
+    }
+    /* A target machine per job: they are not shared between threads. */
+    LLVMTargetMachineRef tm =
+        LLVMCreateTargetMachine(j->target, j->triple, j->cpu, j->features,
+                                LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
+    if (!tm) {
+        sn_fail(st, SN_ERR_RUNTIME, "LLVM: cannot create a target machine for kernel %s", jb->name);
+        goto done;
+    }
+    double t0 = sn_now();
+    LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+    /* The generators already emit vector code with explicit tiles: no auto-vectorizing or
+     * unrolling on top. */
+    LLVMPassBuilderOptionsSetLoopVectorization(opts, 0);
+    LLVMPassBuilderOptionsSetSLPVectorization(opts, 0);
+    LLVMPassBuilderOptionsSetLoopUnrolling(opts, 0);
+    LLVMErrorRef e = LLVMRunPasses(mod, "default<O2>", tm, opts);
+    LLVMDisposePassBuilderOptions(opts);
+    if (e) {
+        llvm_error(st, e, "LLVM: optimization failed for kernel", jb->name);
+        LLVMDisposeTargetMachine(tm);
+        goto done;
+    }
+    double t1 = sn_now();
+    jb->ir_s = t1 - t0;
+    if (dumping || jb->capture) {
+        char *text = LLVMPrintModuleToString(mod);
+        if (dumping) dump_text(jb->name, "ll", text, strlen(text));
+        if (jb->capture) jb->ir = sn_strdup(text);
+        LLVMDisposeMessage(text);
+        if (dumping) {
+            LLVMMemoryBufferRef abuf;
+            if (emit(tm, mod, LLVMAssemblyFile, jb->name, &abuf, st) == SN_OK) {
+                dump_text(jb->name, "s", LLVMGetBufferStart(abuf), LLVMGetBufferSize(abuf));
+                LLVMDisposeMemoryBuffer(abuf);
+            }
+        }
+    }
+    LLVMMemoryBufferRef buf;
+    if (emit(tm, mod, LLVMObjectFile, jb->name, &buf, st) == SN_OK) {
+        jb->code_size = LLVMGetBufferSize(buf);
+        jb->code = malloc(jb->code_size ? jb->code_size : 1);
+        if (jb->code)
+            memcpy(jb->code, LLVMGetBufferStart(buf), jb->code_size);
+        else
+            sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+        LLVMDisposeMemoryBuffer(buf);
+        if (jb->code) sn_cache_put("cpu", jb->key, jb->code, jb->code_size);
+    }
+    jb->cg_s = sn_now() - t1;
+    LLVMDisposeTargetMachine(tm);
+    if (getenv("SNNC_VERBOSE") && *getenv("SNNC_VERBOSE"))
+        fprintf(stderr, "jit: %s compiled in %.3f s (optimize %.3f, codegen %.3f)\n", jb->name,
+                jb->ir_s + jb->cg_s, jb->ir_s, jb->cg_s);
+done:
+    LLVMDisposeModule(mod);
+    LLVMContextDispose(ctx);
+    jb->mod = NULL;
+    jb->ctx = NULL;
+}
+
+typedef struct batch_arg {
+    sn_jit *j;
+    sn_jit_job *jobs;
+} batch_arg;
+
+static void batch_range(void *arg, int64_t lo, int64_t hi) {
+    batch_arg *b = arg;
+    for (int64_t i = lo; i < hi; i++) compile_job(b->j, &b->jobs[i]);
+}
+
+sn_code sn_jit_compile_batch(sn_jit *j, sn_jit_job *jobs, int n, int nthreads, sn_status *st) {
+    batch_arg arg = {j, jobs};
+    sn_pool *pool = nthreads > 1 && n > 1 ? sn_pool_create(nthreads) : NULL;
+    sn_pool_for(pool, n, 1, batch_range, &arg);
+    sn_pool_destroy(pool);
+    sn_code rc = SN_OK;
+    for (int i = 0; i < n; i++) {
+        sn_jit_job *jb = &jobs[i];
+        j->stats.ir_seconds += jb->ir_s;
+        j->stats.codegen_seconds += jb->cg_s;
+        if (jb->hit) j->stats.cache_hits++;
+        if (jb->st.code) {
+            if (rc == SN_OK) rc = sn_fail(st, jb->st.code, "%s", jb->st.msg);
+        } else if (rc == SN_OK) {
+            rc = link_object(j, jb->key, jb->code, jb->code_size, jb->name, st);
+        }
+        if (jb->capture && rc == SN_OK) {
+            jb->obj = jb->code;
+            jb->obj_size = jb->code_size;
+        } else {
+            free(jb->code);
+        }
+        jb->code = NULL;
+    }
+    return rc;
+}
+
+sn_code sn_jit_compile(sn_jit *j, LLVMModuleRef mod, LLVMContextRef ctx, const char *name,
+                       unsigned char **obj_out, size_t *obj_size, char **ir_text, sn_status *st) {
+    sn_jit_job jb;
+    memset(&jb, 0, sizeof jb);
+    jb.mod = mod;
+    jb.ctx = ctx;
+    sn_strlcpy(jb.name, name, sizeof jb.name);
+    jb.capture = obj_out != NULL || ir_text != NULL;
+    sn_code c = sn_jit_compile_batch(j, &jb, 1, 1, st);
+    if (obj_out) {
+        *obj_out = jb.obj;
+        *obj_size = jb.obj_size;
+    } else {
+        free(jb.obj);
+    }
+    if (ir_text)
+        *ir_text = jb.ir;
+    else
+        free(jb.ir);
+    return c;
+}
+
+void *sn_jit_lookup(sn_jit *j, const char *symbol, sn_status *st) {
+    LLVMOrcExecutorAddress addr = 0;
+    pthread_mutex_lock(&j->mu);
+    LLVMErrorRef e = LLVMOrcLLJITLookup(j->lljit, &addr, symbol);
+    pthread_mutex_unlock(&j->mu);
+    if (e) {
+        llvm_error(st, e, "LLVM: kernel symbol not found", symbol);
+        return NULL;
+    }
+    return (void *)(uintptr_t)addr;
+}

@@ -1,0 +1,91 @@
+/* The LLVM side of the CPU backend: the host target (CPU name and features from LLVM at
+ * run time, never from how snnc was built), module -> object compilation with the disk
+ * cache, and an ORC LLJIT instance that links the objects and resolves kernel symbols.
+ *
+ * SNNC_ISA=avx512|avx2|sse|scalar restricts the vector width the kernel generators use
+ * (for testing the fallbacks on a bigger machine); SNNC_DUMP=DIR writes every kernel's
+ * LLVM IR (.ll) and assembly (.s). */
+#ifndef SN_JIT_H
+#define SN_JIT_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../../runtime/core/status.h"
+
+typedef enum sn_isa {
+    SN_ISA_SCALAR = 0, /* 1 float per "vector" */
+    SN_ISA_SSE,        /* 4 */
+    SN_ISA_AVX2,       /* 8, with FMA */
+    SN_ISA_AVX512,     /* 16 */
+} sn_isa;
+
+typedef struct sn_jit sn_jit;
+
+typedef struct sn_jit_stats {
+    int modules; /* modules compiled or loaded */
+    int cache_hits;
+    double ir_seconds; /* optimization passes */
+    double codegen_seconds;
+    double link_seconds;
+} sn_jit_stats;
+
+/* Creates the JIT for the host. */
+sn_code sn_jit_create(sn_jit **out, sn_status *st);
+void sn_jit_destroy(sn_jit *j);
+
+sn_isa sn_jit_isa(const sn_jit *j);
+int sn_jit_vector_width(const sn_jit *j); /* floats per vector register */
+int sn_jit_vnni(const sn_jit *j);         /* AVX512-VNNI available (and allowed) */
+const char *sn_jit_isa_name(sn_isa isa);
+const char *sn_jit_cpu_name(const sn_jit *j);
+const char *sn_jit_features(const sn_jit *j);
+const char *sn_jit_triple(const sn_jit *j);
+/* A string identifying everything about the target that changes generated code
+ * (LLVM version, triple, CPU, features, ISA); part of every cache key. */
+const char *sn_jit_target_id(const sn_jit *j);
+sn_jit_stats sn_jit_get_stats(const sn_jit *j);
+
+/* A fresh module in a fresh context, set up for the host (triple + data layout). */
+LLVMModuleRef sn_jit_new_module(sn_jit *j, const char *name, LLVMContextRef *ctx);
+
+/* Verifies, optimizes and compiles `mod` to an object (or takes it from the cache), then
+ * links it into the JIT. Takes ownership of mod and ctx. `name` is used in messages and
+ * SNNC_DUMP file names. If obj/obj_size are not NULL they receive a malloc'd copy of the
+ * object code (for ahead-of-time output); if ir_text is not NULL it receives the
+ * optimized IR (only when compiled, else NULL). */
+sn_code sn_jit_compile(sn_jit *j, LLVMModuleRef mod, LLVMContextRef ctx, const char *name,
+                       unsigned char **obj, size_t *obj_size, char **ir_text, sn_status *st);
+/* Several modules at once: optimized and compiled in parallel on up to nthreads threads
+ * (each module has its own context), then linked. Per-job results are filled in; the
+ * first failure is returned. */
+typedef struct sn_jit_job {
+    LLVMModuleRef mod;  /* consumed */
+    LLVMContextRef ctx; /* consumed */
+    char name[64];
+    int capture;        /* keep object code and optimized IR */
+    unsigned char *obj; /* out (capture) */
+    size_t obj_size;    /* out (capture) */
+    char *ir;           /* out (capture, when compiled rather than cached) */
+    /* internal */
+    uint64_t key;
+    sn_status st;
+    unsigned char *code;
+    size_t code_size;
+    int hit;
+    double ir_s, cg_s;
+} sn_jit_job;
+sn_code sn_jit_compile_batch(sn_jit *j, sn_jit_job *jobs, int n, int nthreads, sn_status *st);
+
+/* Links an object file produced earlier (e.g. from a compiled plan directory). */
+sn_code sn_jit_add_object(sn_jit *j, const unsigned char *obj, size_t size, const char *name,
+                          sn_status *st);
+/* Address of a linked function. */
+void *sn_jit_lookup(sn_jit *j, const char *symbol, sn_status *st);
+
+/* Assembly text of a module (for --stage llvm / SNNC_DUMP); malloc'd. */
+char *sn_jit_assembly(sn_jit *j, LLVMModuleRef mod, sn_status *st);
+
+#endif

@@ -1,0 +1,739 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../runtime/core/util.h"
+#include "../../../runtime/cpu/prep.h"
+#include "../../../runtime/exec/pool.h"
+#include "cpu_backend.h"
+#include "kernels.h"
+
+typedef struct kentry {
+    uint64_t key;
+    char symbol[64];
+    char kind[24];
+} kentry;
+
+typedef struct lower {
+    const sn_graph *g;
+    const sn_groups *gs;
+    sn_jit *jit;
+    sn_plan *plan;
+    sn_status *st;
+    sn_cpu_artifacts *art;
+    int capture;
+    int vl, nregs, halo;
+    int *buf;           /* tensor -> plan buffer, -1 if none */
+    sn_cpu_layout *lay; /* tensor -> layout of buf[t] */
+    int *wbuf;          /* tensor -> weight-store buffer, -1 */
+    kentry *kern;
+    int nkern, capkern;
+    sn_jit_job *jobs; /* kernels generated but not compiled yet */
+    int njobs, capjobs;
+    int threads;
+} lower;
+
+static int ceil_div(int a, int b) {
+    return (a + b - 1) / b;
+}
+
+static sn_cpu_layout blocked(lower *L, int C, int H, int W) {
+    sn_cpu_layout l = {1, L->vl, C, H, W, L->halo};
+    return l;
+}
+
+static sn_cpu_layout flat(int K) {
+    sn_cpu_layout l = {0, 1, K, 1, 1, 0};
+    return l;
+}
+
+static void layout_name(const sn_cpu_layout *l, char *out, size_t n) {
+    if (l->blocked)
+        snprintf(out, n, "NCHW%dc+h%d", l->vl, l->halo);
+    else if (l->H == 1 && l->W == 1)
+        snprintf(out, n, "NC");
+    else
+        snprintf(out, n, "NCHW+h%d", l->halo);
+}
+
+/* Images in an activation: the product of its leading dims (N, or T x N). */
+static int64_t images_of(const sn_tensor *x) {
+    int64_t n = 1;
+    for (int i = 0; i < x->lead; i++) n *= x->shape.d[i];
+    return n;
+}
+
+/* An arena buffer holding `lay` for `images` images. */
+static int new_act(lower *L, const char *name, const sn_cpu_layout *lay, int64_t images) {
+    sn_shape s = sn_shape2(images, sn_lay_image(lay));
+    int b = sn_plan_add_buffer(L->plan, name, SN_F32, &s, SN_BUF_ARENA, L->st);
+    if (b >= 0) layout_name(lay, L->plan->bufs[b].layout, sizeof L->plan->bufs[b].layout);
+    return b;
+}
+
+static int weight_buf(lower *L, int t) {
+    if (t < 0) return -1;
+    if (L->wbuf[t] >= 0) return L->wbuf[t];
+    const sn_tensor *x = &L->g->tensors[t];
+    L->wbuf[t] = sn_plan_add_buffer(L->plan, x->name, x->dtype, &x->shape, SN_BUF_WEIGHT, L->st);
+    return L->wbuf[t];
+}
+
+static int owned_buf(lower *L, const char *name, int64_t floats) {
+    sn_shape s = sn_shape1(floats);
+    return sn_plan_add_buffer(L->plan, name, SN_F32, &s, SN_BUF_OWNED, L->st);
+}
+
+typedef void (*gen_fn)(sn_irb *k, const void *desc);
+static void g_conv(sn_irb *k, const void *d) {
+    sn_gen_conv(k, d);
+}
+static void g_linear(sn_irb *k, const void *d) {
+    sn_gen_linear(k, d);
+}
+static void g_pool(sn_irb *k, const void *d) {
+    sn_gen_pool(k, d);
+}
+static void g_eltwise(sn_irb *k, const void *d) {
+    sn_gen_eltwise(k, d);
+}
+static void g_reorder(sn_irb *k, const void *d) {
+    sn_gen_reorder(k, d);
+}
+static void g_neuron(sn_irb *k, const void *d) {
+    sn_gen_neuron(k, d);
+}
+static void g_encode(sn_irb *k, const void *d) {
+    sn_gen_encode(k, d);
+}
+static void g_time_mean(sn_irb *k, const void *d) {
+    sn_gen_time_mean(k, d);
+}
+static void g_threshold(sn_irb *k, const void *d) {
+    sn_gen_threshold(k, d);
+}
+static void g_loss(sn_irb *k, const void *d) {
+    sn_gen_loss(k, d);
+}
+
+/* Generates a kernel (once per distinct descriptor); compilation is deferred to one
+ * parallel batch at the end of the lowering. Returns 0 and the symbol, or -1. */
+static int kernel(lower *L, const char *kind, const void *desc, size_t size, gen_fn gen,
+                  char *symbol_out) {
+    uint64_t key = sn_hash_str(SN_HASH_INIT, kind);
+    key = sn_hash64(key, desc, size);
+    key = sn_hash64(key, &L->vl, sizeof L->vl);
+    for (int i = 0; i < L->nkern; i++)
+        if (L->kern[i].key == key) {
+            strcpy(symbol_out, L->kern[i].symbol);
+            return 0;
+        }
+    if (!sn_grow((void **)&L->kern, &L->capkern, L->nkern + 1, sizeof *L->kern) ||
+        !sn_grow((void **)&L->jobs, &L->capjobs, L->njobs + 1, sizeof *L->jobs)) {
+        sn_fail(L->st, SN_ERR_RUNTIME, "out of memory");
+        return -1;
+    }
+    kentry *e = &L->kern[L->nkern++];
+    e->key = key;
+    snprintf(e->symbol, sizeof e->symbol, "snk_%s_%016llx", kind, (unsigned long long)key);
+    sn_strlcpy(e->kind, kind, sizeof e->kind);
+    strcpy(symbol_out, e->symbol);
+    sn_irb k;
+    irb_begin(&k, L->jit, e->symbol, L->vl);
+    gen(&k, desc);
+    irb_end(&k);
+    sn_jit_job *jb = &L->jobs[L->njobs++];
+    memset(jb, 0, sizeof *jb);
+    jb->mod = k.mod;
+    jb->ctx = k.ctx;
+    sn_strlcpy(jb->name, e->symbol, sizeof jb->name);
+    jb->capture = L->capture;
+    return 0;
+}
+
+/* Compiles every pending kernel in parallel, then resolves each step's function. */
+static sn_code compile_pending(lower *L) {
+    int threads = L->threads > 0 ? L->threads : 0;
+    if (threads <= 0) {
+        sn_pool *probe = sn_pool_create(0);
+        threads = sn_pool_size(probe);
+        sn_pool_destroy(probe);
+    }
+    sn_code c = sn_jit_compile_batch(L->jit, L->jobs, L->njobs, threads, L->st);
+    for (int i = 0; i < L->njobs; i++) {
+        sn_jit_job *jb = &L->jobs[i];
+        if (c == SN_OK && L->art &&
+            sn_grow((void **)&L->art->k, &L->art->cap, L->art->n + 1, sizeof *L->art->k)) {
+            sn_cpu_kernel_info *ki = &L->art->k[L->art->n++];
+            memset(ki, 0, sizeof *ki);
+            sn_strlcpy(ki->symbol, jb->name, sizeof ki->symbol);
+            sn_strlcpy(ki->kind, L->kern[i].kind, sizeof ki->kind);
+            ki->obj = jb->obj;
+            ki->obj_size = jb->obj_size;
+            ki->ir = jb->ir;
+            jb->obj = NULL;
+            jb->ir = NULL;
+        }
+        free(jb->obj);
+        free(jb->ir);
+    }
+    L->njobs = 0;
+    if (c != SN_OK) return c;
+    for (int i = 0; i < L->plan->nsteps; i++) {
+        sn_step *s = &L->plan->steps[i];
+        if (s->fn) continue;
+        s->fn = (sn_cpu_fn)sn_jit_lookup(L->jit, s->kernel, L->st);
+        if (!s->fn) return L->st->code;
+    }
+    return SN_OK;
+}
+
+static int add_kernel_step(lower *L, const char *name, const char *kind, const void *desc,
+                           size_t size, gen_fn gen, const int *bufs, int nbufs, int64_t ntasks,
+                           int64_t macs) {
+    char sym[64];
+    if (kernel(L, kind, desc, size, gen, sym) < 0) return -1;
+    int s = sn_plan_add_step(L->plan, name, sym, NULL, NULL, 0, bufs, nbufs, ntasks, L->st);
+    if (s >= 0) {
+        L->plan->steps[s].macs = macs;
+        L->plan->steps[s].flops = 2 * macs;
+    }
+    return s;
+}
+
+static int lay_eq(const sn_cpu_layout *a, const sn_cpu_layout *b) {
+    return a->blocked == b->blocked && (!a->blocked || a->vl == b->vl) && a->C == b->C &&
+           a->H == b->H && a->W == b->W && a->halo == b->halo;
+}
+
+/* Buffer holding tensor t in layout `want`, inserting a reorder when the producer wrote
+ * another layout. */
+static int as_layout(lower *L, int t, const sn_cpu_layout *want) {
+    if (L->buf[t] < 0) {
+        sn_fail(L->st, SN_ERR_RUNTIME, "internal error: tensor %s has no buffer",
+                L->g->tensors[t].name);
+        return -1;
+    }
+    if (lay_eq(&L->lay[t], want)) return L->buf[t];
+    char name[SN_PLAN_NAME_MAX];
+    char ln[32];
+    layout_name(want, ln, sizeof ln);
+    sn_fmt(name, sizeof name, "%s@%s", L->g->tensors[t].name, ln);
+    int b = sn_plan_find_buffer(L->plan, name);
+    if (b >= 0) return b;
+    b = new_act(L, name, want, images_of(&L->g->tensors[t]));
+    if (b < 0) return -1;
+    sn_reorder_desc d;
+    memset(&d, 0, sizeof d);
+    d.N = images_of(&L->g->tensors[t]);
+    d.src = L->lay[t];
+    d.dst = *want;
+    int bufs[2] = {L->buf[t], b};
+    char sname[SN_PLAN_NAME_MAX];
+    sn_fmt(sname, sizeof sname, "reorder %s", L->g->tensors[t].name);
+    if (add_kernel_step(L, sname, "reorder", &d, sizeof d, g_reorder, bufs, 2, sn_reorder_tasks(&d),
+                        0) < 0)
+        return -1;
+    return b;
+}
+
+static int set_output(lower *L, int t, const sn_cpu_layout *lay) {
+    int b = new_act(L, L->g->tensors[t].name, lay, images_of(&L->g->tensors[t]));
+    if (b < 0) return -1;
+    L->buf[t] = b;
+    L->lay[t] = *lay;
+    return b;
+}
+
+/* The map dims of an activation [lead..., C, H, W] or [lead..., K]. */
+static void dims_of(const sn_tensor *x, int *C, int *H, int *W) {
+    *C = (int)x->shape.d[x->lead];
+    *H = x->shape.rank > x->lead + 1 ? (int)x->shape.d[x->lead + 1] : 1;
+    *W = x->shape.rank > x->lead + 2 ? (int)x->shape.d[x->lead + 2] : 1;
+}
+
+/* Epilogue ops of group members after the anchor; returns the bn node (or -1) and the pool. */
+static int collect_epilogue(lower *L, const sn_group *grp, sn_epilogue *e, int *bn) {
+    memset(e, 0, sizeof *e);
+    *bn = -1;
+    for (int i = 1; i < grp->nnodes; i++) {
+        const sn_node *n = &L->g->nodes[grp->nodes[i]];
+        switch (n->op) {
+        case SN_OP_BATCHNORM:
+            *bn = grp->nodes[i];
+            break;
+        case SN_OP_RELU:
+            e->ops[e->nops++].kind = SN_EPI_RELU;
+            break;
+        case SN_OP_QUANT:
+            e->ops[e->nops].kind = SN_EPI_QUANT;
+            e->ops[e->nops++].q = n->a.quant;
+            break;
+        case SN_OP_DROPOUT:
+            break; /* identity at inference */
+        case SN_OP_MAXPOOL:
+        case SN_OP_AVGPOOL:
+            e->pool = n->op == SN_OP_MAXPOOL ? 1 : 2;
+            e->pk = n->a.kh;
+            break;
+        default:
+            sn_fail(L->st, SN_ERR_RUNTIME, "CPU backend: op %s of %s cannot be fused here",
+                    sn_op_name(n->op), n->name);
+            return -1;
+        }
+        if (e->nops >= SN_MAX_EPI) {
+            sn_fail(L->st, SN_ERR_RUNTIME, "CPU backend: group %s has too many epilogue ops",
+                    grp->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Prep step packing the weights of a conv/linear anchor (with folded bn). */
+static int pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int KH, int KW,
+                        int *pw, int *pb) {
+    const sn_graph *g = L->g;
+    int wt = anchor->in[1];
+    sn_prep_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.O = O;
+    p.C = C;
+    p.KH = KH;
+    p.KW = KW;
+    p.vl = L->vl;
+    if (g->tensors[wt].producer >= 0 && g->nodes[g->tensors[wt].producer].op == SN_OP_TERNARY) {
+        const sn_node *tn = &g->nodes[g->tensors[wt].producer];
+        p.ternary = 1;
+        p.ternary_threshold = tn->a.ternary_threshold;
+        wt = tn->in[0];
+    }
+    int bufs[8] = {weight_buf(L, wt),
+                   anchor->a.has_bias ? weight_buf(L, anchor->in[2]) : -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1};
+    if (bn >= 0) {
+        const sn_node *b = &g->nodes[bn];
+        p.bn = 1;
+        p.eps = b->a.eps;
+        for (int i = 0; i < 4; i++) bufs[2 + i] = weight_buf(L, b->in[1 + i]);
+    }
+    int Ob = ceil_div(O, L->vl);
+    char name[SN_PLAN_NAME_MAX];
+    sn_fmt(name, sizeof name, "%s.packed_weight", anchor->name);
+    *pw = owned_buf(L, name, (int64_t)Ob * L->vl * C * KH * KW);
+    sn_fmt(name, sizeof name, "%s.packed_bias", anchor->name);
+    *pb = owned_buf(L, name, (int64_t)Ob * L->vl);
+    if (*pw < 0 || *pb < 0) return -1;
+    bufs[6] = *pw;
+    bufs[7] = *pb;
+    if (bufs[0] < 0 || (anchor->a.has_bias && bufs[1] < 0)) return -1;
+    if (bn >= 0 && (bufs[2] < 0 || bufs[3] < 0 || bufs[4] < 0 || bufs[5] < 0)) return -1;
+    return sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p,
+                            bufs, 8, L->st);
+}
+
+static sn_code lower_conv(lower *L, const sn_group *grp) {
+    const sn_graph *g = L->g;
+    const sn_node *n = &g->nodes[grp->nodes[0]];
+    const sn_tensor *x = &g->tensors[n->in[0]], *y0 = &g->tensors[n->out[0]];
+    sn_conv_desc d;
+    memset(&d, 0, sizeof d);
+    d.N = g->batch;
+    int C, H, W;
+    dims_of(x, &C, &H, &W);
+    for (int i = 0; i < x->lead - 1; i++) d.N *= x->shape.d[i]; /* T x N for spiking graphs */
+    d.O = (int)y0->shape.d[y0->lead];
+    d.OH = (int)y0->shape.d[y0->lead + 1];
+    d.OW = (int)y0->shape.d[y0->lead + 2];
+    d.KH = n->a.kh;
+    d.KW = n->a.kw;
+    d.SH = n->a.sh;
+    d.SW = n->a.sw;
+    d.PH = n->a.ph;
+    d.PW = n->a.pw;
+    int bn;
+    if (collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
+    /* input: a small-channel plain map is read directly (with a halo), otherwise blocked */
+    const sn_cpu_layout *xl = &L->lay[n->in[0]];
+    sn_cpu_layout want;
+    if (!xl->blocked && C < L->vl)
+        want = (sn_cpu_layout){0, 1, C, H, W, L->halo};
+    else
+        want = blocked(L, C, H, W);
+    int xb = as_layout(L, n->in[0], &want);
+    if (xb < 0) return L->st->code;
+    d.in = want;
+    int pk = d.epi.pool ? d.epi.pk : 1;
+    d.out = blocked(L, d.O, d.OH / pk, d.OW / pk);
+    sn_conv_choose_tile(&d, L->nregs);
+    int pw, pb;
+    if (pack_weights(L, n, bn, d.O, C, d.KH, d.KW, &pw, &pb) < 0) return L->st->code;
+    int yb = set_output(L, grp->out, &d.out);
+    if (yb < 0) return L->st->code;
+    int bufs[4] = {xb, pw, pb, yb};
+    int64_t macs = sn_node_macs(g, grp->nodes[0]);
+    return add_kernel_step(L, grp->name, "conv", &d, sizeof d, g_conv, bufs, 4, sn_conv_tasks(&d),
+                           macs) < 0
+               ? L->st->code
+               : SN_OK;
+}
+
+static sn_code lower_linear(lower *L, const sn_group *grp) {
+    const sn_graph *g = L->g;
+    const sn_node *n = &g->nodes[grp->nodes[0]];
+    const sn_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+    sn_linear_desc d;
+    memset(&d, 0, sizeof d);
+    d.N = 1;
+    for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+    d.K = (int)w->shape.d[1];
+    d.M = (int)w->shape.d[0];
+    d.vl = L->vl;
+    int bn;
+    if (collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
+    sn_cpu_layout want = flat(d.K);
+    int xb = as_layout(L, n->in[0], &want);
+    if (xb < 0) return L->st->code;
+    sn_linear_choose_tile(&d, L->nregs);
+    int pw, pb;
+    if (pack_weights(L, n, bn, d.M, d.K, 1, 1, &pw, &pb) < 0) return L->st->code;
+    sn_cpu_layout out = flat(d.M);
+    int yb = set_output(L, grp->out, &out);
+    if (yb < 0) return L->st->code;
+    int bufs[4] = {xb, pw, pb, yb};
+    return add_kernel_step(L, grp->name, "linear", &d, sizeof d, g_linear, bufs, 4,
+                           sn_linear_tasks(&d), sn_node_macs(g, grp->nodes[0])) < 0
+               ? L->st->code
+               : SN_OK;
+}
+
+static sn_code lower_eltwise(lower *L, const sn_group *grp) {
+    const sn_graph *g = L->g;
+    const sn_node *n = &g->nodes[grp->nodes[0]];
+    const sn_tensor *x = &g->tensors[n->in[0]];
+    sn_eltwise_desc d;
+    memset(&d, 0, sizeof d);
+    d.N = 1;
+    for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+    int C, H, W;
+    dims_of(x, &C, &H, &W);
+    /* the anchor is an op too: treat the whole group as an epilogue */
+    sn_group all = *grp;
+    memmove(all.nodes + 1, all.nodes, sizeof(int) * (size_t)grp->nnodes);
+    all.nnodes = grp->nnodes + 1;
+    int bn;
+    if (collect_epilogue(L, &all, &d.epi, &bn)) return L->st->code;
+    sn_cpu_layout want = L->lay[n->in[0]];
+    if (!want.blocked && !(H == 1 && W == 1) && want.halo > 0) want = blocked(L, C, H, W);
+    int xb = as_layout(L, n->in[0], &want);
+    if (xb < 0) return L->st->code;
+    d.lay = want;
+    int bufs[4] = {xb, -1, -1, -1};
+    if (bn >= 0) {
+        const sn_node *b = &g->nodes[bn];
+        d.affine = 1;
+        int padded = ceil_div(C, L->vl) * L->vl;
+        char name[SN_PLAN_NAME_MAX];
+        sn_fmt(name, sizeof name, "%s.scale", b->name);
+        int sc = owned_buf(L, name, padded);
+        sn_fmt(name, sizeof name, "%s.shift", b->name);
+        int sh = owned_buf(L, name, padded);
+        int pbufs[6] = {weight_buf(L, b->in[1]),
+                        weight_buf(L, b->in[2]),
+                        weight_buf(L, b->in[3]),
+                        weight_buf(L, b->in[4]),
+                        sc,
+                        sh};
+        sn_prep_bn_params p = {C, L->vl, b->a.eps};
+        if (sc < 0 || sh < 0 ||
+            sn_plan_add_prep(L->plan, b->name, "cpu.prep_bn", sn_prep_bn, &p, sizeof p, pbufs, 6,
+                             L->st) < 0)
+            return L->st->code;
+        bufs[2] = sc;
+        bufs[3] = sh;
+    }
+    int yb = set_output(L, grp->out, &want);
+    if (yb < 0) return L->st->code;
+    bufs[1] = yb;
+    return add_kernel_step(L, grp->name, "eltwise", &d, sizeof d, g_eltwise, bufs, d.affine ? 4 : 2,
+                           sn_eltwise_tasks(&d), 0) < 0
+               ? L->st->code
+               : SN_OK;
+}
+
+static sn_code lower_single(lower *L, const sn_group *grp) {
+    const sn_graph *g = L->g;
+    const sn_node *n = &g->nodes[grp->nodes[0]];
+    const sn_tensor *x = n->nin ? &g->tensors[n->in[0]] : NULL;
+    switch (n->op) {
+    case SN_OP_TERNARY:
+        return SN_OK; /* folded into the consumer's weight packing */
+    case SN_OP_MAXPOOL:
+    case SN_OP_AVGPOOL: {
+        sn_pool_desc d;
+        memset(&d, 0, sizeof d);
+        d.N = 1;
+        for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+        int C, H, W;
+        dims_of(x, &C, &H, &W);
+        const sn_tensor *y = &g->tensors[n->out[0]];
+        d.in = blocked(L, C, H, W);
+        d.out = blocked(L, C, (int)y->shape.d[y->lead + 1], (int)y->shape.d[y->lead + 2]);
+        d.max = n->op == SN_OP_MAXPOOL;
+        d.KH = n->a.kh;
+        d.KW = n->a.kw;
+        d.SH = n->a.sh;
+        d.SW = n->a.sw;
+        d.PH = n->a.ph;
+        d.PW = n->a.pw;
+        int xb = as_layout(L, n->in[0], &d.in);
+        if (xb < 0) return L->st->code;
+        int yb = set_output(L, grp->out, &d.out);
+        if (yb < 0) return L->st->code;
+        int bufs[2] = {xb, yb};
+        return add_kernel_step(L, grp->name, "pool", &d, sizeof d, g_pool, bufs, 2,
+                               sn_pool_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    case SN_OP_FLATTEN: {
+        const sn_tensor *y = &g->tensors[n->out[0]];
+        sn_reorder_desc d;
+        memset(&d, 0, sizeof d);
+        d.N = 1;
+        for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+        d.src = L->lay[n->in[0]];
+        d.dst = flat((int)y->shape.d[y->lead]);
+        d.flatten = 1;
+        if (L->buf[n->in[0]] < 0)
+            return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: flatten input has no buffer");
+        int bufs[2] = {L->buf[n->in[0]], -1};
+        int yb = set_output(L, grp->out, &d.dst);
+        if (yb < 0) return L->st->code;
+        bufs[1] = yb;
+        return add_kernel_step(L, grp->name, "flatten", &d, sizeof d, g_reorder, bufs, 2,
+                               sn_reorder_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    case SN_OP_ENCODE_POISSON:
+    case SN_OP_ENCODE_DIRECT: {
+        sn_encode_desc d;
+        memset(&d, 0, sizeof d);
+        d.T = n->a.T;
+        d.poisson = n->op == SN_OP_ENCODE_POISSON;
+        d.stream = sn_hash_str(SN_HASH_INIT, n->name); /* as the reference backend */
+        sn_cpu_layout lay = L->lay[n->in[0]];
+        lay.halo = 0; /* encoders index the elements densely, as the reference */
+        int xb = as_layout(L, n->in[0], &lay);
+        if (xb < 0) return L->st->code;
+        d.M = images_of(x) * sn_lay_image(&lay);
+        int yb = set_output(L, grp->out, &lay);
+        if (yb < 0) return L->st->code;
+        int bufs[2] = {xb, yb};
+        return add_kernel_step(L, grp->name, "encode", &d, sizeof d, g_encode, bufs, 2,
+                               sn_encode_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    case SN_OP_NEURON:
+    case SN_OP_TIME_MEAN: {
+        if (L->buf[n->in[0]] < 0)
+            return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: no input buffer");
+        sn_cpu_layout lay = L->lay[n->in[0]];
+        int T = (int)x->shape.d[0];
+        int64_t M = images_of(x) / T * sn_lay_image(&lay);
+        int bufs[2] = {L->buf[n->in[0]], set_output(L, grp->out, &lay)};
+        if (bufs[1] < 0) return L->st->code;
+        if (n->op == SN_OP_NEURON) {
+            sn_neuron_desc d;
+            memset(&d, 0, sizeof d);
+            d.T = T;
+            d.M = M;
+            d.p = n->a.neuron;
+            return add_kernel_step(L, grp->name, "neuron", &d, sizeof d, g_neuron, bufs, 2,
+                                   sn_neuron_tasks(&d), 0) < 0
+                       ? L->st->code
+                       : SN_OK;
+        }
+        sn_time_mean_desc d;
+        memset(&d, 0, sizeof d);
+        d.T = T;
+        d.M = M;
+        return add_kernel_step(L, grp->name, "time_mean", &d, sizeof d, g_time_mean, bufs, 2,
+                               sn_time_mean_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    case SN_OP_THRESHOLD: {
+        sn_threshold_desc d;
+        memset(&d, 0, sizeof d);
+        d.N = images_of(x);
+        int C, H, W;
+        dims_of(x, &C, &H, &W);
+        d.lay = blocked(L, C, H, W);
+        d.U = n->a.U;
+        int vb = as_layout(L, n->in[0], &d.lay);
+        if (vb < 0) return L->st->code;
+        char name[SN_PLAN_NAME_MAX];
+        sn_fmt(name, sizeof name, "%s.packed_theta", n->name);
+        int tb = owned_buf(L, name, (int64_t)ceil_div(C, L->vl) * L->vl * d.U);
+        sn_prep_theta_params p = {C, d.U, L->vl};
+        int pbufs[2] = {weight_buf(L, n->in[1]), tb};
+        if (tb < 0 || pbufs[0] < 0 ||
+            sn_plan_add_prep(L->plan, n->name, "cpu.pack_theta", sn_prep_theta, &p, sizeof p, pbufs,
+                             2, L->st) < 0)
+            return L->st->code;
+        int yb = set_output(L, grp->out, &d.lay);
+        if (yb < 0) return L->st->code;
+        int bufs[3] = {vb, tb, yb};
+        return add_kernel_step(L, grp->name, "threshold", &d, sizeof d, g_threshold, bufs, 3,
+                               sn_threshold_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    case SN_OP_SOFTMAX_CE:
+    case SN_OP_MSE_ONEHOT: {
+        sn_loss_desc d;
+        memset(&d, 0, sizeof d);
+        d.N = x->shape.d[0];
+        d.K = (int)x->shape.d[1];
+        d.mse = n->op == SN_OP_MSE_ONEHOT;
+        d.smoothing = n->a.label_smoothing;
+        if (d.K > 1024)
+            return sn_fail(L->st, SN_ERR_INPUT,
+                           "the CPU loss kernel supports at most 1024 classes");
+        sn_cpu_layout want = flat(d.K);
+        int xb = as_layout(L, n->in[0], &want);
+        if (xb < 0) return L->st->code;
+        if (L->buf[n->in[1]] < 0)
+            return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: labels have no buffer");
+        sn_shape sc = sn_shape_make(0, NULL);
+        int lb = sn_plan_add_buffer(L->plan, g->tensors[grp->out].name, SN_F32, &sc, SN_BUF_ARENA,
+                                    L->st);
+        if (lb < 0) return L->st->code;
+        L->buf[grp->out] = lb;
+        int bufs[3] = {xb, L->buf[n->in[1]], lb};
+        return add_kernel_step(L, grp->name, "loss", &d, sizeof d, g_loss, bufs, 3, 1, 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    default:
+        return sn_fail(L->st, SN_ERR_RUNTIME, "the CPU backend has no kernel for op %s (%s)",
+                       sn_op_name(n->op), n->name);
+    }
+}
+
+sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
+                     const sn_cpu_options *opts, sn_plan *plan, sn_cpu_artifacts *art,
+                     sn_status *st) {
+    double t0 = sn_now();
+    sn_plan_init(plan);
+    sn_strlcpy(plan->backend, "cpu", sizeof plan->backend);
+    sn_strlcpy(plan->model, g->model, sizeof plan->model);
+    plan->batch = g->batch;
+    plan->T = g->T;
+    plan->num_classes = g->num_classes;
+    lower L;
+    memset(&L, 0, sizeof L);
+    L.g = g;
+    L.gs = gs;
+    L.jit = jit;
+    L.plan = plan;
+    L.st = st;
+    L.art = art;
+    L.capture = opts && opts->capture;
+    L.vl = sn_jit_vector_width(jit);
+    L.nregs = sn_jit_isa(jit) == SN_ISA_AVX512 ? 32 : 16;
+    for (int i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].op == SN_OP_CONV2D) {
+            if (g->nodes[i].a.ph > L.halo) L.halo = g->nodes[i].a.ph;
+            if (g->nodes[i].a.pw > L.halo) L.halo = g->nodes[i].a.pw;
+        }
+    L.buf = sn_calloc((size_t)g->ntensors, sizeof(int));
+    L.wbuf = sn_calloc((size_t)g->ntensors, sizeof(int));
+    L.lay = sn_calloc((size_t)g->ntensors, sizeof(sn_cpu_layout));
+    if (!L.buf || !L.wbuf || !L.lay) {
+        sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
+    for (int t = 0; t < g->ntensors; t++) L.buf[t] = L.wbuf[t] = -1;
+    {
+        const sn_tensor *x = &g->tensors[g->input];
+        int C, H, W;
+        dims_of(x, &C, &H, &W);
+        sn_cpu_layout in = {0, 1, C, H, W, 0};
+        plan->in_buf = sn_plan_add_buffer(plan, "input", SN_F32, &x->shape, SN_BUF_ARENA, st);
+        if (plan->in_buf < 0) goto fail;
+        layout_name(&in, plan->bufs[plan->in_buf].layout, sizeof plan->bufs[plan->in_buf].layout);
+        L.buf[g->input] = plan->in_buf;
+        L.lay[g->input] = in;
+        if (g->label >= 0) {
+            plan->label_buf = sn_plan_add_buffer(plan, "label", SN_I32, &g->tensors[g->label].shape,
+                                                 SN_BUF_ARENA, st);
+            if (plan->label_buf < 0) goto fail;
+            L.buf[g->label] = plan->label_buf;
+        }
+    }
+    for (int i = 0; i < gs->n; i++) {
+        const sn_group *grp = &gs->g[i];
+        sn_code c;
+        switch (grp->kind) {
+        case SN_G_CONV:
+            c = lower_conv(&L, grp);
+            break;
+        case SN_G_LINEAR:
+            c = lower_linear(&L, grp);
+            break;
+        case SN_G_ELTWISE:
+            c = lower_eltwise(&L, grp);
+            break;
+        default:
+            c = lower_single(&L, grp);
+            break;
+        }
+        if (c != SN_OK || st->code) goto fail;
+    }
+    {
+        int out = g->output;
+        sn_cpu_layout want = flat((int)g->tensors[out].shape.d[1]);
+        plan->out_buf = as_layout(&L, out, &want);
+        if (plan->out_buf < 0) goto fail;
+        if (g->loss >= 0) plan->loss_buf = L.buf[g->loss];
+    }
+    if (compile_pending(&L) != SN_OK) goto fail;
+    sn_plan_memplan(plan);
+    free(L.buf);
+    free(L.wbuf);
+    free(L.lay);
+    free(L.kern);
+    free(L.jobs);
+    if (art) art->compile_seconds += sn_now() - t0;
+    return SN_OK;
+fail:
+    for (int i = 0; i < L.njobs; i++) { /* generated but never compiled */
+        if (L.jobs[i].mod) LLVMDisposeModule(L.jobs[i].mod);
+        if (L.jobs[i].ctx) LLVMContextDispose(L.jobs[i].ctx);
+    }
+    free(L.jobs);
+    free(L.buf);
+    free(L.wbuf);
+    free(L.lay);
+    free(L.kern);
+    sn_plan_free(plan);
+    return st->code ? st->code : SN_ERR_RUNTIME;
+}
+
+void sn_cpu_artifacts_free(sn_cpu_artifacts *a) {
+    for (int i = 0; i < a->n; i++) {
+        free(a->k[i].obj);
+        free(a->k[i].ir);
+    }
+    free(a->k);
+    memset(a, 0, sizeof *a);
+}

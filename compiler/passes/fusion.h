@@ -1,0 +1,61 @@
+/* Fusion: partitions a graph's nodes into kernel groups, each run as one kernel.
+ *
+ * Rules (applied greedily in graph order; a node joins the group before it only if it is
+ * the sole consumer of that group's output and the output is not a graph output):
+ *
+ *   R1  conv2d / linear anchor a group.
+ *   R2  batchnorm directly after a conv2d/linear anchor is folded into it (inference:
+ *       w' = w * gamma/sqrt(var+eps), b' = (b - mean) * gamma/sqrt(var+eps) + beta).
+ *   R3  relu, quant and dropout (identity at inference) after an anchor join its
+ *       epilogue, in graph order.
+ *   R4  a max/avg pool after a conv2d group joins its epilogue when the window is
+ *       non-overlapping (kernel == stride), unpadded, and tiles the map exactly; the
+ *       conv then never writes its full-resolution output.
+ *   R5  a chain of elementwise ops (relu, quant, dropout, standalone batchnorm) that no
+ *       anchor absorbed forms one elementwise group.
+ *   R6  spiking neuron dynamics are one kernel over all T steps of a layer (layer-major:
+ *       the producing conv2d/linear runs once over T*N images, then the neuron kernel
+ *       integrates every element over T with its membrane in a register).
+ *   Everything else (flatten, pools not absorbed, encoders, time_mean, threshold units,
+ *   losses, ternary weight transforms) is a group of one.
+ *
+ * With fusion off every node is its own group (dropout included), which is what the
+ * fused/unfused benchmark compares. */
+#ifndef SN_FUSION_H
+#define SN_FUSION_H
+
+#include "../ir/ir.h"
+
+#define SN_GROUP_MAX 8
+
+typedef enum sn_group_kind {
+    SN_G_CONV = 0, /* conv2d [+bn] [+relu|quant|dropout]* [+pool] [+neuron] */
+    SN_G_LINEAR,   /* linear [+bn] [+relu|quant|dropout]* [+neuron] */
+    SN_G_ELTWISE,  /* relu|quant|dropout|batchnorm chain */
+    SN_G_SINGLE,   /* any other op alone */
+} sn_group_kind;
+
+typedef struct sn_group {
+    sn_group_kind kind;
+    int nodes[SN_GROUP_MAX]; /* execution order; nodes[0] is the anchor */
+    int nnodes;
+    int in;  /* main input tensor (the anchor's first input) */
+    int out; /* tensor the group produces */
+    char name[SN_IR_NAME_MAX * 2];
+} sn_group;
+
+typedef struct sn_groups {
+    sn_group *g;
+    int n;
+    int fused; /* fusion was on */
+} sn_groups;
+
+sn_code sn_fuse(const sn_graph *g, int enable, sn_groups *out, sn_status *st);
+void sn_groups_free(sn_groups *gs);
+/* Text form for `snnc inspect --stage fused`. */
+struct sn_strbuf;
+void sn_groups_print(const sn_graph *g, const sn_groups *gs, struct sn_strbuf *out);
+/* The node of a given op inside a group, or -1. */
+int sn_group_find(const sn_graph *g, const sn_group *grp, sn_op op);
+
+#endif

@@ -1,0 +1,37 @@
+/* Preparation kernels of the CPU backend (plan prep steps, plain C): they turn the
+ * weight store's PyTorch-layout tensors into what the generated kernels read, folding
+ * batch norm and ternarizing on the way. Looked up by name for plans loaded from disk. */
+#ifndef SN_CPU_PREP_H
+#define SN_CPU_PREP_H
+
+#include "../exec/plan.h"
+
+/* ptrs: [0] w OIHW (or [M][K]), [1] bias or NULL, [2..5] bn gamma, beta, mean, var (NULL
+ * without bn), [6] packed weights [Ob][C][KH][KW][vl], [7] packed bias [Ob*vl]. */
+typedef struct sn_prep_conv_params {
+    int O, C, KH, KW, vl;
+    int ternary;
+    float ternary_threshold;
+    int bn;
+    float eps;
+} sn_prep_conv_params;
+
+/* ptrs: [0..3] gamma, beta, mean, var, [4] scale, [5] shift (padded to a multiple of vl). */
+typedef struct sn_prep_bn_params {
+    int C, vl;
+    float eps;
+} sn_prep_bn_params;
+
+/* ptrs: [0] thresholds [C][U], [1] packed [ceil(C/vl)][U][vl], +inf in padded lanes. */
+typedef struct sn_prep_theta_params {
+    int C, U, vl;
+} sn_prep_theta_params;
+
+void sn_prep_theta(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+void sn_prep_bn(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+
+/* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta". */
+sn_cpu_fn sn_cpu_builtin(const char *name);
+
+#endif
