@@ -12,9 +12,16 @@ has "$OUT" "/37)"
 has "$OUT" "top-5: "
 check "logits are 37 x 10 float32" test "$(stat -c %s "$TMP/logits.bin")" = 1480
 run 0 eval "$SNNC_SRC/models/quant_lenet_mnist.yaml" --data "$MNIST" --weights "$G/quant_lenet_mnist.safetensors" \
-  --limit 37 --batch 5 --dump-logits "$TMP/logits5.bin" --json
+  --target ref --limit 37 --batch 5 --dump-logits "$TMP/logits5.bin" --json
 has "$OUT" "\"images\": 37"
-check "logits do not depend on the batch size" cmp -s "$TMP/logits.bin" "$TMP/logits5.bin"
+check "ref logits do not depend on the batch size" cmp -s "$TMP/logits.bin" "$TMP/logits5.bin"
+for f in on off; do
+  for b in 16 5; do
+    run 0 eval "$SNNC_SRC/models/quant_lenet_mnist.yaml" --data "$MNIST" --weights "$G/quant_lenet_mnist.safetensors" \
+      --target cpu --fusion $f --limit 37 --batch $b --dump-logits "$TMP/cpu_${f}_$b.bin" --quiet
+  done
+  check "cpu logits (fusion $f) do not depend on the batch size" cmp -s "$TMP/cpu_${f}_16.bin" "$TMP/cpu_${f}_5.bin"
+done
 
 # random init: works, says so
 run 0 eval "$SNNC_SRC/models/lif_fc_mnist.yaml" --data "$MNIST" --limit 20 --set snn.T=4
