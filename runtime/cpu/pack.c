@@ -1,5 +1,7 @@
 #include "pack.h"
 
+#include "../ref/ref_ops.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -13,11 +15,8 @@ void sn_bn_fold(int C, const float *gamma, const float *beta, const float *mean,
 }
 
 void sn_ternarize(int64_t n, float threshold_factor, const float *w, float *out) {
-    double sum = 0;
-    for (int64_t i = 0; i < n; i++) sum += fabs((double)w[i]);
-    double delta = (double)threshold_factor * (n ? sum / (double)n : 0.0);
-    for (int64_t i = 0; i < n; i++)
-        out[i] = fabs((double)w[i]) > delta ? (w[i] > 0 ? 1.0f : -1.0f) : 0.0f;
+    /* one definition: the reference op's */
+    sn_ref_ternary(n, threshold_factor, w, out);
 }
 
 void sn_pack_conv_weights(const float *w, int O, int C, int KH, int KW, int vl, const float *scale,

@@ -234,6 +234,14 @@ void sn_plan_memplan(sn_plan *p) {
     free(order);
 }
 
+void sn_plan_disable_reuse(sn_plan *p) {
+    for (int i = 0; i < p->nbufs; i++)
+        if (p->bufs[i].kind == SN_BUF_ARENA) p->bufs[i].offset = -1;
+    p->arena_bytes = 0;
+    p->naive_bytes = 0;
+    sn_plan_layout_sequential(p);
+}
+
 sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
     sn_kctx ctx;
     ctx.seed = 0;

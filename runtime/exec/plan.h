@@ -102,6 +102,8 @@ void sn_plan_layout_sequential(sn_plan *p);
  * buffers whose lifetimes do not overlap share space. The input stays live from the start
  * and the outputs (out, loss) to the end. */
 void sn_plan_memplan(sn_plan *p);
+/* Gives every arena buffer its own space (no reuse): for inspecting intermediates. */
+void sn_plan_disable_reuse(sn_plan *p);
 /* Allocates the arena, resolves every buffer address against the weight store, and runs
  * the preparation steps. */
 sn_code sn_plan_bind(sn_plan *p, sn_weights *w, sn_status *st);

@@ -1,0 +1,436 @@
+/* Conformance harness for the CPU backend: every op and every fused group, run by the
+ * LLVM JIT and by the reference interpreter on the same weights and inputs, compared
+ * tensor by tensor (every group output, i.e. the fused intermediates that exist, and the
+ * final output), with fusion on and off, for every vector ISA the host can run (AVX-512,
+ * AVX2, SSE, scalar: the narrower ones are forced with SNNC_ISA, which also removes the
+ * wider instructions from the target machine).
+ *
+ * Tolerances: "float" cases use random real data and accept |jit - ref| <= 1e-4 * (1 +
+ * |ref|) (the JIT sums in float in another order; the reference sums in double).
+ * "exact" cases use dyadic data (inputs multiples of 1/4, weights of 1/8, batch-norm with
+ * eps 0.25 and var 0.75 so the folded scale is a power of two): every sum is exact in both
+ * implementations, so quantizer levels, ternary weights and spikes must match bit for bit. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "compiler/backends/llvm/cpu_backend.h"
+#include "compiler/backends/ref/ref_backend.h"
+#include "compiler/ir/build.h"
+#include "runtime/core/rng.h"
+#include "runtime/core/util.h"
+#include "runtime/cpu/pack.h"
+
+typedef struct conf_case {
+    const char *name;
+    int exact;
+    int64_t batch;
+    int with_loss;
+    const char *yaml; /* everything after name/num_classes; input given inside */
+} conf_case;
+
+#define HEAD(c, h, w, k)                                                                           \
+    "input: {channels: " #c ", height: " #h ", width: " #w "}\nnum_classes: " #k "\n"
+
+static const conf_case cases[] = {
+    {"conv_plain_input_c3", 0, 2, 0,
+     HEAD(3, 8, 8,
+          16) "network:\n  - f:\n    - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}\n"
+              "    - relu\n    - maxpool: {kernel_size: 8}\n    - flatten\n"},
+    {"conv_c5_o7_valid_batch1", 0, 1, 0,
+     HEAD(5, 5, 5,
+          63) "network:\n  - f:\n    - conv2d: {out_channels: 7, kernel_size: 3}\n    - flatten\n"},
+    {"conv_c20_o35_odd_map_pool_floor", 0, 3, 0,
+     HEAD(20, 7, 9,
+          420) "network:\n  - f:\n    - conv2d: {out_channels: 35, kernel_size: 3, padding: 1}\n"
+               "    - relu\n    - maxpool: {kernel_size: 2}\n    - flatten\n"},
+    {"conv_2x2_stride2", 0, 2, 0,
+     HEAD(16, 6, 6,
+          144) "network:\n  - f:\n    - conv2d: {out_channels: 16, kernel_size: 2, stride: 2}\n"
+               "    - flatten\n"},
+    {"conv_5x5_pad2_c1", 0, 2, 0,
+     HEAD(1, 12, 12,
+          864) "network:\n  - f:\n    - conv2d: {out_channels: 6, kernel_size: 5, padding: 2}\n"
+               "    - flatten\n"},
+    {"conv_7x7_pad3_stride2", 0, 2, 0,
+     HEAD(4, 9, 9, 225) "network:\n  - f:\n    - conv2d: {out_channels: 9, kernel_size: 7, "
+                        "padding: 3, stride: 2}\n"
+                        "    - flatten\n"},
+    {"conv_1x1_on_1x1", 0, 3, 0,
+     HEAD(
+         17, 1, 1,
+         40) "network:\n  - f:\n    - conv2d: {out_channels: 40, kernel_size: 1}\n    - flatten\n"},
+    {"conv_3x1_rect", 0, 2, 0,
+     HEAD(8, 6, 5, 120) "network:\n  - f:\n    - conv2d: {out_channels: 4, kernel_size: [3, 1], "
+                        "padding: [1, 0]}\n"
+                        "    - flatten\n"},
+    {"conv_bn_relu_maxpool", 0, 2, 0,
+     HEAD(8, 8, 8,
+          384) "network:\n  - f:\n    - conv2d: {out_channels: 24, kernel_size: 3, padding: 1}\n"
+               "    - batchnorm\n    - relu\n    - maxpool: {kernel_size: 2}\n    - flatten\n"},
+    {"conv_bn_relu_quant_maxpool_exact", 1, 2, 0,
+     "quant: {k: 1, B: 2}\n" HEAD(
+         8, 8, 8, 384) "network:\n  - f:\n"
+                       "    - conv2d: {out_channels: 24, kernel_size: 3, padding: 1, bias: false}\n"
+                       "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n    - maxpool: "
+                       "{kernel_size: 2}\n    - flatten\n"},
+    {"conv_ternary_bn_quant_exact", 1, 2, 0,
+     "quant: {k: 0, B: 1}\n" HEAD(
+         16, 6, 6, 720) "network:\n  - f:\n"
+                        "    - conv2d: {out_channels: 20, kernel_size: 3, padding: 1, bias: false, "
+                        "weights: ternary}\n"
+                        "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n    - flatten\n"},
+    {"conv_relu_avgpool", 0, 2, 0,
+     HEAD(6, 8, 8,
+          160) "network:\n  - f:\n    - conv2d: {out_channels: 10, kernel_size: 3, padding: 1}\n"
+               "    - relu\n    - avgpool: {kernel_size: 2}\n    - flatten\n"},
+    {"maxpool_3x3_s2_p1", 0, 2, 0,
+     HEAD(3, 9, 9,
+          400) "network:\n  - f:\n    - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}\n"
+               "    - maxpool: {kernel_size: 3, stride: 2, padding: 1}\n    - flatten\n"},
+    {"avgpool_3x3_s1_p1", 0, 2, 0,
+     HEAD(3, 5, 5, 125) "network:\n  - f:\n    - conv2d: {out_channels: 5, kernel_size: 1}\n"
+                        "    - avgpool: {kernel_size: 3, stride: 1, padding: 1}\n    - flatten\n"},
+    {"bn_standalone_relu_quant_exact", 1, 2, 0,
+     "quant: {k: 2, B: 1}\n" HEAD(
+         4, 8, 8, 320) "network:\n  - f:\n"
+                       "    - conv2d: {out_channels: 20, kernel_size: 3, padding: 1}\n    - "
+                       "maxpool: {kernel_size: 2}\n"
+                       "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n    - flatten\n"},
+    {"flatten_linear_dropout_classifier", 0, 3, 0,
+     HEAD(8, 3, 3, 3) "network:\n  - f:\n    - conv2d: {out_channels: 8, kernel_size: 1}\n  - c:\n "
+                      "   - flatten\n"
+                      "    - linear: {out_features: 35}\n    - relu\n    - dropout: {p: 0.3}\n    "
+                      "- linear: {out_features: 3}\n"},
+    {"linear_bn_relu_quant_exact", 1, 4, 0,
+     "quant: {k: 1, B: 2}\n" HEAD(
+         1, 4, 5, 10) "network:\n  - c:\n    - flatten\n"
+                      "    - linear: {out_features: 24}\n    - batchnorm: {eps: 0.25}\n    - "
+                      "relu\n    - quant\n    - linear: {out_features: 10}\n"},
+    {"linear_batch1_k7_m3", 0, 1, 0,
+     HEAD(7, 1, 1, 3) "network:\n  - c:\n    - flatten\n    - linear: {out_features: 3}\n"},
+    {"quant_on_flat_exact", 1, 3, 0,
+     HEAD(1, 3, 3, 19) "network:\n  - c:\n    - flatten\n    - linear: {out_features: 19}\n    - "
+                       "quant: {k: 1, B: 4}\n"},
+    {"snn_direct_conv_lif_if_exact", 1, 2, 0,
+     "snn: {T: 3, encoder: direct}\n" HEAD(
+         3, 6, 6,
+         5) "network:\n  - f:\n"
+            "    - conv2d: {out_channels: 12, kernel_size: 3, padding: 1}\n    - lif: {tau: 2.0}\n "
+            "   - maxpool: {kernel_size: 2}\n"
+            "  - c:\n    - flatten\n    - linear: {out_features: 5}\n    - if: {v_reset: null}\n"},
+    {"snn_poisson_linear_lif_exact", 1, 3, 0,
+     "snn: {T: 4, encoder: poisson}\n" HEAD(
+         1, 4, 4, 7) "network:\n  - l:\n    - flatten\n"
+                     "    - linear: {out_features: 7, bias: false}\n    - lif: {tau: 4.0, v_reset: "
+                     "0.5, v_threshold: 0.75}\n"},
+    {"snn_lif_no_decay_input_exact", 1, 2, 0,
+     "snn: {T: 5, encoder: direct}\n" HEAD(2, 3, 3,
+                                           6) "network:\n  - l:\n    - flatten\n"
+                                              "    - linear: {out_features: 6}\n    - lif: {tau: "
+                                              "2.0, decay_input: false, v_reset: null}\n"},
+    {"loss_softmax_ce_smoothing", 0, 5, 1,
+     "train: {label_smoothing: 0.1}\n" HEAD(
+         6, 1, 1, 4) "network:\n  - c:\n    - flatten\n    - linear: {out_features: 4}\n"},
+    {"loss_mse", 0, 5, 1,
+     "train: {loss: mse, optimizer: adam}\n" HEAD(
+         6, 1, 1, 4) "network:\n  - c:\n    - flatten\n    - linear: {out_features: 4}\n"},
+    {"tiny_vgg_cfg", 0, 3, 0,
+     HEAD(3, 8, 8,
+          10) "vgg:\n  cfg: [8, M, 16, M, 16, M]\n  conv: {kernel_size: 3, padding: 1, bias: true, "
+              "batch_norm: true}\n"
+              "  classifier: {hidden: [32], dropout: 0.3, dropout_position: before, bias: true}\n"},
+};
+
+/* Fills tensors: dyadic values in exact mode. */
+static void fill(float *p, int64_t n, int exact, float lo, float hi, float step, sn_rng *r) {
+    for (int64_t i = 0; i < n; i++) {
+        float u = lo + (hi - lo) * sn_rng_uniform(r);
+        p[i] = exact ? (float)(int)(u / step) * step : u;
+    }
+}
+
+static void randomize_weights(sn_weights *w, int exact, sn_rng *r) {
+    for (int i = 0; i < w->n; i++) {
+        const sn_param_desc *d = &w->desc[i];
+        int64_t n = sn_shape_numel(&d->shape);
+        if (d->dtype != SN_F32) continue;
+        float *p = w->data[i];
+        float bound = d->fan_in > 0 ? 1.5f / sqrtf((float)d->fan_in) : 0.5f;
+        switch (d->role) {
+        case SN_ROLE_WEIGHT:
+            fill(p, n, exact, -bound - 0.125f, bound + 0.125f, 0.125f, r);
+            break;
+        case SN_ROLE_BIAS:
+            fill(p, n, exact, -0.5f, 0.5f, 0.125f, r);
+            break;
+        case SN_ROLE_BN_WEIGHT:
+            for (int64_t j = 0; j < n; j++)
+                p[j] = exact ? (j % 3 == 0   ? 0.5f
+                                : j % 3 == 1 ? 1.0f
+                                             : 2.0f)
+                             : 0.5f + sn_rng_uniform(r);
+            break;
+        case SN_ROLE_BN_BIAS:
+        case SN_ROLE_BN_MEAN:
+            fill(p, n, exact, -0.5f, 0.5f, 0.125f, r);
+            break;
+        case SN_ROLE_BN_VAR:
+            for (int64_t j = 0; j < n; j++) p[j] = exact ? 0.75f : 0.5f + sn_rng_uniform(r);
+            break;
+        case SN_ROLE_BN_COUNT:
+            break;
+        }
+    }
+}
+
+/* The layout a CPU plan buffer records, rebuilt from its name ("NCHW16c+h1", "NC", ...). */
+static sn_cpu_layout parse_layout(const char *s, const sn_tensor *t) {
+    sn_cpu_layout l;
+    memset(&l, 0, sizeof l);
+    l.C = (int)t->shape.d[t->lead];
+    l.H = t->shape.rank > t->lead + 1 ? (int)t->shape.d[t->lead + 1] : 1;
+    l.W = t->shape.rank > t->lead + 2 ? (int)t->shape.d[t->lead + 2] : 1;
+    l.vl = 1;
+    if (strcmp(s, "NC") == 0) return l;
+    int vl = 0, h = 0;
+    if (sscanf(s, "NCHW%dc+h%d", &vl, &h) == 2) {
+        l.blocked = 1;
+        l.vl = vl;
+        l.halo = h;
+    } else if (sscanf(s, "NCHW+h%d", &h) == 1) {
+        l.halo = h;
+    }
+    return l;
+}
+
+static int64_t images_of(const sn_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
+    return n;
+}
+
+static int compared, cases_run;
+static void compare_run(const conf_case *c, const sn_graph *gp, sn_plan *refp, sn_plan *cpup,
+                        int fusion, const char *isa, int all, sn_rng *rp);
+
+static void run_case(const conf_case *c, sn_jit *jit, int fusion, const char *isa) {
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, "name: %s\n%s", c->name, c->yaml);
+    sn_status st;
+    sn_status_init(&st);
+    sn_model_spec spec;
+    if (sn_spec_parse(c->name, yaml, strlen(yaml), NULL, 0, &spec, &st) != SN_OK) {
+        CHECK_MSG(0, "%s: %s", c->name, st.msg);
+        return;
+    }
+    sn_graph g;
+    sn_build_opts bo = {.batch = c->batch, .with_loss = c->with_loss};
+    if (sn_graph_build(&spec, &bo, &g, &st) != SN_OK) {
+        CHECK_MSG(0, "%s: %s", c->name, st.msg);
+        sn_spec_free(&spec);
+        return;
+    }
+    sn_param_desc *d = NULL;
+    int nd = sn_graph_param_descs(&g, &d);
+    sn_weights w;
+    CHECK_EQ_INT(sn_weights_create(&w, d, nd, &st), SN_OK);
+    free(d);
+    sn_rng r;
+    sn_rng_seed(&r, 1234);
+    randomize_weights(&w, c->exact, &r);
+    sn_plan ref, cpu;
+    sn_groups gs;
+    CHECK_EQ_INT(sn_lower_ref(&g, &ref, &st), SN_OK);
+    CHECK_EQ_INT(sn_fuse(&g, fusion, &gs, &st), SN_OK);
+    sn_cpu_options o = {0};
+    if (sn_lower_cpu(&g, &gs, jit, &o, &cpu, NULL, &st) != SN_OK) {
+        CHECK_MSG(0, "%s [%s fusion %d]: %s", c->name, isa, fusion, st.msg);
+        goto out_ref;
+    }
+    CHECK_EQ_INT(sn_plan_bind(&ref, &w, &st), SN_OK);
+    /* First with the memory planner's buffer reuse: only the output survives the run. */
+    CHECK_EQ_INT(sn_plan_bind(&cpu, &w, &st), SN_OK);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) { /* then every buffer kept, to compare the intermediates */
+            sn_plan_disable_reuse(&cpu);
+            CHECK_EQ_INT(sn_plan_bind(&cpu, &w, &st), SN_OK);
+        }
+        compare_run(c, &g, &ref, &cpu, fusion, isa, pass, &r);
+    }
+    sn_plan_free(&cpu);
+out_ref:
+    sn_plan_free(&ref);
+    sn_groups_free(&gs);
+    sn_weights_free(&w);
+    sn_graph_free(&g);
+    sn_spec_free(&spec);
+}
+
+static void compare_run(const conf_case *c, const sn_graph *gp, sn_plan *refp, sn_plan *cpup,
+                        int fusion, const char *isa, int all, sn_rng *rp) {
+    const sn_graph g = *gp;
+    sn_plan ref = *refp, cpu = *cpup;
+    sn_rng r = *rp;
+    sn_status st;
+    sn_status_init(&st);
+    /* input: Poisson needs [0, 1] */
+    int64_t nin = sn_shape_numel(&g.tensors[g.input].shape);
+    float *x = sn_plan_f32(&ref, ref.in_buf);
+    int poisson = 0;
+    for (int i = 0; i < g.nnodes; i++) poisson |= g.nodes[i].op == SN_OP_ENCODE_POISSON;
+    fill(x, nin, c->exact, poisson ? 0.0f : -2.0f, poisson ? 1.0f : 2.0f, 0.25f, &r);
+    memcpy(sn_plan_f32(&cpu, cpu.in_buf), x, (size_t)nin * sizeof(float));
+    if (g.label >= 0) {
+        int32_t *lr = ref.bufs[ref.label_buf].ptr, *lc = cpu.bufs[cpu.label_buf].ptr;
+        for (int64_t i = 0; i < g.batch; i++) lr[i] = lc[i] = (int32_t)(i % g.num_classes);
+    }
+    CHECK_EQ_INT(sn_plan_run(&ref, NULL, 77, 0, &st), SN_OK);
+    CHECK_EQ_INT(sn_plan_run(&cpu, NULL, 77, 0, &st), SN_OK);
+    cases_run += all;
+    /* every tensor the CPU plan materialized (or only the output), against the reference's */
+    for (int b = 0; b < cpu.nbufs; b++) {
+        const sn_buffer *cb = &cpu.bufs[b];
+        if (cb->kind != SN_BUF_ARENA || strchr(cb->name, '@')) continue;
+        if (!all && b != cpu.out_buf && b != cpu.loss_buf) continue;
+        int t = -1;
+        for (int i = 0; i < g.ntensors; i++)
+            if (strcmp(g.tensors[i].name, cb->name) == 0) t = i;
+        if (t < 0 || g.tensors[t].kind == SN_T_LABEL) continue;
+        int rb = sn_plan_find_buffer(&ref, cb->name);
+        if (rb < 0) continue;
+        const sn_tensor *tt = &g.tensors[t];
+        int64_t n = sn_shape_numel(&tt->shape);
+        float *got = malloc((size_t)(n ? n : 1) * sizeof(float));
+        if (tt->shape.rank == 0 || tt == &g.tensors[g.input]) {
+            memcpy(got, cb->ptr, (size_t)n * sizeof(float));
+        } else {
+            sn_cpu_layout l = parse_layout(cb->layout, tt);
+            sn_layout_to_nchw(cb->ptr, images_of(tt), &l, got);
+        }
+        const float *want = ref.bufs[rb].ptr;
+        double maxdiff = 0;
+        int64_t bad = 0, first = -1;
+        for (int64_t i = 0; i < n; i++) {
+            double diff = fabs((double)got[i] - (double)want[i]);
+            double tol = c->exact ? 0.0 : 1e-4 * (1.0 + fabs((double)want[i]));
+            if (!(diff <= tol)) {
+                if (first < 0) first = i;
+                bad++;
+            }
+            if (diff > maxdiff) maxdiff = diff;
+        }
+        CHECK_MSG(bad == 0,
+                  "%s [%s, fusion %s, %s] tensor %s: %lld of %lld differ (max %.3g; first at %lld: "
+                  "%g vs %g)",
+                  c->name, isa, fusion ? "on" : "off", all ? "no reuse" : "reuse", cb->name,
+                  (long long)bad, (long long)n, maxdiff, (long long)first,
+                  first >= 0 ? got[first] : 0.0, first >= 0 ? want[first] : 0.0);
+        compared++;
+        free(got);
+    }
+}
+
+/* Threshold units are created by ANN -> SNN conversion rather than written in YAML:
+ * build the graph directly. */
+static void run_threshold(sn_jit *jit, const char *isa) {
+    sn_status st;
+    sn_status_init(&st);
+    sn_graph g;
+    sn_graph_init(&g);
+    g.batch = 2;
+    g.num_classes = 20 * 3 * 3;
+    sn_shape xs = sn_shape4(2, 20, 3, 3), ts = sn_shape2(20, 4);
+    g.input = sn_graph_add_tensor(&g, SN_T_INPUT, SN_F32, &xs, 1, "input", &st);
+    int th = sn_graph_add_tensor(&g, SN_T_BUFFER, SN_F32, &ts, 0, "theta", &st);
+    sn_attrs a;
+    memset(&a, 0, sizeof a);
+    a.U = 4;
+    int in[2] = {g.input, th};
+    int y = sn_graph_add_node(&g, SN_OP_THRESHOLD, in, 2, &a, "units", -1, NULL, &st);
+    memset(&a, 0, sizeof a);
+    g.output = sn_graph_add_node(&g, SN_OP_FLATTEN, &y, 1, &a, "flat", -1, NULL, &st);
+    CHECK_EQ_INT(sn_graph_verify(&g, &st), SN_OK);
+    sn_param_desc *d = NULL;
+    int nd = sn_graph_param_descs(&g, &d);
+    sn_weights w;
+    CHECK_EQ_INT(sn_weights_create(&w, d, nd, &st), SN_OK);
+    free(d);
+    float *theta = w.data[0];
+    for (int c = 0; c < 20; c++)
+        for (int u = 0; u < 4; u++)
+            theta[c * 4 + u] = -1.0f + 0.5f * (float)u + 0.125f * (float)(c % 3);
+    sn_plan ref, cpu;
+    sn_groups gs;
+    CHECK_EQ_INT(sn_lower_ref(&g, &ref, &st), SN_OK);
+    CHECK_EQ_INT(sn_fuse(&g, 1, &gs, &st), SN_OK);
+    sn_cpu_options o = {0};
+    CHECK_MSG(sn_lower_cpu(&g, &gs, jit, &o, &cpu, NULL, &st) == SN_OK, "threshold: %s", st.msg);
+    CHECK_EQ_INT(sn_plan_bind(&ref, &w, &st), SN_OK);
+    CHECK_EQ_INT(sn_plan_bind(&cpu, &w, &st), SN_OK);
+    sn_rng r;
+    sn_rng_seed(&r, 5);
+    float *x = sn_plan_f32(&ref, ref.in_buf);
+    fill(x, 2 * 20 * 9, 1, -2.0f, 2.0f, 0.125f, &r);
+    memcpy(sn_plan_f32(&cpu, cpu.in_buf), x, 2 * 20 * 9 * sizeof(float));
+    CHECK_EQ_INT(sn_plan_run(&ref, NULL, 1, 0, &st), SN_OK);
+    CHECK_EQ_INT(sn_plan_run(&cpu, NULL, 1, 0, &st), SN_OK);
+    const float *a1 = sn_plan_f32(&ref, ref.out_buf), *a2 = sn_plan_f32(&cpu, cpu.out_buf);
+    int same = 1;
+    for (int i = 0; i < 2 * 20 * 9; i++) same &= a1[i] == a2[i];
+    CHECK_MSG(same, "threshold units [%s] differ from the reference", isa);
+    compared++;
+    sn_plan_free(&ref);
+    sn_plan_free(&cpu);
+    sn_groups_free(&gs);
+    sn_weights_free(&w);
+    sn_graph_free(&g);
+}
+
+static void test_all_isas(void) {
+    const char *isas[] = {"avx512", "avx2", "sse", "scalar"};
+    sn_isa host = SN_ISA_SCALAR;
+    {
+        sn_status st;
+        sn_status_init(&st);
+        unsetenv("SNNC_ISA");
+        sn_jit *j;
+        if (sn_jit_create(&j, &st) != SN_OK) {
+            CHECK_MSG(0, "%s", st.msg);
+            return;
+        }
+        host = sn_jit_isa(j);
+        sn_jit_destroy(j);
+    }
+    for (int i = 0; i < 4; i++) {
+        sn_isa want = i == 0   ? SN_ISA_AVX512
+                      : i == 1 ? SN_ISA_AVX2
+                      : i == 2 ? SN_ISA_SSE
+                               : SN_ISA_SCALAR;
+        if (want > host) {
+            fprintf(stderr, "  (host cannot run %s: skipped)\n", isas[i]);
+            continue;
+        }
+        setenv("SNNC_ISA", isas[i], 1);
+        sn_status st;
+        sn_status_init(&st);
+        sn_jit *jit;
+        CHECK_EQ_INT(sn_jit_create(&jit, &st), SN_OK);
+        CHECK_EQ_INT(sn_jit_isa(jit), want);
+        int before = sn_test_failures;
+        for (size_t c = 0; c < SN_ARRAY_LEN(cases); c++)
+            for (int f = 1; f >= 0; f--) run_case(&cases[c], jit, f, isas[i]);
+        run_threshold(jit, isas[i]);
+        fprintf(stderr, "  %-6s (vector width %2d): %s\n", isas[i], sn_jit_vector_width(jit),
+                sn_test_failures == before ? "all cases match" : "MISMATCHES");
+        sn_jit_destroy(jit);
+    }
+    unsetenv("SNNC_ISA");
+    fprintf(stderr, "  %d case runs, %d tensors compared\n", cases_run, compared);
+}
+
+int main(void) {
+    RUN(test_all_isas);
+    return sn_test_result();
+}
