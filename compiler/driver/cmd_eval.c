@@ -12,16 +12,19 @@
 
 static const sn_cmd eval_cmd = {
     .name = "eval",
-    .usage = "MODEL.yaml [--data DIR] [--weights W.safetensors] [options]",
+    .usage = "MODEL.yaml [--data DIR] [--weights W.safetensors] [options]\n"
+             "       snnc eval --plan DIR [--data DIR] [--weights W.safetensors] [options]",
     .summary = "Run a model on the test split of its dataset and print top-1 and top-k accuracy.",
     .details = "Without --weights the model is initialized with seeded random weights (useful for\n"
                "checking a pipeline, not for accuracy). --dump-logits writes the raw scores as\n"
                "little-endian float32 [N, num_classes].",
-    .min_pos = 1,
+    .min_pos = 0,
     .max_pos = 1,
     .opts =
         {
             {"--data", "DIR", "dataset directory (default: data.path of the model)", 0},
+            {"--plan", "DIR", "run a plan compiled by 'snnc compile' (no model file, no compiling)",
+             0},
             {"--weights", "FILE", "safetensors weights (names as in the PyTorch state_dict)", 0},
             {"--target", "TARGET",
              "backend: cpu (LLVM JIT, default) or ref (reference interpreter)", 0},
@@ -76,9 +79,31 @@ static int run_eval(const sn_args *a) {
     float *logits = NULL;
     int rc = 0;
 
-    if (sn_session_spec(a, &spec, &st)) goto done;
-    sn_build_opts bo = {.batch = batch, .with_loss = 0};
-    if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
+    const char *plan_dir = sn_args_str(a, "--plan", NULL);
+    if (!plan_dir && a->npos != 1) {
+        sn_fail(&st, SN_ERR_INPUT, "give a MODEL.yaml or --plan DIR (see snnc eval --help)");
+        goto done;
+    }
+    if (plan_dir && a->npos != 0) {
+        sn_fail(&st, SN_ERR_INPUT, "--plan DIR replaces the MODEL.yaml argument: give one of them");
+        goto done;
+    }
+    if (plan_dir) {
+        char ypath[4096];
+        snprintf(ypath, sizeof ypath, "%s/plan.json", plan_dir);
+        if (!sn_file_exists(ypath)) {
+            sn_fail(&st, SN_ERR_INPUT,
+                    "%s: not a compiled plan (no plan.json; make one with 'snnc compile')",
+                    plan_dir);
+            goto done;
+        }
+        snprintf(ypath, sizeof ypath, "%s/model.yaml", plan_dir);
+        if (sn_session_spec_path(a, ypath, &spec, &st)) goto done;
+    } else {
+        if (sn_session_spec(a, &spec, &st)) goto done;
+        sn_build_opts bo = {.batch = batch, .with_loss = 0};
+        if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
+    }
     sn_transform tf;
     if (sn_session_data(&spec, sn_args_str(a, "--data", NULL), SN_SPLIT_TEST, &ds, &tf, &st))
         goto done;
@@ -87,9 +112,20 @@ static int run_eval(const sn_args *a) {
         fprintf(stderr,
                 "note: no --weights given: using seeded random initialization (seed %lld)\n",
                 (long long)seed);
-    if (sn_session_weights(&g, &spec, wpath, (uint64_t)seed, &w, &st)) goto done;
-    if (sn_session_lower(&g, target, fusion, 0, &plan, &be, &st) || sn_plan_bind(&plan, &w, &st))
-        goto done;
+    if (plan_dir) {
+        if (sn_session_load_plan(a, plan_dir, &spec, wpath, (uint64_t)seed, &plan, &be, &w, &st))
+            goto done;
+        if (sn_args_has(a, "--batch") && batch != plan.batch) {
+            sn_fail(&st, SN_ERR_INPUT,
+                    "--batch %lld differs from the batch %lld the plan was compiled for",
+                    (long long)batch, (long long)plan.batch);
+            goto done;
+        }
+    } else {
+        if (sn_session_weights(&g, &spec, wpath, (uint64_t)seed, &w, &st)) goto done;
+        if (sn_session_lower(&g, target, fusion, 0, &plan, &be, &st)) goto done;
+    }
+    if (sn_plan_bind(&plan, &w, &st)) goto done;
     pool = sn_pool_create((int)threads);
     if (!pool) {
         sn_fail(&st, SN_ERR_RUNTIME, "cannot start worker threads");

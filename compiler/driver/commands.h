@@ -12,5 +12,7 @@ typedef struct sn_command {
 
 extern const sn_command sn_cmd_inspect;
 extern const sn_command sn_cmd_eval;
+extern const sn_command sn_cmd_compile;
+extern const sn_command sn_cmd_bench;
 
 #endif

@@ -8,6 +8,8 @@
 static const sn_command *const commands[] = {
     &sn_cmd_inspect,
     &sn_cmd_eval,
+    &sn_cmd_compile,
+    &sn_cmd_bench,
 };
 
 static void usage(FILE *f) {

@@ -8,6 +8,7 @@
 #include "../backends/ref/ref_backend.h"
 #include "../passes/fusion.h"
 #ifdef SNNC_HAVE_LLVM
+#include "../backends/llvm/aot.h"
 #include "../backends/llvm/cpu_backend.h"
 #endif
 
@@ -53,6 +54,32 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
 #endif
 }
 
+sn_code sn_session_load_plan(const sn_args *a, const char *dir, const sn_model_spec *spec,
+                             const char *weights, uint64_t seed, sn_plan *plan, sn_backend *be,
+                             sn_weights *w, sn_status *st) {
+    (void)a;
+    memset(be, 0, sizeof *be);
+#ifdef SNNC_HAVE_LLVM
+    be->target = SN_TARGET_CPU;
+    be->fusion = 1;
+    if (sn_jit_create(&be->jit, st)) return st->code;
+    sn_param_desc *d = NULL;
+    int n = 0;
+    if (sn_aot_load(dir, be->jit, plan, &d, &n, st)) return st->code;
+    sn_code c = sn_session_weights_desc(d, n, spec, weights, seed, w, st);
+    free(d);
+    return c;
+#else
+    (void)dir;
+    (void)spec;
+    (void)weights;
+    (void)seed;
+    (void)plan;
+    (void)w;
+    return sn_fail(st, SN_ERR_INPUT, "this snnc was built without LLVM: it cannot run CPU plans");
+#endif
+}
+
 void sn_backend_free(sn_backend *be) {
 #ifdef SNNC_HAVE_LLVM
     sn_jit_destroy(be->jit);
@@ -64,10 +91,15 @@ void sn_backend_free(sn_backend *be) {
     memset(be, 0, sizeof *be);
 }
 
-sn_code sn_session_spec(const sn_args *a, sn_model_spec *spec, sn_status *st) {
+sn_code sn_session_spec_path(const sn_args *a, const char *path, sn_model_spec *spec,
+                             sn_status *st) {
     const char *const *sets = NULL;
     int nsets = sn_args_all(a, "--set", &sets);
-    return sn_spec_load(a->pos[0], sets, nsets, spec, st);
+    return sn_spec_load(path, sets, nsets, spec, st);
+}
+
+sn_code sn_session_spec(const sn_args *a, sn_model_spec *spec, sn_status *st) {
+    return sn_session_spec_path(a, a->pos[0], spec, st);
 }
 
 sn_init_method sn_session_init_method(const sn_model_spec *spec) {
@@ -89,8 +121,14 @@ sn_code sn_session_weights(const sn_graph *g, const sn_model_spec *spec, const c
     sn_param_desc *d = NULL;
     int n = sn_graph_param_descs(g, &d);
     if (n < 0) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
-    sn_code c = sn_weights_create(w, d, n, st);
+    sn_code c = sn_session_weights_desc(d, n, spec, path, seed, w, st);
     free(d);
+    return c;
+}
+
+sn_code sn_session_weights_desc(const sn_param_desc *d, int n, const sn_model_spec *spec,
+                                const char *path, uint64_t seed, sn_weights *w, sn_status *st) {
+    sn_code c = sn_weights_create(w, d, n, st);
     if (c) return c;
     if (path) {
         if (sn_weights_load(w, path, st) != SN_OK) {

@@ -11,12 +11,17 @@
 #include "../../runtime/exec/plan.h"
 #include "cli.h"
 
-/* Loads args->pos[0] with every --set override. */
+/* Loads args->pos[0] (or `path` when not NULL) with every --set override. */
 sn_code sn_session_spec(const sn_args *a, sn_model_spec *spec, sn_status *st);
+sn_code sn_session_spec_path(const sn_args *a, const char *path, sn_model_spec *spec,
+                             sn_status *st);
 /* Creates the weight store for graph g; loads `path` if not NULL, else initializes with
  * the spec's initializer and `seed`. */
 sn_code sn_session_weights(const sn_graph *g, const sn_model_spec *spec, const char *path,
                            uint64_t seed, sn_weights *w, sn_status *st);
+/* The same from a parameter list (e.g. a compiled plan's). */
+sn_code sn_session_weights_desc(const sn_param_desc *d, int n, const sn_model_spec *spec,
+                                const char *path, uint64_t seed, sn_weights *w, sn_status *st);
 /* Opens split `split` of the spec's dataset (dir overrides data.path) and sets up the
  * evaluation transform (center crop to the model input, scale, normalization). */
 sn_code sn_session_data(const sn_model_spec *spec, const char *dir, sn_split split, sn_dataset *ds,
@@ -47,6 +52,10 @@ sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_s
 sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int capture,
                          sn_plan *plan, sn_backend *be, sn_status *st);
 void sn_backend_free(sn_backend *be);
+/* Loads a plan compiled by 'snnc compile' (kernels linked into be->jit) and its weights. */
+sn_code sn_session_load_plan(const sn_args *a, const char *dir, const sn_model_spec *spec,
+                             const char *weights, uint64_t seed, sn_plan *plan, sn_backend *be,
+                             sn_weights *w, sn_status *st);
 
 /* A progress line on stderr: redrawn in place on a terminal, printed every ~10% otherwise. */
 typedef struct sn_progress {

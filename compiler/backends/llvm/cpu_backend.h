@@ -19,7 +19,8 @@ typedef struct sn_cpu_kernel_info {
     char kind[24];      /* conv, linear, pool, eltwise, reorder, ... */
     unsigned char *obj; /* object code (only when capturing for ahead-of-time output) */
     size_t obj_size;
-    char *ir; /* optimized LLVM IR text (only when capturing) */
+    char *ir;       /* optimized LLVM IR text (only when capturing) */
+    char *asm_text; /* assembly (only when capturing) */
 } sn_cpu_kernel_info;
 
 typedef struct sn_cpu_artifacts {

@@ -256,3 +256,25 @@ void sn_gen_reorder(sn_irb *k, const sn_reorder_desc *d) {
     irb_for_end(k, &lc);
     irb_for_end(k, &lt);
 }
+
+/* ------------------------------------------------------------------- peak ---- */
+
+void sn_gen_peak(sn_irb *k, int64_t iters) {
+    LLVMValueRef out = irb_arg_buf(k, 0);
+    irb_loop lt;
+    LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
+    LLVMValueRef acc[12];
+    for (int i = 0; i < 12; i++) {
+        acc[i] = irb_slot(k);
+        irb_slot_set(k, acc[i], irb_vsplat(k, (float)i));
+    }
+    LLVMValueRef a = irb_vsplat(k, 0.999999f), b = irb_vsplat(k, 1e-7f);
+    irb_loop li;
+    irb_for(k, &li, irb_i64(k, 0), irb_i64(k, iters), 1, "i");
+    for (int i = 0; i < 12; i++) irb_slot_set(k, acc[i], irb_fma(k, irb_slot_get(k, acc[i]), a, b));
+    irb_for_end(k, &li);
+    LLVMValueRef s = irb_slot_get(k, acc[0]);
+    for (int i = 1; i < 12; i++) s = irb_fadd(k, s, irb_slot_get(k, acc[i]));
+    irb_vstore(k, s, irb_gep(k, out, irb_mul(k, t, k->vl)), 4);
+    irb_for_end(k, &lt);
+}

@@ -342,12 +342,19 @@ static void compile_job(sn_jit *j, sn_jit_job *jb) {
         if (dumping) dump_text(jb->name, "ll", text, strlen(text));
         if (jb->capture) jb->ir = sn_strdup(text);
         LLVMDisposeMessage(text);
-        if (dumping) {
-            LLVMMemoryBufferRef abuf;
-            if (emit(tm, mod, LLVMAssemblyFile, jb->name, &abuf, st) == SN_OK) {
+        LLVMMemoryBufferRef abuf;
+        if (emit(tm, mod, LLVMAssemblyFile, jb->name, &abuf, st) == SN_OK) {
+            if (dumping)
                 dump_text(jb->name, "s", LLVMGetBufferStart(abuf), LLVMGetBufferSize(abuf));
-                LLVMDisposeMemoryBuffer(abuf);
+            if (jb->capture) {
+                size_t an = LLVMGetBufferSize(abuf);
+                jb->asm_text = malloc(an + 1);
+                if (jb->asm_text) {
+                    memcpy(jb->asm_text, LLVMGetBufferStart(abuf), an);
+                    jb->asm_text[an] = '\0';
+                }
             }
+            LLVMDisposeMemoryBuffer(abuf);
         }
     }
     LLVMMemoryBufferRef buf;
@@ -429,6 +436,7 @@ sn_code sn_jit_compile(sn_jit *j, LLVMModuleRef mod, LLVMContextRef ctx, const c
         *ir_text = jb.ir;
     else
         free(jb.ir);
+    free(jb.asm_text);
     return c;
 }
 

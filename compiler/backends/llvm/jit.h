@@ -69,6 +69,7 @@ typedef struct sn_jit_job {
     unsigned char *obj; /* out (capture) */
     size_t obj_size;    /* out (capture) */
     char *ir;           /* out (capture, when compiled rather than cached) */
+    char *asm_text;     /* out (capture): assembly */
     /* internal */
     uint64_t key;
     sn_status st;

@@ -155,6 +155,10 @@ typedef struct sn_loss_desc {
 } sn_loss_desc;
 void sn_gen_loss(sn_irb *k, const sn_loss_desc *d);
 
+/* A floating-point peak probe: each task runs `iters` rounds of 12 independent vector FMAs
+ * and stores the result to ptrs[0][task * vl ...]. FLOPs per task: iters * 12 * vl * 2. */
+void sn_gen_peak(sn_irb *k, int64_t iters);
+
 /* Offsets of sn_kctx fields, for kernels that read the seed or report bad input. */
 int64_t sn_kctx_seed_offset(void);
 int64_t sn_kctx_bad_input_offset(void);

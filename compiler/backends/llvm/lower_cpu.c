@@ -171,11 +171,14 @@ static sn_code compile_pending(lower *L) {
             ki->obj = jb->obj;
             ki->obj_size = jb->obj_size;
             ki->ir = jb->ir;
+            ki->asm_text = jb->asm_text;
             jb->obj = NULL;
             jb->ir = NULL;
+            jb->asm_text = NULL;
         }
         free(jb->obj);
         free(jb->ir);
+        free(jb->asm_text);
     }
     L->njobs = 0;
     if (c != SN_OK) return c;
@@ -733,6 +736,7 @@ void sn_cpu_artifacts_free(sn_cpu_artifacts *a) {
     for (int i = 0; i < a->n; i++) {
         free(a->k[i].obj);
         free(a->k[i].ir);
+        free(a->k[i].asm_text);
     }
     free(a->k);
     memset(a, 0, sizeof *a);

@@ -1,0 +1,94 @@
+/* snnc compile: ahead-of-time compilation of a model into a plan directory. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/core/util.h"
+#include "../ir/build.h"
+#include "commands.h"
+#include "session.h"
+#ifdef SNNC_HAVE_LLVM
+#include "../backends/llvm/aot.h"
+#endif
+
+static const sn_cmd compile_cmd = {
+    .name = "compile",
+    .usage = "MODEL.yaml -o DIR [options]",
+    .summary = "Compile a model ahead of time into DIR: the plan, every kernel's object code,\n"
+               "LLVM IR and assembly; 'snnc eval --plan DIR' then runs it without compiling.",
+    .min_pos = 1,
+    .max_pos = 1,
+    .opts =
+        {
+            {"-o", "DIR", "output directory (created)", 0},
+            {"--target", "TARGET", "cpu (default)", 0},
+            {"--batch", "N", "batch size the plan is compiled for (default 64)", 0},
+            {"--fusion", "on|off", "fuse ops into kernels (default on)", 0},
+            {"--set", "KEY=VALUE", "override a YAML field", 1},
+        },
+};
+
+static int run_compile(const sn_args *a) {
+    sn_status st;
+    sn_status_init(&st);
+    const char *dir = sn_args_str(a, "-o", NULL);
+    int64_t batch;
+    sn_target target;
+    int fusion;
+    if (!dir) sn_fail(&st, SN_ERR_INPUT, "missing -o DIR (where to write the compiled plan)");
+    if (st.code || sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st) ||
+        sn_session_target(a, &target, &fusion, &st))
+        return sn_report("compile", &st);
+    if (target != SN_TARGET_CPU) {
+        sn_fail(&st, SN_ERR_INPUT, "--target %s cannot be compiled ahead of time (use cpu)",
+                sn_target_names[target]);
+        return sn_report("compile", &st);
+    }
+#ifdef SNNC_HAVE_LLVM
+    sn_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    sn_graph g;
+    sn_graph_init(&g);
+    sn_plan plan;
+    sn_plan_init(&plan);
+    sn_backend be;
+    memset(&be, 0, sizeof be);
+    sn_param_desc *descs = NULL;
+    sn_strbuf yaml;
+    sn_sb_init(&yaml);
+    double t0 = sn_now();
+    if (sn_session_spec(a, &spec, &st)) goto done;
+    sn_build_opts bo = {.batch = batch, .with_loss = 0};
+    if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
+    if (sn_session_lower(&g, target, fusion, 1, &plan, &be, &st)) goto done;
+    int nd = sn_graph_param_descs(&g, &descs);
+    if (nd < 0) {
+        sn_fail(&st, SN_ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    sn_spec_print_yaml(&spec, &yaml);
+    if (sn_aot_write(dir, &plan, be.art, descs, nd, sn_sb_cstr(&yaml), be.jit, &st)) goto done;
+    printf("compiled %s for %s (%s, batch %lld, fusion %s) in %.2f s\n", spec.name,
+           sn_jit_cpu_name(be.jit), sn_jit_isa_name(sn_jit_isa(be.jit)), (long long)batch,
+           fusion ? "on" : "off", sn_now() - t0);
+    printf("  %d kernels, %d steps, %d preparation steps\n", be.art->n, plan.nsteps, plan.nprep);
+    printf("  arena %.1f MiB (%.1f MiB without buffer reuse)\n",
+           (double)plan.arena_bytes / 1048576.0, (double)plan.naive_bytes / 1048576.0);
+    printf("  wrote %s/plan.json, %s/model.yaml, %s/kernels/*.{o,ll,s}\n", dir, dir, dir);
+done:
+    sn_sb_free(&yaml);
+    free(descs);
+    sn_plan_free(&plan);
+    sn_backend_free(&be);
+    sn_graph_free(&g);
+    sn_spec_free(&spec);
+    return sn_report("compile", &st);
+#else
+    (void)dir;
+    sn_fail(&st, SN_ERR_INPUT,
+            "this snnc was built without LLVM: nothing to compile for the cpu target");
+    return sn_report("compile", &st);
+#endif
+}
+
+const sn_command sn_cmd_compile = {&compile_cmd, run_compile};
