@@ -24,6 +24,8 @@ static const sn_cmd bench_cmd = {
         "fp32 peak for every kernel, images/s for each fusion mode, the gain of fusion per\n"
         "fused group, and the JIT compile time cold and from the cache.",
     .details = "The peak is measured on this machine with a JIT-compiled FMA loop on all threads.\n"
+               "GFLOP/s and peak% count the arithmetic a kernel executes; direct-eq counts the\n"
+               "2 x MACs of the layer it computes (Winograd kernels execute fewer multiplies).\n"
                "bench/ has the scripts that run PyTorch on the same network in the same run.",
     .min_pos = 1,
     .max_pos = 1,
@@ -48,7 +50,8 @@ typedef struct mode_result {
     char (*names)[SN_PLAN_NAME_MAX];
     char (*kernels)[SN_PLAN_NAME_MAX];
     double *ms;
-    int64_t *flops;
+    int64_t *flops; /* executed */
+    int64_t *macs;  /* of the ops the kernel stands for (direct convolution) */
 } mode_result;
 
 static void mode_free(mode_result *m) {
@@ -56,6 +59,7 @@ static void mode_free(mode_result *m) {
     free(m->kernels);
     free(m->ms);
     free(m->flops);
+    free(m->macs);
 }
 
 /* Lowers with the cache in a fresh directory (cold), then again from it (cached). */
@@ -224,13 +228,15 @@ static int run_bench(const sn_args *a) {
             m->kernels = calloc((size_t)plan.nsteps + 1, sizeof *m->kernels);
             m->ms = calloc((size_t)plan.nsteps + 1, sizeof *m->ms);
             m->flops = calloc((size_t)plan.nsteps + 1, sizeof *m->flops);
-            if (!m->names || !m->kernels || !m->ms || !m->flops)
+            m->macs = calloc((size_t)plan.nsteps + 1, sizeof *m->macs);
+            if (!m->names || !m->kernels || !m->ms || !m->flops || !m->macs)
                 sn_fail(&st, SN_ERR_RUNTIME, "out of memory");
             for (int s = 0; s < plan.nsteps && !st.code; s++) {
                 strcpy(m->names[s], plan.steps[s].name);
                 strcpy(m->kernels[s], plan.steps[s].kernel);
                 m->ms[s] = 1000.0 * plan.step_seconds[s] / (double)n;
                 m->flops[s] = plan.steps[s].flops;
+                m->macs[s] = plan.steps[s].macs;
             }
         }
         sn_plan_free(&plan);
@@ -262,8 +268,12 @@ static int run_bench(const sn_args *a) {
                 sn_sb_json_str(&o, m->names[s]);
                 sn_sb_puts(&o, ", \"kernel\": ");
                 sn_sb_json_str(&o, m->kernels[s]);
-                sn_sb_printf(&o, ", \"ms\": %.4f, \"gflops\": %.2f, \"peak_share\": %.4f}",
-                             m->ms[s], gf, peak > 0 ? gf / peak : 0.0);
+                double eq = m->ms[s] > 0 ? 2.0 * (double)m->macs[s] / (m->ms[s] * 1e6) : 0.0;
+                sn_sb_printf(
+                    &o,
+                    ", \"ms\": %.4f, \"gflops\": %.2f, \"direct_equivalent_gflops\": %.2f, "
+                    "\"peak_share\": %.4f}",
+                    m->ms[s], gf, eq, peak > 0 ? gf / peak : 0.0);
             }
             sn_sb_puts(&o, "]}");
         }
@@ -279,20 +289,26 @@ static int run_bench(const sn_args *a) {
             mode_result *m = &res[i];
             printf("\nfusion %s: %d kernels, compile %.3f s cold, %.3f s cached\n",
                    m->fusion ? "on" : "off", m->nsteps, m->compile_cold, m->compile_cached);
-            printf("  %-34s %10s %10s %7s %7s\n", "kernel", "ms/batch", "GFLOP/s", "peak%",
-                   "time%");
+            printf("  %-34s %10s %10s %7s %10s %7s\n", "kernel", "ms/batch", "GFLOP/s", "peak%",
+                   "direct-eq", "time%");
             double sum = 0;
             for (int s = 0; s < m->nsteps; s++) sum += m->ms[s];
             for (int s = 0; s < m->nsteps; s++) {
                 double gf = m->ms[s] > 0 ? (double)m->flops[s] / (m->ms[s] * 1e6) : 0.0;
-                printf("  %-34.34s %10.3f %10.1f %6.1f%% %6.1f%%\n", m->names[s], m->ms[s], gf,
-                       peak > 0 ? 100.0 * gf / peak : 0.0, sum > 0 ? 100.0 * m->ms[s] / sum : 0.0);
+                double eq = m->ms[s] > 0 ? 2.0 * (double)m->macs[s] / (m->ms[s] * 1e6) : 0.0;
+                printf("  %-34.34s %10.3f %10.1f %6.1f%% %10.1f %6.1f%%\n", m->names[s], m->ms[s],
+                       gf, peak > 0 ? 100.0 * gf / peak : 0.0, eq,
+                       sum > 0 ? 100.0 * m->ms[s] / sum : 0.0);
             }
-            double tf = 0;
-            for (int s = 0; s < m->nsteps; s++) tf += (double)m->flops[s];
-            printf("  %-34s %10.3f %10.1f %6.1f%%\n", "total", 1000.0 * m->sec_per_batch,
+            double tf = 0, tm = 0;
+            for (int s = 0; s < m->nsteps; s++) {
+                tf += (double)m->flops[s];
+                tm += (double)m->macs[s];
+            }
+            printf("  %-34s %10.3f %10.1f %6.1f%% %10.1f\n", "total", 1000.0 * m->sec_per_batch,
                    tf / m->sec_per_batch / 1e9,
-                   peak > 0 ? 100.0 * tf / m->sec_per_batch / 1e9 / peak : 0.0);
+                   peak > 0 ? 100.0 * tf / m->sec_per_batch / 1e9 / peak : 0.0,
+                   2.0 * tm / m->sec_per_batch / 1e9);
             printf("  %.1f images/s\n", (double)batch / m->sec_per_batch);
         }
         if (nres == 2) {

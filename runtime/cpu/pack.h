@@ -21,6 +21,8 @@ void sn_ternarize(int64_t n, float threshold_factor, const float *w, float *out)
 /* OIHW -> [ceil(O/vl)][C][KH][KW][vl], zero for o >= O; scale may be NULL. */
 void sn_pack_conv_weights(const float *w, int O, int C, int KH, int KW, int vl, const float *scale,
                           float *out);
+/* 3x3 OIHW -> Winograd F(2x2,3x3) filters U = G g G^T as [16][ceil(O/vl)][C][vl]. */
+void sn_pack_wino_weights(const float *w, int O, int C, int vl, const float *scale, float *out);
 /* [M][K] -> [ceil(M/vl)][K][vl]; scale may be NULL. */
 void sn_pack_linear_weights(const float *w, int M, int K, int vl, const float *scale, float *out);
 /* bias (may be NULL = 0) * scale (may be NULL = 1) + shift (may be NULL = 0), padded with

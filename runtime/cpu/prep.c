@@ -27,7 +27,10 @@ void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t l
         w = tmp;
     }
     if (p->bn) sn_bn_fold(p->O, ptrs[2], ptrs[3], ptrs[4], ptrs[5], p->eps, scale, shift);
-    sn_pack_conv_weights(w, p->O, p->C, p->KH, p->KW, p->vl, scale, ptrs[6]);
+    if (p->winograd)
+        sn_pack_wino_weights(w, p->O, p->C, p->vl, scale, ptrs[6]);
+    else
+        sn_pack_conv_weights(w, p->O, p->C, p->KH, p->KW, p->vl, scale, ptrs[6]);
     sn_pack_bias(ptrs[1], p->O, p->vl, scale, shift, ptrs[7]);
     free(scale);
     free(shift);

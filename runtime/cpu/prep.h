@@ -14,6 +14,7 @@ typedef struct sn_prep_conv_params {
     float ternary_threshold;
     int bn;
     float eps;
+    int winograd; /* pack the F(2x2,3x3) transformed filters [16][Ob][C][vl] instead */
 } sn_prep_conv_params;
 
 /* ptrs: [0..3] gamma, beta, mean, var, [4] scale, [5] shift (padded to a multiple of vl). */

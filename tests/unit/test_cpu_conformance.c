@@ -136,6 +136,30 @@ static const conf_case cases[] = {
     {"loss_mse", 0, 5, 1,
      "train: {loss: mse, optimizer: adam}\n" HEAD(
          6, 1, 1, 4) "network:\n  - c:\n    - flatten\n    - linear: {out_features: 4}\n"},
+    {"wino_c32_o40_relu_maxpool", 0, 3, 0,
+     HEAD(32, 8, 8,
+          640) "network:\n  - f:\n    - conv2d: {out_channels: 40, kernel_size: 3, padding: 1}\n"
+               "    - relu\n    - maxpool: {kernel_size: 2}\n    - flatten\n"},
+    {"wino_valid_c20_o24", 0, 2, 0,
+     HEAD(20, 10, 6, 768) "network:\n  - f:\n    - conv2d: {out_channels: 24, kernel_size: 3}\n    "
+                          "- flatten\n"},
+    {"wino_two_phase_o144_avgpool", 0, 3, 0,
+     HEAD(24, 4, 6,
+          864) "network:\n  - f:\n    - conv2d: {out_channels: 144, kernel_size: 3, padding: 1}\n"
+               "    - relu\n    - avgpool: {kernel_size: 2}\n    - flatten\n"},
+    {"wino_bn_quant_exact", 1, 2, 0,
+     "quant: {k: 1, B: 2}\n" HEAD(
+         16, 6, 6, 1296) "network:\n  - f:\n"
+                         "    - conv2d: {out_channels: 36, kernel_size: 3, padding: 1, bias: "
+                         "false, weights: ternary}\n"
+                         "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n    - flatten\n"},
+    {"wino_chain_two_layers", 0, 2, 0,
+     HEAD(16, 4, 4,
+          10) "network:\n  - f:\n    - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}\n"
+              "    - relu\n    - conv2d: {out_channels: 200, kernel_size: 3, padding: 1}\n    - "
+              "relu\n"
+              "    - maxpool: {kernel_size: 4}\n  - c:\n    - flatten\n    - linear: "
+              "{out_features: 10}\n"},
     {"tiny_vgg_cfg", 0, 3, 0,
      HEAD(3, 8, 8,
           10) "vgg:\n  cfg: [8, M, 16, M, 16, M]\n  conv: {kernel_size: 3, padding: 1, bias: true, "

@@ -49,6 +49,26 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs);
 int64_t sn_conv_tasks(const sn_conv_desc *d);
 void sn_gen_conv(sn_irb *k, const sn_conv_desc *d);
 
+/* ---- Winograd F(2x2, 3x3) convolution (gen_winograd.c) ----
+ * ptrs: [0] input (fused_input) or the transformed input V [16][tiles][Cpad] filled by
+ * the sn_gen_wino_input kernel (ptrs [0] input, [1] V), [1] transformed weights
+ * [16][Ob][C][vl], [2] bias, [3] output. */
+typedef struct sn_wino_desc {
+    sn_conv_desc c; /* shapes, layouts and epilogue; the tile fields are unused */
+    int vl;
+    int P, Q, rp; /* tiles and channel blocks per task; tiles per register tile */
+    int fused_input;
+} sn_wino_desc;
+
+int sn_wino_applies(const sn_conv_desc *d);
+void sn_wino_choose(sn_wino_desc *w, int vl);
+int64_t sn_wino_tiles(const sn_wino_desc *w);
+int64_t sn_wino_tasks(const sn_wino_desc *w);
+int64_t sn_wino_v_floats(const sn_wino_desc *w);
+int64_t sn_wino_input_tasks(const sn_wino_desc *w);
+void sn_gen_wino(sn_irb *k, const sn_wino_desc *w);
+void sn_gen_wino_input(sn_irb *k, const sn_wino_desc *w);
+
 /* ---- fully connected: y[n, m] = epi(sum_k x[n, k] w[m, k] + b[m]) ----
  * ptrs: [0] x plain [N][K], [1] packed weights [Mb][K][vl], [2] bias [Mb*vl], [3] y plain
  * [N][M]. Tile: tn rows x tq blocks of vl outputs. */

@@ -8,6 +8,8 @@
 #include "cpu_backend.h"
 #include "kernels.h"
 
+enum { ALGO_AUTO = 0, ALGO_DIRECT = 1 };
+
 typedef struct kentry {
     uint64_t key;
     char symbol[64];
@@ -28,6 +30,7 @@ typedef struct lower {
     int *wbuf;          /* tensor -> weight-store buffer, -1 */
     kentry *kern;
     int nkern, capkern;
+    int algo;         /* convolution algorithm: ALGO_AUTO or ALGO_DIRECT (SNNC_CONV) */
     sn_jit_job *jobs; /* kernels generated but not compiled yet */
     int njobs, capjobs;
     int threads;
@@ -114,6 +117,12 @@ static void g_threshold(sn_irb *k, const void *d) {
 }
 static void g_loss(sn_irb *k, const void *d) {
     sn_gen_loss(k, d);
+}
+static void g_wino(sn_irb *k, const void *d) {
+    sn_gen_wino(k, d);
+}
+static void g_wino_input(sn_irb *k, const void *d) {
+    sn_gen_wino_input(k, d);
 }
 
 /* Generates a kernel (once per distinct descriptor); compilation is deferred to one
@@ -295,7 +304,7 @@ static int collect_epilogue(lower *L, const sn_group *grp, sn_epilogue *e, int *
 
 /* Prep step packing the weights of a conv/linear anchor (with folded bn). */
 static int pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int KH, int KW,
-                        int *pw, int *pb) {
+                        int winograd, int *pw, int *pb) {
     const sn_graph *g = L->g;
     int wt = anchor->in[1];
     sn_prep_conv_params p;
@@ -305,6 +314,7 @@ static int pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, i
     p.KH = KH;
     p.KW = KW;
     p.vl = L->vl;
+    p.winograd = winograd;
     if (g->tensors[wt].producer >= 0 && g->nodes[g->tensors[wt].producer].op == SN_OP_TERNARY) {
         const sn_node *tn = &g->nodes[g->tensors[wt].producer];
         p.ternary = 1;
@@ -328,7 +338,7 @@ static int pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, i
     int Ob = ceil_div(O, L->vl);
     char name[SN_PLAN_NAME_MAX];
     sn_fmt(name, sizeof name, "%s.packed_weight", anchor->name);
-    *pw = owned_buf(L, name, (int64_t)Ob * L->vl * C * KH * KW);
+    *pw = owned_buf(L, name, (int64_t)Ob * L->vl * C * (winograd ? 16 : KH * KW));
     sn_fmt(name, sizeof name, "%s.packed_bias", anchor->name);
     *pb = owned_buf(L, name, (int64_t)Ob * L->vl);
     if (*pw < 0 || *pb < 0) return -1;
@@ -373,13 +383,44 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     d.in = want;
     int pk = d.epi.pool ? d.epi.pk : 1;
     d.out = blocked(L, d.O, d.OH / pk, d.OW / pk);
-    sn_conv_choose_tile(&d, L->nregs);
+    int64_t macs = sn_node_macs(g, grp->nodes[0]);
     int pw, pb;
-    if (pack_weights(L, n, bn, d.O, C, d.KH, d.KW, &pw, &pb) < 0) return L->st->code;
+    if (L->algo != ALGO_DIRECT && sn_wino_applies(&d) && C >= L->vl) {
+        sn_wino_desc w;
+        memset(&w, 0, sizeof w);
+        w.c = d;
+        sn_wino_choose(&w, L->vl);
+        if (pack_weights(L, n, bn, d.O, C, 3, 3, 1, &pw, &pb) < 0) return L->st->code;
+        int src = xb;
+        if (!w.fused_input) { /* transform the whole batch's input first */
+            char name[SN_PLAN_NAME_MAX];
+            sn_fmt(name, sizeof name, "%s.winograd_input", n->name);
+            sn_shape vs = sn_shape1(sn_wino_v_floats(&w));
+            src = sn_plan_add_buffer(L->plan, name, SN_F32, &vs, SN_BUF_ARENA, L->st);
+            if (src < 0) return L->st->code;
+            sn_strlcpy(L->plan->bufs[src].layout, "wino16", sizeof L->plan->bufs[src].layout);
+            int ib[2] = {xb, src};
+            sn_fmt(name, sizeof name, "%s (input transform)", grp->name);
+            if (add_kernel_step(L, name, "wino_input", &w, sizeof w, g_wino_input, ib, 2,
+                                sn_wino_input_tasks(&w), 0) < 0)
+                return L->st->code;
+        }
+        int yb = set_output(L, grp->out, &d.out);
+        if (yb < 0) return L->st->code;
+        int bufs[4] = {src, pw, pb, yb};
+        int s = add_kernel_step(L, grp->name, "wino", &w, sizeof w, g_wino, bufs, 4,
+                                sn_wino_tasks(&w), macs);
+        if (s < 0) return L->st->code;
+        /* executed arithmetic: 16 products per tile and channel pair (macs keeps the
+         * direct-convolution count the layer stands for) */
+        L->plan->steps[s].flops = 2 * 16 * sn_wino_tiles(&w) * (int64_t)C * d.O;
+        return SN_OK;
+    }
+    sn_conv_choose_tile(&d, L->nregs);
+    if (pack_weights(L, n, bn, d.O, C, d.KH, d.KW, 0, &pw, &pb) < 0) return L->st->code;
     int yb = set_output(L, grp->out, &d.out);
     if (yb < 0) return L->st->code;
     int bufs[4] = {xb, pw, pb, yb};
-    int64_t macs = sn_node_macs(g, grp->nodes[0]);
     return add_kernel_step(L, grp->name, "conv", &d, sizeof d, g_conv, bufs, 4, sn_conv_tasks(&d),
                            macs) < 0
                ? L->st->code
@@ -404,7 +445,7 @@ static sn_code lower_linear(lower *L, const sn_group *grp) {
     if (xb < 0) return L->st->code;
     sn_linear_choose_tile(&d, L->nregs);
     int pw, pb;
-    if (pack_weights(L, n, bn, d.M, d.K, 1, 1, &pw, &pb) < 0) return L->st->code;
+    if (pack_weights(L, n, bn, d.M, d.K, 1, 1, 0, &pw, &pb) < 0) return L->st->code;
     sn_cpu_layout out = flat(d.M);
     int yb = set_output(L, grp->out, &out);
     if (yb < 0) return L->st->code;
@@ -653,6 +694,11 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     L.capture = opts && opts->capture;
     L.vl = sn_jit_vector_width(jit);
     L.nregs = sn_jit_isa(jit) == SN_ISA_AVX512 ? 32 : 16;
+    {
+        /* SNNC_CONV=direct turns Winograd off (for comparisons and tests) */
+        const char *algo = getenv("SNNC_CONV");
+        L.algo = algo && strcmp(algo, "direct") == 0 ? ALGO_DIRECT : ALGO_AUTO;
+    }
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].op == SN_OP_CONV2D) {
             if (g->nodes[i].a.ph > L.halo) L.halo = g->nodes[i].a.ph;
