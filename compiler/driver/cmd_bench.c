@@ -138,6 +138,12 @@ static double measure_peak(sn_pool *pool, sn_status *st) {
 }
 #endif
 
+/* Whether a step belongs to a group/node: its name, or its name followed by " (part)". */
+static int step_of(const char *step, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(step, name, n) == 0 && (step[n] == '\0' || step[n] == ' ');
+}
+
 static int run_bench(const sn_args *a) {
     sn_status st;
     sn_status_init(&st);
@@ -347,10 +353,10 @@ timing_done:
                     if (grp->nnodes < 2) continue;
                     double fused = 0, unfused = 0;
                     for (int s = 0; s < res[0].nsteps; s++)
-                        if (strcmp(res[0].names[s], grp->name) == 0) fused += res[0].ms[s];
+                        if (step_of(res[0].names[s], grp->name)) fused += res[0].ms[s];
                     for (int s = 0; s < res[1].nsteps; s++)
                         for (int k = 0; k < grp->nnodes; k++)
-                            if (strcmp(res[1].names[s], g.nodes[grp->nodes[k]].name) == 0)
+                            if (step_of(res[1].names[s], g.nodes[grp->nodes[k]].name))
                                 unfused += res[1].ms[s];
                     printf("  %-34.34s %10.3f %10.3f %10.3f\n", grp->name, fused, unfused,
                            unfused - fused);
