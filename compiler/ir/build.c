@@ -185,10 +185,17 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
         if (in[1] < 0 || in[2] < 0 || in[3] < 0 || in[4] < 0 || cnt < 0) return b->st->code;
         a.eps = l->bn_eps;
         a.momentum = l->bn_momentum;
+        if (b->g->training) {
+            int tin[6] = {in[0], in[1], in[2], in[3], in[4], cnt};
+            a.training = 1;
+            return add_node(b, SN_OP_BATCHNORM_TRAIN, tin, 6, &a, NULL) < 0 ? b->st->code : SN_OK;
+        }
         return add_node(b, SN_OP_BATCHNORM, in, 5, &a, NULL) < 0 ? b->st->code : SN_OK;
     }
     case SN_LAYER_DROPOUT:
         a.p = l->dropout_p;
+        a.training = b->g->training;
+        a.stream = sn_hash_str(SN_HASH_INIT, b->name); /* shared with the backward pass */
         return add_node(b, SN_OP_DROPOUT, &b->cur, 1, &a, NULL) < 0 ? b->st->code : SN_OK;
     case SN_LAYER_FLATTEN:
         return add_node(b, SN_OP_FLATTEN, &b->cur, 1, &a, NULL) < 0 ? b->st->code : SN_OK;
@@ -227,6 +234,7 @@ sn_code sn_graph_build(const sn_model_spec *spec, const sn_build_opts *opts, sn_
     if (opts->batch < 1) return sn_fail(st, SN_ERR_INPUT, "batch size must be >= 1");
     g->batch = opts->batch;
     g->num_classes = spec->num_classes;
+    g->training = opts->training;
 
     sn_shape in = sn_shape4(opts->batch, spec->in_channels, spec->in_height, spec->in_width);
     g->input = sn_graph_add_tensor(g, SN_T_INPUT, SN_F32, &in, 1, "input", st);

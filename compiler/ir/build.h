@@ -8,6 +8,7 @@
 typedef struct sn_build_opts {
     int64_t batch; /* N (>= 1) */
     int with_loss; /* add a label input and the recipe's loss */
+    int training;  /* training forward: batch-norm batch statistics, dropout masks */
 } sn_build_opts;
 
 /* Builds the forward graph of a model. Shape errors name the layer and its YAML position

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,30 @@ static const char *const op_names[SN_OP_COUNT] = {
     [SN_OP_TIME_MEAN] = "time_mean",
     [SN_OP_SOFTMAX_CE] = "softmax_ce",
     [SN_OP_MSE_ONEHOT] = "mse_onehot",
+    [SN_OP_BATCHNORM_TRAIN] = "batchnorm_train",
+    [SN_OP_CONV2D_BWD_DATA] = "conv2d_bwd_data",
+    [SN_OP_CONV2D_BWD_WEIGHT] = "conv2d_bwd_weight",
+    [SN_OP_LINEAR_BWD_DATA] = "linear_bwd_data",
+    [SN_OP_LINEAR_BWD_WEIGHT] = "linear_bwd_weight",
+    [SN_OP_POOL_BWD] = "pool_bwd",
+    [SN_OP_RELU_BWD] = "relu_bwd",
+    [SN_OP_QUANT_BWD] = "quant_bwd",
+    [SN_OP_BATCHNORM_BWD] = "batchnorm_bwd",
+    [SN_OP_DROPOUT_BWD] = "dropout_bwd",
+    [SN_OP_FLATTEN_BWD] = "flatten_bwd",
+    [SN_OP_SOFTMAX_CE_BWD] = "softmax_ce_bwd",
+    [SN_OP_MSE_ONEHOT_BWD] = "mse_onehot_bwd",
+    [SN_OP_NEURON_BWD] = "neuron_bwd",
+    [SN_OP_TIME_MEAN_BWD] = "time_mean_bwd",
+    [SN_OP_ENCODE_DIRECT_BWD] = "encode_direct_bwd",
+    [SN_OP_ADD] = "add",
+    [SN_OP_SGD_UPDATE] = "sgd_update",
+    [SN_OP_ADAM_UPDATE] = "adam_update",
 };
+
+int sn_op_is_backward(sn_op op) {
+    return op >= SN_OP_CONV2D_BWD_DATA && op < SN_OP_COUNT;
+}
 
 const char *sn_op_name(sn_op op) {
     return (unsigned)op < SN_OP_COUNT && op_names[op] ? op_names[op] : "?";
@@ -95,7 +119,7 @@ int sn_graph_add_node(sn_graph *g, sn_op op, const int *in, int nin, const sn_at
         if (o == 0) first = t;
     }
     g->nodes[id].nout = nout;
-    return first;
+    return nout ? first : 0; /* ops without outputs (optimizer updates) return 0 */
 }
 
 int sn_tensor_uses(const sn_graph *g, int t) {
@@ -110,6 +134,31 @@ int64_t sn_graph_param_count(const sn_graph *g) {
     int64_t n = 0;
     for (int i = 0; i < g->ntensors; i++)
         if (g->tensors[i].kind == SN_T_PARAM) n += sn_shape_numel(&g->tensors[i].shape);
+    return n;
+}
+
+int sn_graph_optstate_descs(const sn_graph *g, const char *slot, sn_param_desc **out) {
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "optimizer.%s.", slot);
+    size_t pl = strlen(prefix);
+    int n = 0;
+    for (int i = 0; i < g->ntensors; i++)
+        if (g->tensors[i].kind == SN_T_OPTSTATE && strncmp(g->tensors[i].name, prefix, pl) == 0)
+            n++;
+    sn_param_desc *d = sn_calloc((size_t)(n ? n : 1), sizeof *d);
+    *out = d;
+    if (!d) return -1;
+    int k = 0;
+    for (int i = 0; i < g->ntensors; i++) {
+        const sn_tensor *t = &g->tensors[i];
+        if (t->kind != SN_T_OPTSTATE || strncmp(t->name, prefix, pl) != 0) continue;
+        sn_strlcpy(d[k].name, t->name + pl, sizeof d[k].name);
+        d[k].dtype = t->dtype;
+        d[k].shape = t->shape;
+        d[k].role = t->role;
+        d[k].trainable = 0;
+        k++;
+    }
     return n;
 }
 

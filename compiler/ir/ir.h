@@ -40,6 +40,29 @@ typedef enum sn_op {
     SN_OP_TIME_MEAN,      /* x [T, N, ...] -> mean over T [N, ...] */
     SN_OP_SOFTMAX_CE,     /* logits [N, K], labels [N] (I32) -> loss [] */
     SN_OP_MSE_ONEHOT,     /* x [N, K], labels [N] (I32) -> loss [] */
+    /* training forward (a.training): batch statistics, running-stat update in place */
+    SN_OP_BATCHNORM_TRAIN, /* x, gamma, beta, rmean, rvar, count -> y, save_mean, save_invstd */
+    /* backward ops (reverse mode); "dy" is the gradient of the forward output */
+    SN_OP_CONV2D_BWD_DATA,   /* dy, w, x (shape only) -> dx */
+    SN_OP_CONV2D_BWD_WEIGHT, /* x, dy -> dw [, db] */
+    SN_OP_LINEAR_BWD_DATA,   /* dy, w, x (shape only) -> dx */
+    SN_OP_LINEAR_BWD_WEIGHT, /* x, dy -> dw [, db] */
+    SN_OP_POOL_BWD,          /* x, dy -> dx (a.max: max pooling, else average) */
+    SN_OP_RELU_BWD,          /* y (the relu output), dy -> dx */
+    SN_OP_QUANT_BWD,         /* x (the quant input), dy -> dx: straight-through, 0 < x < B */
+    SN_OP_BATCHNORM_BWD,     /* x, dy, gamma, save_mean, save_invstd -> dx, dgamma, dbeta */
+    SN_OP_DROPOUT_BWD,       /* dy -> dx (the forward mask regenerated from the seed) */
+    SN_OP_FLATTEN_BWD,       /* dy, x (shape only) -> dx */
+    SN_OP_SOFTMAX_CE_BWD,    /* logits, labels -> d(mean loss)/d logits */
+    SN_OP_MSE_ONEHOT_BWD,    /* x, labels -> d(mean loss)/dx */
+    SN_OP_NEURON_BWD,        /* x (the neuron input), dspikes -> dx (BPTT over T) */
+    SN_OP_TIME_MEAN_BWD,     /* dy, x (shape only) -> dx */
+    SN_OP_ENCODE_DIRECT_BWD, /* ds [T, N, ...] -> dx [N, ...] (sum over T) */
+    SN_OP_ADD,               /* a, b -> a + b (gradient accumulation) */
+    /* optimizer updates: no outputs; update the parameter and state tensors in place, with
+     * the learning rate and step count given at run time */
+    SN_OP_SGD_UPDATE,  /* param, grad, momentum_buf (momentum > 0) */
+    SN_OP_ADAM_UPDATE, /* param, grad, exp_avg, exp_avg_sq */
     SN_OP_COUNT
 } sn_op;
 
@@ -50,6 +73,7 @@ typedef enum sn_tensor_kind {
     SN_T_BUFFER,    /* persistent non-trainable state (BN running stats) */
     SN_T_ACT,       /* produced by a node */
     SN_T_CONST,     /* derived constant (e.g. folded thresholds) */
+    SN_T_OPTSTATE,  /* optimizer state ("optimizer.<slot>.<param>"), persistent */
 } sn_tensor_kind;
 
 typedef struct sn_tensor {
@@ -74,6 +98,12 @@ typedef struct sn_attrs {
     int T;                      /* encoders */
     int U;                      /* threshold units per neuron */
     float label_smoothing;      /* softmax_ce */
+    int training;               /* dropout, batchnorm_train: training semantics */
+    uint64_t stream;            /* dropout: RNG stream (shared by forward and backward) */
+    int max;                    /* pool_bwd: max (1) or average (0) */
+    /* optimizer */
+    float opt_momentum, weight_decay, beta1, beta2, opt_eps;
+    int nesterov;
 } sn_attrs;
 
 typedef struct sn_node {
@@ -100,6 +130,7 @@ typedef struct sn_graph {
     int label;     /* -1 when the graph has no loss */
     int loss;      /* -1 when the graph has no loss */
     int num_classes;
+    int training; /* built for training (batch statistics, dropout masks) */
 } sn_graph;
 
 /* ---- construction ---- */
@@ -141,5 +172,10 @@ void sn_graph_dot(const sn_graph *g, struct sn_strbuf *out);
 /* Parameter/buffer descriptions (state_dict order) for the weight store. Returns count;
  * *out is malloc'd (free with free()). */
 int sn_graph_param_descs(const sn_graph *g, sn_param_desc **out);
+/* Optimizer-state descriptions of one slot ("momentum", "exp_avg", ...): named like the
+ * parameters they belong to (without the "optimizer.<slot>." prefix). */
+int sn_graph_optstate_descs(const sn_graph *g, const char *slot, sn_param_desc **out);
+/* Whether an op is a backward or optimizer op (part of the training step). */
+int sn_op_is_backward(sn_op op);
 
 #endif

@@ -76,6 +76,8 @@ static const char *kind_word(sn_tensor_kind k) {
         return "const";
     case SN_T_ACT:
         return "act";
+    case SN_T_OPTSTATE:
+        return "optstate";
     }
     return "?";
 }

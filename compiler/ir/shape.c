@@ -214,6 +214,111 @@ sn_code sn_infer_shapes(const sn_graph *g, sn_op op, const int *in, int nin, con
         out_lead[0] = 0;
         return SN_OK;
     }
+    case SN_OP_BATCHNORM_TRAIN: {
+        if (need_inputs(nin, 6, 6, st)) return st->code;
+        if (x->lead < 1 || (x->shape.rank != x->lead + 1 && x->shape.rank != x->lead + 3))
+            return sn_fail(st, SN_ERR_INPUT, "expects [N, C] or [N, C, H, W], got %s",
+                           sn_shape_str(&x->shape, b1, sizeof b1));
+        int64_t c = x->shape.d[x->lead];
+        for (int i = 1; i < 5; i++) {
+            const sn_tensor *p = &g->tensors[in[i]];
+            if (p->shape.rank != 1 || p->shape.d[0] != c)
+                return sn_fail(st, SN_ERR_INPUT, "parameter %s does not have %lld channels",
+                               p->name, (long long)c);
+        }
+        *nout = 3;
+        for (int o = 1; o < 3; o++) {
+            out[o] = sn_shape1(c);
+            out_lead[o] = 0;
+            out_dtype[o] = SN_F32;
+        }
+        return SN_OK;
+    }
+    case SN_OP_CONV2D_BWD_DATA:
+    case SN_OP_LINEAR_BWD_DATA:
+    case SN_OP_FLATTEN_BWD:
+    case SN_OP_TIME_MEAN_BWD:
+    case SN_OP_ENCODE_DIRECT_BWD: {
+        int want = op == SN_OP_CONV2D_BWD_DATA || op == SN_OP_LINEAR_BWD_DATA ? 3 : 2;
+        if (need_inputs(nin, want, want, st)) return st->code;
+        const sn_tensor *ref = &g->tensors[in[want - 1]]; /* the forward input: gives the shape */
+        out[0] = ref->shape;
+        out_lead[0] = ref->lead;
+        return SN_OK;
+    }
+    case SN_OP_CONV2D_BWD_WEIGHT: {
+        if (need_inputs(nin, 2, 2, st)) return st->code;
+        const sn_tensor *dy = &g->tensors[in[1]];
+        if (need_act(x, 3, "the forward input [N, C, H, W]", st) ||
+            need_act(dy, 3, "dy [N, O, OH, OW]", st))
+            return st->code;
+        out[0] = sn_shape4(dy->shape.d[dy->lead], x->shape.d[x->lead], a->kh, a->kw);
+        out_lead[0] = 0;
+        if (a->has_bias) {
+            *nout = 2;
+            out[1] = sn_shape1(dy->shape.d[dy->lead]);
+            out_lead[1] = 0;
+            out_dtype[1] = SN_F32;
+        }
+        return SN_OK;
+    }
+    case SN_OP_LINEAR_BWD_WEIGHT: {
+        if (need_inputs(nin, 2, 2, st)) return st->code;
+        const sn_tensor *dy = &g->tensors[in[1]];
+        if (need_act(x, 1, "the forward input [N, K]", st) || need_act(dy, 1, "dy [N, M]", st))
+            return st->code;
+        out[0] = sn_shape2(dy->shape.d[dy->lead], x->shape.d[x->lead]);
+        out_lead[0] = 0;
+        if (a->has_bias) {
+            *nout = 2;
+            out[1] = sn_shape1(dy->shape.d[dy->lead]);
+            out_lead[1] = 0;
+            out_dtype[1] = SN_F32;
+        }
+        return SN_OK;
+    }
+    case SN_OP_POOL_BWD:
+    case SN_OP_RELU_BWD:
+    case SN_OP_QUANT_BWD:
+    case SN_OP_NEURON_BWD:
+    case SN_OP_ADD: {
+        if (need_inputs(nin, 2, 2, st)) return st->code;
+        const sn_tensor *dy = &g->tensors[in[1]];
+        if (op != SN_OP_POOL_BWD && !sn_shape_eq(&x->shape, &dy->shape))
+            return sn_fail(st, SN_ERR_INPUT, "operand shapes differ: %s and %s",
+                           sn_shape_str(&x->shape, b1, sizeof b1),
+                           sn_shape_str(&dy->shape, b2, sizeof b2));
+        return SN_OK;
+    }
+    case SN_OP_BATCHNORM_BWD: {
+        if (need_inputs(nin, 5, 5, st)) return st->code;
+        int64_t c = x->shape.d[x->lead];
+        *nout = 3;
+        for (int o = 1; o < 3; o++) {
+            out[o] = sn_shape1(c);
+            out_lead[o] = 0;
+            out_dtype[o] = SN_F32;
+        }
+        return SN_OK;
+    }
+    case SN_OP_DROPOUT_BWD:
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        return SN_OK;
+    case SN_OP_SOFTMAX_CE_BWD:
+    case SN_OP_MSE_ONEHOT_BWD:
+        if (need_inputs(nin, 2, 2, st)) return st->code;
+        return SN_OK;
+    case SN_OP_SGD_UPDATE:
+    case SN_OP_ADAM_UPDATE: {
+        int want = op == SN_OP_SGD_UPDATE ? (a->opt_momentum > 0 ? 3 : 2) : 4;
+        if (need_inputs(nin, want, want, st)) return st->code;
+        for (int i = 1; i < nin; i++)
+            if (!sn_shape_eq(&g->tensors[in[i]].shape, &x->shape))
+                return sn_fail(st, SN_ERR_INPUT, "state %s does not match parameter %s",
+                               g->tensors[in[i]].name, x->name);
+        *nout = 0;
+        return SN_OK;
+    }
     case SN_OP_COUNT:
         break;
     }

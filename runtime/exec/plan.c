@@ -126,13 +126,18 @@ void sn_plan_layout_sequential(sn_plan *p) {
 }
 
 sn_code sn_plan_bind(sn_plan *p, sn_weights *w, sn_status *st) {
+    sn_weights *const stores[1] = {w};
+    return sn_plan_bind_stores(p, stores, w ? 1 : 0, st);
+}
+
+sn_code sn_plan_bind_stores(sn_plan *p, sn_weights *const *stores, int nstores, sn_status *st) {
     sn_plan_layout_sequential(p);
     sn_aligned_free(p->arena);
     p->arena = sn_aligned_alloc((size_t)(p->arena_bytes ? p->arena_bytes : 64));
     if (!p->arena)
         return sn_fail(st, SN_ERR_RUNTIME, "out of memory: the plan's arena needs %lld bytes",
                        (long long)p->arena_bytes);
-    p->weights = w;
+    p->weights = nstores ? stores[0] : NULL;
     for (int i = 0; i < p->nbufs; i++) {
         sn_buffer *b = &p->bufs[i];
         switch (b->kind) {
@@ -143,10 +148,12 @@ sn_code sn_plan_bind(sn_plan *p, sn_weights *w, sn_status *st) {
             b->ptr = b->owned;
             break;
         case SN_BUF_WEIGHT: {
-            int j = w ? sn_weights_find(w, b->name) : -1;
+            int j = -1, s = 0;
+            for (; s < nstores && j < 0; s++) j = sn_weights_find(stores[s], b->name);
             if (j < 0)
                 return sn_fail(st, SN_ERR_RUNTIME, "plan needs weight %s, which the store lacks",
                                b->name);
+            const sn_weights *w = stores[s - 1];
             if (!sn_shape_eq(&w->desc[j].shape, &b->shape))
                 return sn_fail(st, SN_ERR_RUNTIME, "weight %s has a different shape in the store",
                                b->name);
@@ -246,6 +253,8 @@ sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
     sn_kctx ctx;
     ctx.seed = 0;
     ctx.training = 0;
+    ctx.lr = 0;
+    ctx.step = 0;
     atomic_init(&ctx.bad_input, 0);
     atomic_init(&ctx.oom, 0);
     for (int i = 0; i < p->nprep; i++) {
@@ -284,6 +293,8 @@ sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_s
     sn_kctx ctx;
     ctx.seed = seed;
     ctx.training = training;
+    ctx.lr = p->lr;
+    ctx.step = p->step;
     atomic_init(&ctx.bad_input, 0);
     atomic_init(&ctx.oom, 0);
     for (int i = 0; i < p->nsteps; i++) {

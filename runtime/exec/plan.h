@@ -24,7 +24,9 @@ typedef struct sn_kctx {
     uint64_t seed; /* per-run seed: encoders and dropout draw from it */
     int training;
     atomic_llong bad_input; /* kernels count inputs they must reject (e.g. Poisson x > 1) */
-    atomic_int oom;         /* a kernel could not allocate scratch memory */
+    atomic_int oom;           /* a kernel could not allocate scratch memory */
+    float lr;                 /* optimizer steps: the learning rate of this step */
+    int64_t step;             /* optimizer steps: the step number, from 1 */
 } sn_kctx;
 
 typedef void (*sn_cpu_fn)(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
@@ -80,7 +82,9 @@ typedef struct sn_plan {
     int T;
     int num_classes;
     sn_weights *weights;  /* bound store (not owned) */
-    double *step_seconds; /* per-step accumulated time when profiling (NULL otherwise) */
+    double *step_seconds;     /* per-step accumulated time when profiling (NULL otherwise) */
+    float lr;                 /* handed to kernels through sn_kctx by sn_plan_run */
+    int64_t step;
 } sn_plan;
 
 void sn_plan_init(sn_plan *p);
@@ -107,6 +111,9 @@ void sn_plan_disable_reuse(sn_plan *p);
 /* Allocates the arena, resolves every buffer address against the weight store, and runs
  * the preparation steps. */
 sn_code sn_plan_bind(sn_plan *p, sn_weights *w, sn_status *st);
+/* The same with several stores (model weights, optimizer slots): a weight buffer named N
+ * binds to tensor N of the first store that has it. */
+sn_code sn_plan_bind_stores(sn_plan *p, sn_weights *const *stores, int nstores, sn_status *st);
 /* Re-runs the preparation steps (after the weights changed). */
 sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st);
 /* Runs all steps in order. Fails (SN_ERR_INPUT) if a kernel flagged bad input. */

@@ -173,4 +173,15 @@ void sn_ref_time_mean_backward(int T, int64_t n, const float *dy, float *dx);
 /* dx[i] = sum_t ds[t, i]. */
 void sn_ref_encode_direct_backward(int T, int64_t n, const float *ds, float *dx);
 
+/* ---- optimizers (torch.optim 1.13 semantics, one tensor) ---- */
+
+/* SGD: d = g + wd*p; buf = momentum*buf + d (buf starts at 0); d = nesterov ? d +
+ * momentum*buf : buf; p -= lr*d. buf is unused (may be NULL) when momentum == 0. */
+void sn_ref_sgd_update(int64_t n, float lr, float momentum, float weight_decay, int nesterov,
+                       float *param, const float *grad, float *buf);
+/* Adam (L2 weight decay added to the gradient, no amsgrad); step counts from 1. */
+void sn_ref_adam_update(int64_t n, float lr, float beta1, float beta2, float eps,
+                        float weight_decay, int64_t step, float *param, const float *grad,
+                        float *exp_avg, float *exp_avg_sq);
+
 #endif

@@ -68,6 +68,115 @@ static void k_dropout(sn_kctx *c, const void *p, void *const *b, int64_t lo, int
     const rk_dropout *d = p;
     sn_ref_dropout(d->n, d->p, c->training, c->seed, d->stream, b[0], b[1], NULL);
 }
+/* The forward mask regenerated from the run's seed: dx = dy * keep / (1 - p). */
+static void k_dropout_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_dropout *d = p;
+    const float *dy = b[0];
+    float *dx = b[1];
+    float scale = d->p < 1.0f ? 1.0f / (1.0f - d->p) : 0.0f;
+    for (int64_t i = 0; i < d->n; i++) {
+        int keep =
+            !c->training || (d->p < 1.0f && sn_rand_u01(c->seed, d->stream, (uint64_t)i) >= d->p);
+        dx[i] = keep ? (c->training ? dy[i] * scale : dy[i]) : 0.0f;
+    }
+}
+typedef struct rk_bn_train {
+    sn_bn_params p;
+} rk_bn_train;
+static void k_bn_train(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_batchnorm_train_forward(p, b[0], b[1], b[2], b[3], b[4], b[6], b[7], b[8]);
+    *(int64_t *)b[5] += 1; /* num_batches_tracked */
+}
+static void k_bn_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_batchnorm_backward(p, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+}
+static void k_conv_bwd_data(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_conv2d_backward_data(p, b[0], b[1], b[3]);
+}
+static void k_conv_bwd_weight(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const sn_conv_params *cp = p;
+    sn_ref_conv2d_backward_weight(cp, b[0], b[1], b[2], cp->has_bias ? b[3] : NULL);
+}
+static void k_linear_bwd_data(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_linear_backward(p, b[2], b[1], b[0], b[3], NULL, NULL);
+}
+static void k_linear_bwd_weight(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const sn_linear_params *lp = p;
+    sn_ref_linear_backward(lp, b[0], NULL, b[1], NULL, b[2], lp->has_bias ? b[3] : NULL);
+}
+typedef struct rk_pool_bwd {
+    sn_pool_params p;
+    int max;
+} rk_pool_bwd;
+static void k_pool_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_pool_bwd *q = p;
+    if (q->max)
+        sn_ref_maxpool2d_backward(&q->p, b[0], b[1], b[2]);
+    else
+        sn_ref_avgpool2d_backward(&q->p, b[1], b[2]);
+}
+static void k_relu_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_relu_backward(((const rk_n *)p)->n, b[0], b[1], b[2]);
+}
+static void k_quant_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_quant *q = p;
+    sn_ref_quant_backward(q->n, &q->q, b[0], b[1], b[2]);
+}
+static void k_copy01(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    memcpy(b[2], b[0], (size_t)((const rk_n *)p)->n * sizeof(float));
+}
+static void k_softmax_ce_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_loss *l = p;
+    sn_ref_softmax_ce(l->N, l->K, b[0], b[1], l->smoothing, b[2]);
+}
+static void k_mse_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_loss *l = p;
+    sn_ref_mse_onehot(l->N, l->K, b[0], b[1], b[2]);
+}
+static void k_neuron_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    /* recompute the forward membrane trace rather than storing it */
+    const rk_neuron *q = p;
+    size_t bytes = (size_t)q->T * (size_t)q->n * sizeof(float);
+    float *h = malloc(bytes), *s = malloc(bytes);
+    if (!h || !s) {
+        free(h);
+        free(s);
+        atomic_store(&c->oom, 1);
+        return;
+    }
+    sn_ref_neuron_forward(&q->np, q->T, q->n, b[0], s, NULL, h);
+    sn_ref_neuron_backward(&q->np, q->T, q->n, h, s, b[1], b[2], NULL);
+    free(h);
+    free(s);
+}
+static void k_time_mean_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_encode *e = p;
+    sn_ref_time_mean_backward(e->T, e->n, b[0], b[2]);
+}
+static void k_direct_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_encode *e = p;
+    sn_ref_encode_direct_backward(e->T, e->n, b[0], b[2]);
+}
+static void k_add(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const float *x = b[0], *y = b[1];
+    float *z = b[2];
+    for (int64_t i = 0; i < ((const rk_n *)p)->n; i++) z[i] = x[i] + y[i];
+}
+typedef struct rk_opt {
+    int64_t n;
+    float momentum, weight_decay, beta1, beta2, eps;
+    int nesterov;
+} rk_opt;
+static void k_sgd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_opt *o = p;
+    sn_ref_sgd_update(o->n, c->lr, o->momentum, o->weight_decay, o->nesterov, b[0], b[1],
+                      o->momentum != 0.0f ? b[2] : NULL);
+}
+static void k_adam(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_opt *o = p;
+    sn_ref_adam_update(o->n, c->lr, o->beta1, o->beta2, o->eps, o->weight_decay, c->step, b[0],
+                       b[1], b[2], b[3]);
+}
 static void k_quant(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     const rk_quant *q = p;
     sn_ref_quant(q->n, &q->q, b[0], b[1]);
@@ -179,7 +288,9 @@ int sn_plan_buffers_for_graph(const sn_graph *g, sn_plan *plan, int *tbuf, sn_st
     for (int t = 0; t < g->ntensors; t++) {
         const sn_tensor *x = &g->tensors[t];
         sn_buf_kind kind =
-            x->kind == SN_T_PARAM || x->kind == SN_T_BUFFER ? SN_BUF_WEIGHT : SN_BUF_ARENA;
+            x->kind == SN_T_PARAM || x->kind == SN_T_BUFFER || x->kind == SN_T_OPTSTATE
+                ? SN_BUF_WEIGHT
+                : SN_BUF_ARENA;
         tbuf[t] = sn_plan_add_buffer(plan, x->name, x->dtype, &x->shape, kind, st);
         if (tbuf[t] < 0) return -1;
     }
@@ -257,7 +368,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             break;
         }
         case SN_OP_DROPOUT: {
-            rk_dropout p = {nx, nd->a.p, stream};
+            rk_dropout p = {nx, nd->a.p, nd->a.stream ? nd->a.stream : stream};
             s = sn_plan_add_step(plan, nd->name, kname, k_dropout, &p, sizeof p, bufs, nb, 1, st);
             break;
         }
@@ -305,6 +416,131 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             p.HW = nx / (p.N * p.C);
             p.U = nd->a.U;
             s = sn_plan_add_step(plan, nd->name, kname, k_threshold, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_BATCHNORM_TRAIN: {
+            sn_bn_params p = sn_bn_params_of(g, nd);
+            s = sn_plan_add_step(plan, nd->name, kname, k_bn_train, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_BATCHNORM_BWD: {
+            sn_bn_params p = sn_bn_params_of(g, nd);
+            s = sn_plan_add_step(plan, nd->name, kname, k_bn_bwd, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_CONV2D_BWD_DATA:
+        case SN_OP_CONV2D_BWD_WEIGHT: {
+            /* the forward convolution: its input x and output dy */
+            sn_node fwd = *nd;
+            int xin = nd->op == SN_OP_CONV2D_BWD_DATA ? nd->in[2] : nd->in[0];
+            int yin = nd->op == SN_OP_CONV2D_BWD_DATA ? nd->in[0] : nd->in[1];
+            fwd.in[0] = xin;
+            fwd.out[0] = yin;
+            sn_conv_params p = sn_conv_params_of(g, &fwd);
+            if (nd->op == SN_OP_CONV2D_BWD_WEIGHT && !p.has_bias) bufs[3] = -1;
+            s = sn_plan_add_step(
+                plan, nd->name, kname,
+                nd->op == SN_OP_CONV2D_BWD_DATA ? k_conv_bwd_data : k_conv_bwd_weight, &p, sizeof p,
+                bufs, nd->op == SN_OP_CONV2D_BWD_WEIGHT ? 4 : nb, 1, st);
+            if (s >= 0) plan->steps[s].macs = sn_node_macs(g, i);
+            break;
+        }
+        case SN_OP_LINEAR_BWD_DATA:
+        case SN_OP_LINEAR_BWD_WEIGHT: {
+            int xin = nd->op == SN_OP_LINEAR_BWD_DATA ? nd->in[2] : nd->in[0];
+            int yin = nd->op == SN_OP_LINEAR_BWD_DATA ? nd->in[0] : nd->in[1];
+            const sn_tensor *xt = &g->tensors[xin], *yt = &g->tensors[yin];
+            sn_linear_params p;
+            memset(&p, 0, sizeof p);
+            p.N = lead_n(xt);
+            p.K = (int)xt->shape.d[xt->lead];
+            p.M = (int)yt->shape.d[yt->lead];
+            p.has_bias = nd->a.has_bias;
+            if (nd->op == SN_OP_LINEAR_BWD_WEIGHT && !p.has_bias) bufs[3] = -1;
+            s = sn_plan_add_step(
+                plan, nd->name, kname,
+                nd->op == SN_OP_LINEAR_BWD_DATA ? k_linear_bwd_data : k_linear_bwd_weight, &p,
+                sizeof p, bufs, nd->op == SN_OP_LINEAR_BWD_WEIGHT ? 4 : nb, 1, st);
+            if (s >= 0) plan->steps[s].macs = sn_node_macs(g, i);
+            break;
+        }
+        case SN_OP_POOL_BWD: {
+            sn_node fwd = *nd;
+            fwd.in[0] = nd->in[0];
+            fwd.out[0] = nd->in[1];
+            rk_pool_bwd p;
+            memset(&p, 0, sizeof p);
+            p.p = sn_pool_params_of(g, &fwd);
+            p.max = nd->a.max;
+            s = sn_plan_add_step(plan, nd->name, kname, k_pool_bwd, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_RELU_BWD: {
+            rk_n p = {nx};
+            s = sn_plan_add_step(plan, nd->name, kname, k_relu_bwd, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_QUANT_BWD: {
+            rk_quant p = {nx, nd->a.quant};
+            s = sn_plan_add_step(plan, nd->name, kname, k_quant_bwd, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_DROPOUT_BWD: {
+            rk_dropout p = {nx, nd->a.p, nd->a.stream};
+            s = sn_plan_add_step(plan, nd->name, kname, k_dropout_bwd, &p, sizeof p, bufs, nb, 1,
+                                 st);
+            break;
+        }
+        case SN_OP_FLATTEN_BWD: {
+            rk_n p = {nx};
+            s = sn_plan_add_step(plan, nd->name, kname, k_copy01, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_SOFTMAX_CE_BWD:
+        case SN_OP_MSE_ONEHOT_BWD: {
+            rk_loss p = {x->shape.d[0], (int)x->shape.d[1], nd->a.label_smoothing};
+            s = sn_plan_add_step(plan, nd->name, kname,
+                                 nd->op == SN_OP_SOFTMAX_CE_BWD ? k_softmax_ce_bwd : k_mse_bwd, &p,
+                                 sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_NEURON_BWD: {
+            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron};
+            s = sn_plan_add_step(plan, nd->name, kname, k_neuron_bwd, &p, sizeof p, bufs, nb, 1,
+                                 st);
+            break;
+        }
+        case SN_OP_TIME_MEAN_BWD:
+        case SN_OP_ENCODE_DIRECT_BWD: {
+            /* sizes from the [T, N, ...] side: the input of time_mean bwd's forward, the ds of
+             * the encoder's */
+            const sn_tensor *tt =
+                &g->tensors[nd->op == SN_OP_TIME_MEAN_BWD ? nd->in[1] : nd->in[0]];
+            int64_t nt = sn_shape_numel(&tt->shape);
+            rk_encode p = {(int)tt->shape.d[0], nt / tt->shape.d[0], 0};
+            s = sn_plan_add_step(plan, nd->name, kname,
+                                 nd->op == SN_OP_TIME_MEAN_BWD ? k_time_mean_bwd : k_direct_bwd, &p,
+                                 sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_ADD: {
+            rk_n p = {nx};
+            s = sn_plan_add_step(plan, nd->name, kname, k_add, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_SGD_UPDATE:
+        case SN_OP_ADAM_UPDATE: {
+            rk_opt p;
+            memset(&p, 0, sizeof p);
+            p.n = nx;
+            p.momentum = nd->a.opt_momentum;
+            p.weight_decay = nd->a.weight_decay;
+            p.beta1 = nd->a.beta1;
+            p.beta2 = nd->a.beta2;
+            p.eps = nd->a.opt_eps;
+            p.nesterov = nd->a.nesterov;
+            s = sn_plan_add_step(plan, nd->name, kname, nd->op == SN_OP_SGD_UPDATE ? k_sgd : k_adam,
+                                 &p, sizeof p, bufs, nb, 1, st);
             break;
         }
         case SN_OP_COUNT:

@@ -1,0 +1,134 @@
+#include "trainer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime/core/rng.h"
+#include "../../runtime/core/util.h"
+#include "../../runtime/ref/ref_ops.h"
+#include "../ir/build.h"
+#include "../passes/autodiff.h"
+
+void sn_trainer_schedule(const sn_model_spec *spec, sn_lr_schedule *s) {
+    const sn_train_spec *t = &spec->train;
+    memset(s, 0, sizeof *s);
+    s->kind = t->schedule == SN_SCHED_MULTISTEP ? SN_LR_MULTISTEP
+              : t->schedule == SN_SCHED_COSINE  ? SN_LR_COSINE
+                                                : SN_LR_CONSTANT;
+    s->lr = t->lr;
+    s->min_lr = t->min_lr;
+    s->gamma = t->gamma;
+    s->milestones = t->milestones;
+    s->nmilestones = t->nmilestones;
+    s->epochs = t->epochs;
+    s->warmup_epochs = t->warmup_epochs;
+    s->warmup_start_lr = t->warmup_start_lr;
+}
+
+static sn_code optimizer_stores(sn_trainer *t, sn_status *st) {
+    const sn_train_spec *ts = &t->spec->train;
+    if (ts->optimizer == SN_OPT_ADAM) {
+        t->nslots = 2;
+        t->slot_names[0] = "exp_avg";
+        t->slot_names[1] = "exp_avg_sq";
+    } else {
+        t->nslots = ts->momentum > 0 ? 1 : 0;
+        t->slot_names[0] = "momentum";
+    }
+    for (int k = 0; k < t->nslots; k++) {
+        sn_param_desc *d = NULL;
+        int n = sn_graph_optstate_descs(&t->tg, t->slot_names[k], &d);
+        if (n < 0) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+        /* The store's names carry the "optimizer.<slot>." prefix the plan's buffers use. */
+        for (int i = 0; i < n; i++) {
+            char full[128];
+            sn_fmt(full, sizeof full, "optimizer.%s.%s", t->slot_names[k], d[i].name);
+            sn_strlcpy(d[i].name, full, sizeof d[i].name);
+        }
+        sn_code c = sn_weights_create(&t->slots[k], d, n, st);
+        free(d);
+        if (c) return c;
+    }
+    return SN_OK;
+}
+
+sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_trainer_opts *o,
+                          sn_status *st) {
+    memset(t, 0, sizeof *t);
+    t->spec = spec;
+    t->batch = o->batch;
+    t->eval_batch = o->eval_batch;
+    t->seed = o->seed;
+    sn_graph_init(&t->tg);
+    sn_graph_init(&t->eg);
+    sn_plan_init(&t->tp);
+    sn_plan_init(&t->ep);
+    sn_trainer_schedule(spec, &t->sched);
+    const sn_train_spec *ts = &spec->train;
+    sn_build_opts tb = {.batch = o->batch, .with_loss = 1, .training = 1};
+    sn_build_opts eb = {.batch = o->eval_batch, .with_loss = 0, .training = 0};
+    sn_optim_opts oo;
+    memset(&oo, 0, sizeof oo);
+    oo.adam = ts->optimizer == SN_OPT_ADAM;
+    oo.momentum = ts->momentum;
+    oo.nesterov = ts->nesterov;
+    oo.weight_decay = ts->weight_decay;
+    oo.beta1 = ts->beta1;
+    oo.beta2 = ts->beta2;
+    oo.eps = ts->eps;
+    if (sn_graph_build(spec, &tb, &t->tg, st) || sn_autodiff(&t->tg, &oo, st) ||
+        sn_graph_verify(&t->tg, st) || sn_graph_build(spec, &eb, &t->eg, st) ||
+        sn_graph_verify(&t->eg, st))
+        return st->code;
+    if (sn_session_weights(&t->tg, spec, o->init_weights, o->seed, &t->w, st)) return st->code;
+    if (optimizer_stores(t, st)) return st->code;
+    double t0 = sn_now();
+    if (sn_session_lower(&t->tg, o->target, o->fusion, 0, &t->tp, &t->tbe, st) ||
+        sn_session_lower(&t->eg, o->target, o->fusion, 0, &t->ep, &t->ebe, st))
+        return st->code;
+    t->compile_seconds = sn_now() - t0;
+    sn_weights *stores[3] = {&t->w, &t->slots[0], &t->slots[1]};
+    if (sn_plan_bind_stores(&t->tp, stores, 1 + t->nslots, st) || sn_plan_bind(&t->ep, &t->w, st))
+        return st->code;
+    t->pool = sn_pool_create(o->threads);
+    if (!t->pool) return sn_fail(st, SN_ERR_RUNTIME, "cannot start worker threads");
+    return SN_OK;
+}
+
+void sn_trainer_free(sn_trainer *t) {
+    sn_pool_destroy(t->pool);
+    sn_plan_free(&t->tp);
+    sn_plan_free(&t->ep);
+    sn_backend_free(&t->tbe);
+    sn_backend_free(&t->ebe);
+    for (int k = 0; k < 2; k++) sn_weights_free(&t->slots[k]);
+    sn_weights_free(&t->w);
+    sn_graph_free(&t->tg);
+    sn_graph_free(&t->eg);
+    memset(t, 0, sizeof *t);
+}
+
+sn_code sn_trainer_step(sn_trainer *t, const float *x, const int32_t *y, double lr, double *loss,
+                        int64_t *correct, sn_status *st) {
+    sn_plan *p = &t->tp;
+    int64_t nx = sn_shape_numel(&p->bufs[p->in_buf].shape);
+    memcpy(sn_plan_f32(p, p->in_buf), x, (size_t)nx * sizeof(float));
+    memcpy(p->bufs[p->label_buf].ptr, y, (size_t)t->batch * sizeof(int32_t));
+    p->lr = (float)lr;
+    p->step = t->step + 1;
+    /* the weights changed at the end of the last step: repack what the kernels read */
+    if (sn_plan_prepare(p, t->pool, st)) return st->code;
+    if (sn_plan_run(p, t->pool, sn_mix64(t->seed ^ sn_mix64((uint64_t)t->step + 1)), 1, st))
+        return st->code;
+    t->step++;
+    *loss = *(const float *)p->bufs[p->loss_buf].ptr;
+    *correct = sn_ref_topk_correct(t->batch, p->num_classes, sn_plan_f32(p, p->out_buf), y, 1);
+    return SN_OK;
+}
+
+sn_code sn_trainer_evaluate(sn_trainer *t, const sn_dataset *ds, const sn_transform *tf,
+                            int64_t limit, int topk, sn_eval_result *r, sn_eval_progress_fn fn,
+                            void *arg, sn_status *st) {
+    if (sn_plan_prepare(&t->ep, t->pool, st)) return st->code;
+    return sn_evaluate(&t->ep, t->pool, ds, tf, limit, topk, t->seed, NULL, r, fn, arg, st);
+}
