@@ -9,16 +9,17 @@ static int is_eltwise(sn_op op) {
     return op == SN_OP_RELU || op == SN_OP_QUANT || op == SN_OP_DROPOUT;
 }
 
-/* The single consumer of tensor t, or -1 when it has none, several, or is an output. */
-static int sole_consumer(const sn_graph *g, int t) {
+/* The single consumer of tensor t (and the input slot it reads it through), or -1 when it
+ * has none, several, or is an output. */
+static int sole_consumer(const sn_graph *g, int t, int *slot) {
     if (t == g->output || t == g->loss) return -1;
     int who = -1;
     for (int i = 0; i < g->nnodes; i++)
         for (int j = 0; j < g->nodes[i].nin; j++)
             if (g->nodes[i].in[j] == t) {
-                if (who >= 0 && who != i) return -1;
-                if (j != 0) return -1; /* consumed as a parameter-like input */
+                if (who >= 0) return -1;
                 who = i;
+                *slot = j;
             }
     return who;
 }
@@ -31,9 +32,16 @@ static int pool_fits(const sn_graph *g, const sn_node *pool) {
            w % a->kw == 0;
 }
 
-/* May node c extend a group anchored by `anchor` whose current members are grp? */
-static int can_join(const sn_graph *g, const sn_group *grp, const sn_node *c) {
+/* May node c, reading the group's output through input `slot`, extend the group? */
+static int can_join(const sn_graph *g, const sn_group *grp, const sn_node *c, int slot) {
     const sn_node *anchor = &g->nodes[grp->nodes[0]];
+    if (grp->kind == SN_G_BWD) /* R7: a data gradient masked by relu/quant backward */
+        return grp->nnodes == 1 && slot == 1 &&
+               (c->op == SN_OP_RELU_BWD || c->op == SN_OP_QUANT_BWD);
+    if (slot != 0) return 0;
+    /* training-mode dropout draws its mask: a kernel of its own (in both directions) */
+    if (c->op == SN_OP_DROPOUT && c->a.training) return 0;
+    if (anchor->op == SN_OP_DROPOUT && anchor->a.training) return 0;
     int anchored = grp->kind == SN_G_CONV || grp->kind == SN_G_LINEAR;
     int has_pool = 0, has_neuron = 0, has_act = 0;
     for (int i = 1; i < grp->nnodes; i++) {
@@ -90,10 +98,13 @@ sn_code sn_fuse(const sn_graph *g, int enable, sn_groups *out, sn_status *st) {
         if (taken[i]) continue;
         const sn_node *n = &g->nodes[i];
         sn_group *grp = &out->g[out->n++];
-        grp->kind = n->op == SN_OP_CONV2D                           ? SN_G_CONV
-                    : n->op == SN_OP_LINEAR                         ? SN_G_LINEAR
-                    : is_eltwise(n->op) || n->op == SN_OP_BATCHNORM ? SN_G_ELTWISE
-                                                                    : SN_G_SINGLE;
+        grp->kind =
+            n->op == SN_OP_CONV2D   ? SN_G_CONV
+            : n->op == SN_OP_LINEAR ? SN_G_LINEAR
+            : is_eltwise(n->op) || n->op == SN_OP_BATCHNORM || n->op == SN_OP_BATCHNORM_TRAIN
+                ? SN_G_ELTWISE
+            : n->op == SN_OP_CONV2D_BWD_DATA || n->op == SN_OP_LINEAR_BWD_DATA ? SN_G_BWD
+                                                                               : SN_G_SINGLE;
         grp->nodes[0] = i;
         grp->nnodes = 1;
         grp->in = n->in[0];
@@ -102,8 +113,9 @@ sn_code sn_fuse(const sn_graph *g, int enable, sn_groups *out, sn_status *st) {
         if (enable && grp->kind != SN_G_SINGLE) {
             for (;;) {
                 if (grp->nnodes >= SN_GROUP_MAX) break;
-                int c = sole_consumer(g, grp->out);
-                if (c < 0 || taken[c] || !can_join(g, grp, &g->nodes[c])) break;
+                int slot = 0;
+                int c = sole_consumer(g, grp->out, &slot);
+                if (c < 0 || taken[c] || !can_join(g, grp, &g->nodes[c], slot)) break;
                 grp->nodes[grp->nnodes++] = c;
                 grp->out = g->nodes[c].out[0];
                 taken[c] = 1;
@@ -127,7 +139,7 @@ int sn_group_find(const sn_graph *g, const sn_group *grp, sn_op op) {
 }
 
 void sn_groups_print(const sn_graph *g, const sn_groups *gs, sn_strbuf *o) {
-    static const char *kinds[] = {"conv", "linear", "eltwise", "single"};
+    static const char *kinds[] = {"conv", "linear", "eltwise", "single", "bwd"};
     char sb[96];
     sn_sb_printf(o, "groups of %s (fusion %s): %d kernels for %d ops\n", g->model,
                  gs->fused ? "on" : "off", gs->n, g->nnodes);

@@ -16,6 +16,12 @@
  *   R6  spiking neuron dynamics are one kernel over all T steps of a layer (layer-major:
  *       the producing conv2d/linear runs once over T*N images, then the neuron kernel
  *       integrates every element over T with its membrane in a register).
+ *   R7  in a training step, the relu or quant backward that masks a conv2d/linear data
+ *       gradient joins it: the mask (saved activation > 0, or inside (0, B)) is applied
+ *       in the epilogue, before the gradient is stored.
+ *   Training-mode dropout is always a kernel of its own (it draws a mask), and a tensor
+ *   read again by a backward op is materialized (a group ends wherever its output has
+ *   a second consumer), so training graphs keep exactly what the backward pass reads.
  *   Everything else (flatten, pools not absorbed, encoders, time_mean, threshold units,
  *   losses, ternary weight transforms) is a group of one.
  *
@@ -33,6 +39,7 @@ typedef enum sn_group_kind {
     SN_G_LINEAR,   /* linear [+bn] [+relu|quant|dropout]* [+neuron] */
     SN_G_ELTWISE,  /* relu|quant|dropout|batchnorm chain */
     SN_G_SINGLE,   /* any other op alone */
+    SN_G_BWD,      /* conv2d/linear data gradient [+relu_bwd|quant_bwd mask] */
 } sn_group_kind;
 
 typedef struct sn_group {

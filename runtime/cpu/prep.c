@@ -27,6 +27,37 @@ void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t l
         w = tmp;
     }
     if (p->bn) sn_bn_fold(p->O, ptrs[2], ptrs[3], ptrs[4], ptrs[5], p->eps, scale, shift);
+    if (p->transpose) {
+        /* wt[c][o][kh][kw] = w[o][c][kh'][kw'] (flipped when transpose == 2) */
+        float *wt = malloc((size_t)n * sizeof(float));
+        if (!wt) {
+            atomic_store(&ctx->oom, 1);
+            free(tmp);
+            free(scale);
+            free(shift);
+            return;
+        }
+        int taps = p->KH * p->KW;
+        for (int o = 0; o < p->O; o++)
+            for (int c = 0; c < p->C; c++)
+                for (int kh = 0; kh < p->KH; kh++)
+                    for (int kw = 0; kw < p->KW; kw++) {
+                        int sh = p->transpose == 2 ? p->KH - 1 - kh : kh;
+                        int sw = p->transpose == 2 ? p->KW - 1 - kw : kw;
+                        wt[(((int64_t)c * p->O + o) * p->KH + kh) * p->KW + kw] =
+                            w[((int64_t)o * p->C + c) * taps + sh * p->KW + sw];
+                    }
+        if (p->winograd)
+            sn_pack_wino_weights(wt, p->C, p->O, p->vl, NULL, ptrs[6]);
+        else
+            sn_pack_conv_weights(wt, p->C, p->O, p->KH, p->KW, p->vl, NULL, ptrs[6]);
+        sn_pack_bias(NULL, p->C, p->vl, NULL, NULL, ptrs[7]);
+        free(wt);
+        free(scale);
+        free(shift);
+        free(tmp);
+        return;
+    }
     if (p->winograd)
         sn_pack_wino_weights(w, p->O, p->C, p->vl, scale, ptrs[6]);
     else

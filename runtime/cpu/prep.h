@@ -14,7 +14,10 @@ typedef struct sn_prep_conv_params {
     float ternary_threshold;
     int bn;
     float eps;
-    int winograd; /* pack the F(2x2,3x3) transformed filters [16][Ob][C][vl] instead */
+    int winograd;  /* pack the F(2x2,3x3) transformed filters [16][Ob][C][vl] instead */
+    int transpose; /* 1: w^T (input and output channels swapped, for a data gradient);
+                      2: w^T flipped in space (the stride-1 data gradient as a convolution);
+                      the packing then has C output channels reading O inputs, no bias */
 } sn_prep_conv_params;
 
 /* ptrs: [0..3] gamma, beta, mean, var, [4] scale, [5] shift (padded to a multiple of vl). */

@@ -168,12 +168,21 @@ def parity_quant():
     return Net(f, c, flatten_in_forward=False)
 
 
-def train(model, opt, x, y, xtest):
+def train(model, opt, x, y, xtest, reverse=False, channels_last=False):
+    """SGD steps over consecutive batches. reverse presents each batch's images in reverse
+    order and channels_last runs PyTorch's NHWC kernels: the same computation with its sums
+    taken in another order, used to measure how far float32 training reproduces itself."""
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model.train()
     losses = []
     loss_fn = nn.CrossEntropyLoss()
     for s in range(STEPS):
         xb, yb = x[s * BATCH:(s + 1) * BATCH], y[s * BATCH:(s + 1) * BATCH]
+        if reverse:
+            xb, yb = xb.flip(0), yb.flip(0)
+        if channels_last and xb.dim() == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
         opt.zero_grad()
         loss = loss_fn(model(xb), yb)
         loss.backward()
@@ -186,9 +195,13 @@ def train(model, opt, x, y, xtest):
 
 
 def run(name, ctor, make_opt, datasets):
-    """Trains in float32 (the golden) and float64 (to find how far PyTorch agrees with itself:
-    training through max pooling, ReLU and quantizer thresholds can amplify rounding once
-    the weights move, and no implementation can match beyond that point)."""
+    """Trains in float32 (the golden), then again in float64, in float32 with every batch
+    reversed and in float32 with channels-last kernels, to find how far PyTorch agrees with
+    itself: training through max pooling, ReLU and quantizer thresholds can amplify rounding
+    once the weights move (a ReLU input within an ulp of zero, a tie in a pooling window),
+    and no implementation with another summation order can match beyond that point. The
+    horizon is the number of leading steps on which every variant agrees to 1e-5; spread[s]
+    is the largest relative difference of any variant's step-s loss from the golden one."""
     torch.manual_seed(2026)
     model = ctor()
     init = {k: v.clone() for k, v in model.state_dict().items()}
@@ -201,12 +214,24 @@ def run(name, ctor, make_opt, datasets):
         m64.load_state_dict(init)
         m64 = m64.double()
         losses64, _ = train(m64, make_opt(m64), x.double(), y, xt.double())
-        horizon = 0
-        while horizon < STEPS and abs(losses[horizon] - losses64[horizon]) <= 1e-5 * abs(losses64[horizon]):
-            horizon += 1
-        result[dname] = {"losses": losses, "eval_outputs": out, "horizon": horizon}
-        print(f"{name} [{dname}]: loss {losses[0]:.4f} -> {losses[-1]:.4f}; float32 agrees with float64 "
-              f"for {horizon} steps")
+        variants = [losses64]
+        for kw in ({"reverse": True}, {"channels_last": True}):
+            mv = ctor()
+            mv.load_state_dict(init)
+            variants.append(train(mv, make_opt(mv), x, y, xt, **kw)[0])
+        def agree(v):
+            h = 0
+            while h < STEPS and abs(losses[h] - v[h]) <= 1e-5 * abs(v[h]):
+                h += 1
+            return h
+        each = [agree(v) for v in variants]
+        horizon = min(each)
+        spread = [max(abs(v[s] - losses[s]) / abs(losses[s]) for v in variants) for s in range(STEPS)]
+        result[dname] = {"losses": losses, "eval_outputs": out, "horizon": horizon,
+                         "variant_horizons": each, "spread": spread}
+        print(f"{name} [{dname}]: loss {losses[0]:.4f} -> {losses[-1]:.4f}; float32 agrees with its "
+              f"variants for {horizon} steps "
+              f"(float64 {each[0]}, reversed batches {each[1]}, channels-last {each[2]})")
     return result
 
 

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "compiler/backends/llvm/cpu_backend.h"
 #include "compiler/backends/ref/ref_backend.h"
+#include "compiler/driver/trainer.h"
 #include "compiler/ir/build.h"
 #include "runtime/core/rng.h"
 #include "runtime/core/util.h"
@@ -412,6 +413,165 @@ static void run_threshold(sn_jit *jit, const char *isa) {
     sn_graph_free(&g);
 }
 
+/* ---- training steps: one optimizer step through the JIT and through the reference, from
+ * identical weights; every tensor the CPU plan keeps (activations, saved statistics,
+ * gradients) and every updated weight and optimizer state compared. ---- */
+
+static const conf_case train_cases[] = {
+    {"train_conv_bn_relu_pool_linear_sgd", 0, 4, 1,
+     "train: {optimizer: sgd, lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.001}\n" HEAD(
+         3, 8, 8, 5) "network:\n  - f:\n    - conv2d: {out_channels: 20, kernel_size: 3, padding: "
+                     "1, bias: false}\n"
+                     "    - batchnorm\n    - relu\n    - maxpool: {kernel_size: 2}\n"
+                     "  - c:\n    - flatten\n    - linear: {out_features: 5}\n"},
+    {"train_wino_dropout_adam", 0, 3, 1,
+     "train: {optimizer: adam, lr: 0.01}\n" HEAD(
+         16, 6, 6, 4) "network:\n  - f:\n    - conv2d: {out_channels: 24, kernel_size: 3, padding: "
+                      "1}\n    - relu\n"
+                      "    - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}\n    - relu\n  "
+                      "  - avgpool: {kernel_size: 2}\n"
+                      "  - c:\n    - flatten\n    - linear: {out_features: 40}\n    - relu\n    - "
+                      "dropout: {p: 0.4}\n"
+                      "    - linear: {out_features: 4}\n"},
+    {"train_quant_ternary_strided", 0, 3, 1,
+     "quant: {k: 1, B: 2}\ntrain: {optimizer: sgd, lr: 0.05, momentum: 0.5}\n" HEAD(
+         2, 12, 12, 6) "network:\n  - f:\n    - conv2d: {out_channels: 8, kernel_size: 5, bias: "
+                       "false}\n    - batchnorm\n    - relu\n"
+                       "    - quant\n    - conv2d: {out_channels: 12, kernel_size: 2, stride: 2, "
+                       "bias: false, weights: ternary}\n"
+                       "    - batchnorm\n    - relu\n    - quant\n    - maxpool: {kernel_size: 3, "
+                       "stride: 2, padding: 1}\n"
+                       "  - c:\n    - flatten\n    - linear: {out_features: 6, bias: false}\n"},
+    {"train_linear_bn_quant_mse", 0, 5, 1,
+     "quant: {k: 2, B: 1}\ntrain: {optimizer: adam, lr: 0.001, loss: mse, weight_decay: "
+     "0.01}\n" HEAD(1, 3, 5, 7) "network:\n  - c:\n    - flatten\n    - linear: {out_features: "
+                                "19}\n    - batchnorm\n    - relu\n    - quant\n"
+                                "    - linear: {out_features: 7}\n"},
+    {"train_strided_padded_conv_smoothing", 0, 2, 1,
+     "train: {optimizer: sgd, lr: 0.02, label_smoothing: 0.2}\n" HEAD(
+         20, 7, 7, 3) "network:\n  - f:\n    - conv2d: {out_channels: 17, kernel_size: 3, stride: "
+                      "2, padding: 1}\n    - relu\n"
+                      "  - c:\n    - flatten\n    - linear: {out_features: 3}\n"},
+};
+
+static void load_layout_nchw(const sn_buffer *b, const sn_tensor *t, float *out) {
+    int64_t n = sn_shape_numel(&t->shape);
+    if (strcmp(b->layout, "plain") == 0 || t->shape.rank == 0 || t->lead == 0 ||
+        t->kind == SN_T_INPUT) {
+        memcpy(out, b->ptr, (size_t)n * sizeof(float));
+        return;
+    }
+    sn_cpu_layout l = parse_layout(b->layout, t);
+    sn_layout_to_nchw(b->ptr, images_of(t), &l, out);
+}
+
+static void check_close(const char *what, const char *name, const float *got, const float *want,
+                        int64_t n, double rtol) {
+    double scale = 0, maxdiff = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (fabs((double)want[i]) > scale) scale = fabs((double)want[i]);
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (d > maxdiff) maxdiff = d;
+        if (!(d <= rtol * (fabs((double)want[i]) + 0.01 * scale) + 1e-7)) {
+            if (first < 0) first = i;
+            bad++;
+        }
+    }
+    CHECK_MSG(bad == 0,
+              "%s %s: %lld of %lld differ (max %.3g, scale %.3g; first at %lld: %g vs %g)", what,
+              name, (long long)bad, (long long)n, maxdiff, scale, (long long)first,
+              first >= 0 ? got[first] : 0.0, first >= 0 ? want[first] : 0.0);
+    compared++;
+}
+
+static void run_train_case(const conf_case *c, sn_jit *jit, int fusion, const char *isa) {
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml, "name: %s\n%s", c->name, c->yaml);
+    sn_status st;
+    sn_status_init(&st);
+    sn_model_spec spec;
+    if (sn_spec_parse(c->name, yaml, strlen(yaml), NULL, 0, &spec, &st) != SN_OK) {
+        CHECK_MSG(0, "%s: %s", c->name, st.msg);
+        return;
+    }
+    sn_trainer_opts ro = {SN_TARGET_REF, fusion, c->batch, 1, 1, NULL, 5};
+    sn_trainer_opts co = ro;
+    co.target = SN_TARGET_CPU;
+    sn_trainer tr, tc;
+    sn_code a = sn_trainer_create(&tr, &spec, &ro, &st);
+    sn_code b = a ? a : sn_trainer_create(&tc, &spec, &co, &st);
+    if (a || b) {
+        CHECK_MSG(0, "%s [%s]: %s", c->name, isa, st.msg);
+        if (!a) sn_trainer_free(&tr);
+        sn_spec_free(&spec);
+        return;
+    }
+    /* identical weights; every CPU buffer kept to compare intermediates */
+    sn_rng r;
+    sn_rng_seed(&r, 99);
+    randomize_weights(&tr.w, 0, &r);
+    sn_weights_copy(&tc.w, &tr.w);
+    sn_plan_disable_reuse(&tc.tp);
+    sn_weights *stores[3] = {&tc.w, &tc.slots[0], &tc.slots[1]};
+    CHECK_EQ_INT(sn_plan_bind_stores(&tc.tp, stores, 1 + tc.nslots, &st), SN_OK);
+    int64_t nx = sn_shape_numel(&tr.tg.tensors[tr.tg.input].shape);
+    float *x = malloc((size_t)nx * sizeof(float));
+    int32_t y[64];
+    fill(x, nx, 0, -2.0f, 2.0f, 0.25f, &r);
+    for (int i = 0; i < c->batch; i++) y[i] = (int32_t)(i * 7 % spec.num_classes);
+    double lr_, lc;
+    int64_t k1, k2;
+    CHECK_EQ_INT(sn_trainer_step(&tr, x, y, spec.train.lr, &lr_, &k1, &st), SN_OK);
+    CHECK_EQ_INT(sn_trainer_step(&tc, x, y, spec.train.lr, &lc, &k2, &st), SN_OK);
+    CHECK_CLOSE(lc, lr_, 1e-6, 1e-4);
+    cases_run++;
+    const sn_graph *g = &tc.tg;
+    for (int bi = 0; bi < tc.tp.nbufs; bi++) {
+        const sn_buffer *cb = &tc.tp.bufs[bi];
+        if (cb->kind != SN_BUF_ARENA || strchr(cb->name, '@')) continue;
+        int t = -1;
+        for (int i = 0; i < g->ntensors; i++)
+            if (strcmp(g->tensors[i].name, cb->name) == 0) t = i;
+        if (t < 0 || g->tensors[t].kind == SN_T_LABEL || g->tensors[t].dtype != SN_F32) continue;
+        int rb = sn_plan_find_buffer(&tr.tp, cb->name);
+        if (rb < 0) continue;
+        int64_t n = sn_shape_numel(&g->tensors[t].shape);
+        float *got = malloc((size_t)(n ? n : 1) * sizeof(float));
+        load_layout_nchw(cb, &g->tensors[t], got);
+        char what[160];
+        snprintf(what, sizeof what, "%s [%s, fusion %s] tensor", c->name, isa,
+                 fusion ? "on" : "off");
+        check_close(what, cb->name, got, tr.tp.bufs[rb].ptr, n, 2e-4);
+        free(got);
+    }
+    /* the updated weights, buffers and optimizer state */
+    for (int i = 0; i < tr.w.n; i++) {
+        if (tr.w.desc[i].dtype != SN_F32) {
+            CHECK_EQ_INT(*(int64_t *)tc.w.data[i], *(int64_t *)tr.w.data[i]);
+            continue;
+        }
+        char what[160];
+        snprintf(what, sizeof what, "%s [%s, fusion %s] updated", c->name, isa,
+                 fusion ? "on" : "off");
+        check_close(what, tr.w.desc[i].name, tc.w.data[i], tr.w.data[i],
+                    sn_shape_numel(&tr.w.desc[i].shape), 2e-4);
+    }
+    for (int s = 0; s < tr.nslots; s++)
+        for (int i = 0; i < tr.slots[s].n; i++) {
+            char what[160];
+            snprintf(what, sizeof what, "%s [%s, fusion %s] optimizer", c->name, isa,
+                     fusion ? "on" : "off");
+            check_close(what, tr.slots[s].desc[i].name, tc.slots[s].data[i], tr.slots[s].data[i],
+                        sn_shape_numel(&tr.slots[s].desc[i].shape), 2e-4);
+        }
+    free(x);
+    sn_trainer_free(&tr);
+    sn_trainer_free(&tc);
+    sn_spec_free(&spec);
+}
+
 static void test_all_isas(void) {
     const char *isas[] = {"avx512", "avx2", "sse", "scalar"};
     sn_isa host = SN_ISA_SCALAR;
@@ -445,6 +605,8 @@ static void test_all_isas(void) {
         int before = sn_test_failures;
         for (size_t c = 0; c < SN_ARRAY_LEN(cases); c++)
             for (int f = 1; f >= 0; f--) run_case(&cases[c], jit, f, isas[i]);
+        for (size_t c = 0; c < SN_ARRAY_LEN(train_cases); c++)
+            for (int f = 1; f >= 0; f--) run_train_case(&train_cases[c], jit, f, isas[i]);
         run_threshold(jit, isas[i]);
         fprintf(stderr, "  %-6s (vector width %2d): %s\n", isas[i], sn_jit_vector_width(jit),
                 sn_test_failures == before ? "all cases match" : "MISMATCHES");

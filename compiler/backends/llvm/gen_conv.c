@@ -90,8 +90,9 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
     int vl = k->vl;
     char name[96];
     snprintf(name, sizeof name, "tile_n%d_r%d_w%d_q%d", nn, rr, ww, qq);
-    LLVMTypeRef params[4] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf};
-    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 4, 0));
+    /* tile(x, w, b, y, mask source) */
+    LLVMTypeRef params[5] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf};
+    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 5, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     for (unsigned i = 0; i < 4; i++) {
         unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
@@ -186,6 +187,10 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
                         res = irb_fmul(&t, res, irb_vsplat(&t, 1.0f / (float)(pk * pk)));
                     int64_t off =
                         i * o_img + q * o_plane + (int64_t)pr * o_row + (int64_t)pc * o_pix;
+                    if (d->epi.mask)
+                        res = sn_gen_mask(
+                            &t, &d->epi, res,
+                            irb_vload(&t, irb_gepc(&t, LLVMGetParam(fn, 4), off), vl * 4));
                     irb_vstore(&t, res, irb_gepc(&t, y, off), vl * 4);
                 }
 #undef ACC
@@ -257,6 +262,8 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
 
     LLVMValueRef x = irb_arg_buf(k, 0), w = irb_arg_buf(k, 1), b = irb_arg_buf(k, 2),
                  y = irb_arg_buf(k, 3);
+    /* the mask source has the output's layout: the same offsets address it */
+    LLVMValueRef mbase = d->epi.mask ? irb_arg_buf(k, 4) : y;
     irb_loop lt;
     LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
     LLVMValueRef nt = irb_remc(k, t, NT);
@@ -276,9 +283,11 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
                         irb_mul(k, irb_addc(k, irb_mul(k, r0, d->SH), in->halo - d->PH), in_row)));
     LLVMValueRef wb = irb_gep(k, w, irb_mul(k, ob0, w_block));
     LLVMValueRef bb = irb_gep(k, b, irb_mul(k, ob0, vl));
-    LLVMValueRef yimg = irb_gep(k, y, irb_add(k, irb_mul(k, n0, o_img), irb_mul(k, ob0, o_plane)));
+    LLVMValueRef yimg_off = irb_add(k, irb_mul(k, n0, o_img), irb_mul(k, ob0, o_plane));
+    LLVMValueRef yimg = irb_gep(k, y, yimg_off);
     LLVMValueRef orow0 = irb_divc(k, r0, pk);
-    LLVMValueRef yrow = irb_gep(k, yimg, irb_mul(k, irb_addc(k, orow0, out->halo), o_row));
+    LLVMValueRef yrow_off = irb_add(k, yimg_off, irb_mul(k, irb_addc(k, orow0, out->halo), o_row));
+    LLVMValueRef yrow = irb_gep(k, y, yrow_off);
     LLVMValueRef last_n = irb_icmp_eq(k, nt, NT - 1), last_r = irb_icmp_eq(k, rt, RT - 1),
                  last_q = irb_icmp_eq(k, ocg, OCG - 1), first_r = irb_icmp_eq(k, rt, 0);
     /* Dispatch on the variant (a small decision tree over the tails). */
@@ -305,9 +314,12 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
                     LLVMValueRef xt =
                         irb_gepc(k, xrow, (int64_t)(col * d->SW + in->halo - d->PW) * in_pix);
                     LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / pk + out->halo) * o_pix);
-                    LLVMValueRef args[4] = {xt, wb, bb, yt};
+                    /* the same position in the mask source */
+                    LLVMValueRef mt = irb_gep(
+                        k, mbase, irb_addc(k, yrow_off, (int64_t)(col / pk + out->halo) * o_pix));
+                    LLVMValueRef args[5] = {xt, wb, bb, yt, mt};
                     LLVMBuildCall2(k->b, LLVMGlobalGetValueType(tiles[a][bq][c][e]),
-                                   tiles[a][bq][c][e], args, 4, "");
+                                   tiles[a][bq][c][e], args, 5, "");
                     col += ww;
                 }
                 gen_zero_halo(k, d, yimg, nvals[a], qvals[e], orow0, rvals[bq] / pk, first_r,

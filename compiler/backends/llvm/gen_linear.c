@@ -30,8 +30,9 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_linear_desc *d, int nn, int qq,
     int vl = k->vl;
     char name[64];
     snprintf(name, sizeof name, "lin_n%d_q%d_l%d", nn, qq, last_lanes);
-    LLVMTypeRef params[4] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf};
-    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 4, 0));
+    /* tile(x, w, b, y, mask source at the tile's output position) */
+    LLVMTypeRef params[5] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf};
+    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 5, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     sn_irb t = *k;
     t.fn = fn;
@@ -66,6 +67,13 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_linear_desc *d, int nn, int qq,
                                       irb_vload(&t, irb_gepc(&t, b, (int64_t)q * vl), vl * 4));
             v = sn_gen_epilogue(&t, &d->epi, v);
             LLVMValueRef dst = irb_gepc(&t, y, (int64_t)i * d->M + (int64_t)q * vl);
+            if (d->epi.mask) {
+                LLVMValueRef ms =
+                    irb_gepc(&t, LLVMGetParam(fn, 4), (int64_t)i * d->M + (int64_t)q * vl);
+                LLVMValueRef mv = q == qq - 1 && last_lanes < vl ? irb_vload_n(&t, ms, last_lanes)
+                                                                 : irb_vload(&t, ms, 4);
+                v = sn_gen_mask(&t, &d->epi, v, mv);
+            }
             if (q == qq - 1 && last_lanes < vl)
                 irb_vstore_n(&t, v, dst, last_lanes);
             else
@@ -105,7 +113,9 @@ void sn_gen_linear(sn_irb *k, const sn_linear_desc *d) {
     LLVMValueRef xt = irb_gep(k, x, irb_mul(k, n0, d->K));
     LLVMValueRef wt = irb_gep(k, w, irb_mul(k, mb0, (int64_t)d->K * vl));
     LLVMValueRef bt = irb_gep(k, b, irb_mul(k, mb0, vl));
-    LLVMValueRef yt = irb_gep(k, y, irb_add(k, irb_mul(k, n0, d->M), irb_mul(k, mb0, vl)));
+    LLVMValueRef yoff = irb_add(k, irb_mul(k, n0, d->M), irb_mul(k, mb0, vl));
+    LLVMValueRef yt = irb_gep(k, y, yoff);
+    LLVMValueRef mt = irb_gep(k, d->epi.mask ? irb_arg_buf(k, 4) : y, yoff);
     LLVMValueRef is_last_n = irb_icmp_eq(k, nt, NT - 1), is_last_g = irb_icmp_eq(k, mg, MG - 1);
     for (int a = 0; a < 2; a++)
         for (int g = 0; g < 2; g++) {
@@ -116,8 +126,8 @@ void sn_gen_linear(sn_irb *k, const sn_linear_desc *d) {
                     LLVMBuildAnd(k->b, cond, a ? is_last_n : LLVMBuildNot(k->b, is_last_n, ""), "");
             cond = LLVMBuildAnd(k->b, cond, g ? is_last_g : LLVMBuildNot(k->b, is_last_g, ""), "");
             LLVMBasicBlockRef cont = irb_if(k, cond, "variant");
-            LLVMValueRef args[4] = {xt, wt, bt, yt};
-            LLVMBuildCall2(k->b, LLVMGlobalGetValueType(tiles[a][g]), tiles[a][g], args, 4, "");
+            LLVMValueRef args[5] = {xt, wt, bt, yt, mt};
+            LLVMBuildCall2(k->b, LLVMGlobalGetValueType(tiles[a][g]), tiles[a][g], args, 5, "");
             irb_endif(k, cont);
         }
     irb_for_end(k, &lt);

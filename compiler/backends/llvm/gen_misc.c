@@ -220,11 +220,12 @@ void sn_gen_reorder(sn_irb *k, const sn_reorder_desc *d) {
         irb_store(k, irb_f32(k, 0.0f), irb_gep(k, yi, i));
         irb_for_end(k, &lz);
     }
-    /* every logical element (c, y, x) of the source */
+    /* every logical element (c, y, x) of the source (of the destination for an unflatten) */
+    const sn_cpu_layout *logical = d->unflatten ? o : s;
     irb_loop lc, ly, lx;
-    LLVMValueRef c = irb_for(k, &lc, irb_i64(k, 0), irb_i64(k, s->C), 1, "c");
-    LLVMValueRef yy = irb_for(k, &ly, irb_i64(k, 0), irb_i64(k, s->H), 1, "y");
-    LLVMValueRef xx = irb_for(k, &lx, irb_i64(k, 0), irb_i64(k, s->W), 1, "x");
+    LLVMValueRef c = irb_for(k, &lc, irb_i64(k, 0), irb_i64(k, logical->C), 1, "c");
+    LLVMValueRef yy = irb_for(k, &ly, irb_i64(k, 0), irb_i64(k, logical->H), 1, "y");
+    LLVMValueRef xx = irb_for(k, &lx, irb_i64(k, 0), irb_i64(k, logical->W), 1, "x");
     LLVMValueRef sp = s->blocked
                           ? irb_add(k,
                                     irb_add(k, irb_mul(k, irb_divc(k, c, s->vl), sn_lay_plane(s)),
@@ -234,6 +235,8 @@ void sn_gen_reorder(sn_irb *k, const sn_reorder_desc *d) {
                           : irb_add(k, irb_mul(k, c, sn_lay_plane(s)),
                                     irb_add(k, irb_mul(k, irb_addc(k, yy, s->halo), sn_lay_row(s)),
                                             irb_addc(k, xx, s->halo)));
+    if (d->unflatten) /* the source is plain [C*H*W] in PyTorch order */
+        sp = irb_add(k, irb_mul(k, irb_add(k, irb_mul(k, c, o->H), yy), o->W), xx);
     LLVMValueRef v = irb_load(k, irb_gep(k, xi, sp));
     LLVMValueRef dp;
     if (d->flatten) {

@@ -16,6 +16,21 @@ int64_t sn_kctx_seed_offset(void) {
 int64_t sn_kctx_bad_input_offset(void) {
     return (int64_t)offsetof(sn_kctx, bad_input);
 }
+int64_t sn_kctx_training_offset(void) {
+    return (int64_t)offsetof(sn_kctx, training);
+}
+int64_t sn_kctx_lr_offset(void) {
+    return (int64_t)offsetof(sn_kctx, lr);
+}
+int64_t sn_kctx_step_offset(void) {
+    return (int64_t)offsetof(sn_kctx, step);
+}
+
+LLVMValueRef sn_kctx_load(sn_irb *k, int64_t offset, LLVMTypeRef type) {
+    LLVMValueRef p =
+        LLVMBuildGEP2(k->b, k->t_i8, k->a_ctx, (LLVMValueRef[]){irb_i64(k, offset)}, 1, "");
+    return LLVMBuildLoad2(k->b, type, LLVMBuildBitCast(k->b, p, LLVMPointerType(type, 0), ""), "");
+}
 
 static int64_t chunks(int64_t M) {
     return (M + CHUNK - 1) / CHUNK;
@@ -394,4 +409,18 @@ void sn_gen_loss(sn_irb *k, const sn_loss_desc *d) {
     LLVMValueRef mean =
         LLVMBuildFDiv(b, LLVMBuildLoad2(b, dbl, total, ""), LLVMConstReal(dbl, denom), "");
     irb_store(k, LLVMBuildFPTrunc(b, mean, k->t_f32, ""), out);
+}
+
+LLVMValueRef sn_gen_rand_key(sn_irb *k, LLVMValueRef seed, uint64_t stream) {
+    LLVMValueRef kt =
+        mix64(k, LLVMBuildXor(k->b, seed, mix64(k, LLVMConstInt(k->t_i64, stream, 0)), ""));
+    return LLVMBuildTrunc(k->b, LLVMBuildLShr(k->b, kt, LLVMConstInt(k->t_i64, 32, 0), ""),
+                          k->t_i32, "");
+}
+
+LLVMValueRef sn_gen_rand_u01(sn_irb *k, LLVMValueRef key, LLVMValueRef idx) {
+    LLVMValueRef h = hash32(k, LLVMBuildAdd(k->b, idx, irb_bcast_i32(k, key), ""));
+    return LLVMBuildFMul(
+        k->b, LLVMBuildUIToFP(k->b, LLVMBuildLShr(k->b, h, vsplat_i32(k, 8), ""), k->t_vf, ""),
+        irb_vsplat(k, 1.0f / 16777216.0f), "");
 }

@@ -232,9 +232,9 @@ static LLVMValueRef gen_task_body(sn_irb *k, const sn_wino_desc *w, int P, int Q
     int64_t T = sn_wino_tiles(w);
     char name[64];
     snprintf(name, sizeof name, "wino_p%d_q%d", P, Qn);
-    /* body(x_or_V, U, bias, y, tile0, ob0) */
-    LLVMTypeRef params[6] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_i64, k->t_i64};
-    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 6, 0));
+    /* body(x_or_V, U, bias, y, tile0, ob0, mask source) */
+    LLVMTypeRef params[7] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_i64, k->t_i64, k->t_pf};
+    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 7, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     sn_irb t = *k;
     t.fn = fn;
@@ -344,13 +344,22 @@ static LLVMValueRef gen_task_body(sn_irb *k, const sn_wino_desc *w, int P, int Q
         LLVMValueRef obq = irb_add(&t, ob0, q);
         LLVMValueRef bv = irb_vload(&t, irb_gep(&t, bias, irb_mul(&t, obq, vl)), vl * 4);
         for (int i = 0; i < 4; i++) yv[i] = sn_gen_epilogue(&t, &d->epi, irb_fadd(&t, yv[i], bv));
-        LLVMValueRef plane = irb_gep(&t, y,
-                                     irb_add(&t, irb_mul(&t, pos.n, sn_lay_image(out)),
-                                             irb_mul(&t, obq, sn_lay_plane(out))));
+        LLVMValueRef plane_off =
+            irb_add(&t, irb_mul(&t, pos.n, sn_lay_image(out)), irb_mul(&t, obq, sn_lay_plane(out)));
+        LLVMValueRef plane = irb_gep(&t, y, plane_off);
         LLVMValueRef oy = irb_addc(&t, irb_mul(&t, pos.ty, sz), out->halo);
         LLVMValueRef ox = irb_addc(&t, irb_mul(&t, pos.tx, sz), out->halo);
-        LLVMValueRef at =
-            irb_gep(&t, plane, irb_add(&t, irb_mul(&t, oy, sn_lay_row(out)), irb_mul(&t, ox, vl)));
+        LLVMValueRef at_off = irb_add(
+            &t, plane_off, irb_add(&t, irb_mul(&t, oy, sn_lay_row(out)), irb_mul(&t, ox, vl)));
+        LLVMValueRef at = irb_gep(&t, y, at_off);
+        if (d->epi.mask)
+            for (int i = 0; i < 4; i++)
+                yv[i] = sn_gen_mask(
+                    &t, &d->epi, yv[i],
+                    irb_vload(&t,
+                              irb_gepc(&t, irb_gep(&t, LLVMGetParam(fn, 6), at_off),
+                                       (int64_t)(i / 2) * sn_lay_row(out) + (int64_t)(i % 2) * vl),
+                              vl * 4));
         if (pool) {
             LLVMValueRef r;
             if (d->epi.pool == 1)
@@ -392,6 +401,7 @@ void sn_gen_wino(sn_irb *k, const sn_wino_desc *w) {
                 continue;
             bodies[a][b] = gen_task_body(k, w, pv[a], qv[b]);
         }
+    LLVMValueRef mask_src = w->c.epi.mask ? irb_arg_buf(k, 4) : NULL;
     LLVMValueRef src = irb_arg_buf(k, 0), U = irb_arg_buf(k, 1), bias = irb_arg_buf(k, 2),
                  y = irb_arg_buf(k, 3);
     irb_loop lt;
@@ -408,8 +418,8 @@ void sn_gen_wino(sn_irb *k, const sn_wino_desc *w) {
             if (qtail != w->Q)
                 cond = LLVMBuildAnd(k->b, cond, b ? last_q : LLVMBuildNot(k->b, last_q, ""), "");
             LLVMBasicBlockRef cont = irb_if(k, cond, "variant");
-            LLVMValueRef args[6] = {src, U, bias, y, tile0, ob0};
-            LLVMBuildCall2(k->b, LLVMGlobalGetValueType(bodies[a][b]), bodies[a][b], args, 6, "");
+            LLVMValueRef args[7] = {src, U, bias, y, tile0, ob0, mask_src ? mask_src : y};
+            LLVMBuildCall2(k->b, LLVMGlobalGetValueType(bodies[a][b]), bodies[a][b], args, 7, "");
             irb_endif(k, cont);
         }
     irb_for_end(k, &lt);

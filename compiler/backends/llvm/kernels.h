@@ -25,7 +25,15 @@ typedef struct sn_epilogue {
     sn_epi_op ops[SN_MAX_EPI];
     int pool; /* 0 none, 1 max, 2 avg (window == stride == pk, unpadded) */
     int pk;
+    /* backward masks (fused relu/quant backward): the result is kept where the saved
+     * activation m (an extra input laid out like the output) satisfies mask 1: m > 0,
+     * mask 2: 0 < m < mask_B; else 0 */
+    int mask;
+    float mask_B;
 } sn_epilogue;
+
+/* Applies the backward mask to v given the saved activation m. */
+LLVMValueRef sn_gen_mask(sn_irb *k, const sn_epilogue *e, LLVMValueRef v, LLVMValueRef m);
 
 /* Applies the epilogue ops (not the pool) to a vector. */
 LLVMValueRef sn_gen_epilogue(sn_irb *k, const sn_epilogue *e, LLVMValueRef v);
@@ -68,6 +76,75 @@ int64_t sn_wino_v_floats(const sn_wino_desc *w);
 int64_t sn_wino_input_tasks(const sn_wino_desc *w);
 void sn_gen_wino(sn_irb *k, const sn_wino_desc *w);
 void sn_gen_wino_input(sn_irb *k, const sn_wino_desc *w);
+
+/* ---- training kernels (gen_train.c) ---- */
+
+/* Conv weight gradient: dW[o][c][kh][kw] = sum_{n,oh,ow} dy[n][o][oh][ow] x[n][c][..],
+ * written packed [Ob][C][KH][KW][vl]. ptrs: [0] x (layout `in`), [1] dy (blocked `dy`),
+ * [2] packed dW. Tasks: (output-channel group, input channel, tap chunk). */
+typedef struct sn_convw_desc {
+    int64_t N;
+    sn_cpu_layout in, dy;
+    int O, OH, OW, KH, KW, SH, SW, PH, PW;
+    int tq, taps; /* channel blocks and taps per register tile */
+} sn_convw_desc;
+void sn_convw_choose(sn_convw_desc *d, int vl, int nregs);
+int64_t sn_convw_tasks(const sn_convw_desc *d, int vl);
+void sn_gen_convw(sn_irb *k, const sn_convw_desc *d);
+
+/* packed [Ob][C][KH][KW][vl] -> OIHW. ptrs: [0] packed, [1] out. One task per block. */
+typedef struct sn_unpack_desc {
+    int O, C, KH, KW;
+} sn_unpack_desc;
+int64_t sn_unpack_tasks(const sn_unpack_desc *d, int vl);
+void sn_gen_unpack(sn_irb *k, const sn_unpack_desc *d);
+
+/* Conv data gradient for any stride/padding (gather form): dx[n][c][ih][iw] = sum over o
+ * and the taps that reach (ih, iw) of dy[n][o][oh][ow] w[o][c][kh][kw]. ptrs: [0] dy
+ * (blocked), [1] weights packed transposed [Cb][O][KH][KW][vl], [2] dx (blocked `dx`),
+ * [3] mask source (epi.mask). One task per (image, input-channel block). Stride-1 layers
+ * use the forward convolution on flipped weights instead (much faster). */
+typedef struct sn_convd_desc {
+    int64_t N;
+    sn_cpu_layout dy, dx;
+    int O, KH, KW, SH, SW, PH, PW;
+    sn_epilogue epi;
+} sn_convd_desc;
+int64_t sn_convd_tasks(const sn_convd_desc *d, int vl);
+void sn_gen_convd(sn_irb *k, const sn_convd_desc *d);
+
+/* Linear weight gradient: dW[m][k] = sum_n dy[n][m] x[n][k] (plain [M][K]). ptrs: [0] x
+ * [N][K], [1] dy [N][M], [2] dW. Tasks: (row group of tr rows, column group of tq vectors). */
+typedef struct sn_linw_desc {
+    int64_t N;
+    int K, M;
+    int tr, tq;
+} sn_linw_desc;
+void sn_linw_choose(sn_linw_desc *d, int vl, int nregs);
+int64_t sn_linw_tasks(const sn_linw_desc *d, int vl);
+void sn_gen_linw(sn_irb *k, const sn_linw_desc *d);
+
+/* Pooling backward on blocked maps: ptrs [0] x, [1] dy, [2] dx. One task per (image,
+ * channel block); the gradient of a max goes to the first maximum in window order. */
+typedef struct sn_poolb_desc {
+    int64_t N;
+    sn_cpu_layout x, dy;
+    int max, KH, KW, SH, SW, PH, PW;
+} sn_poolb_desc;
+int64_t sn_poolb_tasks(const sn_poolb_desc *d);
+void sn_gen_poolb(sn_irb *k, const sn_poolb_desc *d);
+
+/* Optimizer updates over plain arrays of n floats with the step's learning rate (and step
+ * number for Adam) from the kernel context: ptrs [0] param, [1] grad, [2] state 1, [3]
+ * state 2. Same arithmetic as sn_ref_sgd_update / sn_ref_adam_update. */
+typedef struct sn_optim_desc {
+    int64_t n;
+    int adam;
+    float momentum, weight_decay, beta1, beta2, eps;
+    int nesterov;
+} sn_optim_desc;
+int64_t sn_optim_tasks(const sn_optim_desc *d);
+void sn_gen_optim(sn_irb *k, const sn_optim_desc *d);
 
 /* ---- fully connected: y[n, m] = epi(sum_k x[n, k] w[m, k] + b[m]) ----
  * ptrs: [0] x plain [N][K], [1] packed weights [Mb][K][vl], [2] bias [Mb*vl], [3] y plain
@@ -117,6 +194,7 @@ typedef struct sn_reorder_desc {
     int64_t N;
     sn_cpu_layout src, dst; /* dst may differ in C/H/W only for a flatten */
     int flatten;
+    int unflatten; /* the inverse: src plain [N][C*H*W] in PyTorch order */
 } sn_reorder_desc;
 
 int64_t sn_reorder_tasks(const sn_reorder_desc *d);
@@ -174,13 +252,84 @@ typedef struct sn_loss_desc {
     float smoothing; /* cross-entropy label smoothing */
 } sn_loss_desc;
 void sn_gen_loss(sn_irb *k, const sn_loss_desc *d);
+/* Loss gradients (one task): ptrs [0] scores [N][K], [1] labels, [2] d scores. */
+void sn_gen_loss_grad(sn_irb *k, const sn_loss_desc *d);
 
 /* A floating-point peak probe: each task runs `iters` rounds of 12 independent vector FMAs
  * and stores the result to ptrs[0][task * vl ...]. FLOPs per task: iters * 12 * vl * 2. */
 void sn_gen_peak(sn_irb *k, int64_t iters);
 
+/* ---- iteration over an activation (gen_iter.c), for elementwise and reduction kernels ---- */
+typedef struct sn_iter_ctx {
+    LLVMValueRef n;      /* image (row of a flat tensor) */
+    LLVMValueRef c0;     /* first channel of the vector */
+    LLVMValueRef yy, xx; /* pixel (0 for flat tensors) */
+    LLVMValueRef off;    /* float offset of the vector in the layout */
+    int lanes;           /* valid channels in the vector */
+} sn_iter_ctx;
+typedef void (*sn_iter_body)(sn_irb *k, const sn_iter_ctx *it, void *state);
+typedef struct sn_iter_fns {
+    sn_iter_body body;
+    /* per channel block, around the loop over images (reductions only) */
+    void (*begin)(sn_irb *k, LLVMValueRef cb, int lanes, void *state);
+    void (*end)(sn_irb *k, LLVMValueRef cb, int lanes, void *state);
+} sn_iter_fns;
+int64_t sn_iter_tasks(const sn_cpu_layout *l, int64_t N, int vl, int by_channel);
+void sn_gen_iter(sn_irb *k, const sn_cpu_layout *l, int64_t N, int by_channel,
+                 LLVMValueRef *zero_halo, int nz, const sn_iter_fns *fns, void *state);
+LLVMValueRef sn_iter_load(sn_irb *k, LLVMValueRef base, const sn_iter_ctx *it);
+void sn_iter_store(sn_irb *k, LLVMValueRef v, LLVMValueRef base, const sn_iter_ctx *it);
+LLVMValueRef sn_iter_chan(sn_irb *k, LLVMValueRef base, const sn_iter_ctx *it);
+
+/* ---- multi-input elementwise ops (gen_ew.c) ----
+ * ptrs: [0] y (output, same layout), [1] x1, [2] x2, [3] A, [4] B, [5] C (per channel,
+ * padded). The dropout mask is a function of the logical NCHW index, as in the reference. */
+typedef enum sn_ew_op {
+    SN_EW_MASK_POS = 0, /* y = x1 where x2 > 0 else 0         (relu backward, x2 = relu output) */
+    SN_EW_MASK_RANGE,   /* y = x1 where 0 < x2 < B else 0     (quant backward, x2 = quant input) */
+    SN_EW_ADD,          /* y = x1 + x2 */
+    SN_EW_DROPOUT,      /* y = x1 * keep / (1 - p) when training, else x1 (forward and backward) */
+    SN_EW_AFFINE3,      /* y = A[c] x1 + B[c] x2 + C[c]       (batch-norm data gradient) */
+} sn_ew_op;
+typedef struct sn_ew_desc {
+    int64_t N;
+    sn_cpu_layout lay;
+    sn_ew_op op;
+    float B;         /* MASK_RANGE */
+    float p;         /* DROPOUT */
+    uint64_t stream; /* DROPOUT */
+    sn_epilogue epi; /* applied after the op */
+} sn_ew_desc;
+int64_t sn_ew_tasks(const sn_ew_desc *d, int vl);
+void sn_gen_ew(sn_irb *k, const sn_ew_desc *d);
+
+/* ---- batch-norm training kernels (gen_bn.c), one task per channel block ----
+ * stats:  ptrs [0] x, [1] gamma, [2] beta, [3] running_mean, [4] running_var, [5] count
+ *         (int64, incremented by the first task), [6] save_mean, [7] save_invstd, [8] scale,
+ *         [9] shift (y = scale*x + shift; per-channel arrays padded to the block width).
+ * bwd:    ptrs [0] x, [1] dy, [2] gamma, [3] save_mean, [4] save_invstd, [5] dgamma, [6] dbeta,
+ *         [7] A, [8] Bx, [9] C  (dx = A*dy + Bx*x + C, applied by an SN_EW_AFFINE3 kernel).
+ * bias:   ptrs [0] dy, [1] db: the sum of dy per channel (the bias gradient). */
+typedef enum sn_bn_kind { SN_BN_STATS = 0, SN_BN_BWD_REDUCE, SN_BN_BIAS_GRAD } sn_bn_kind;
+typedef struct sn_bn_desc {
+    int64_t N;
+    sn_cpu_layout lay;
+    sn_bn_kind kind;
+    float eps, momentum;
+} sn_bn_desc;
+int64_t sn_bn_tasks(const sn_bn_desc *d, int vl);
+void sn_gen_bn(sn_irb *k, const sn_bn_desc *d);
+
 /* Offsets of sn_kctx fields, for kernels that read the seed or report bad input. */
 int64_t sn_kctx_seed_offset(void);
 int64_t sn_kctx_bad_input_offset(void);
+int64_t sn_kctx_training_offset(void);
+int64_t sn_kctx_lr_offset(void);
+int64_t sn_kctx_step_offset(void);
+/* Loads a field of the kernel context (ctx argument) at a byte offset. */
+LLVMValueRef sn_kctx_load(sn_irb *k, int64_t offset, LLVMTypeRef type);
+/* sn_rand_key(seed, stream) and the [0,1) draws of sn_rand_u01_key, in IR. */
+LLVMValueRef sn_gen_rand_key(sn_irb *k, LLVMValueRef seed, uint64_t stream);
+LLVMValueRef sn_gen_rand_u01(sn_irb *k, LLVMValueRef key, LLVMValueRef index_vec_i32);
 
 #endif

@@ -7,50 +7,23 @@
 #include "../../../runtime/exec/pool.h"
 #include "cpu_backend.h"
 #include "kernels.h"
-
-enum { ALGO_AUTO = 0, ALGO_DIRECT = 1 };
-
-typedef struct kentry {
-    uint64_t key;
-    char symbol[64];
-    char kind[24];
-} kentry;
-
-typedef struct lower {
-    const sn_graph *g;
-    const sn_groups *gs;
-    sn_jit *jit;
-    sn_plan *plan;
-    sn_status *st;
-    sn_cpu_artifacts *art;
-    int capture;
-    int vl, nregs, halo;
-    int *buf;           /* tensor -> plan buffer, -1 if none */
-    sn_cpu_layout *lay; /* tensor -> layout of buf[t] */
-    int *wbuf;          /* tensor -> weight-store buffer, -1 */
-    kentry *kern;
-    int nkern, capkern;
-    int algo;         /* convolution algorithm: ALGO_AUTO or ALGO_DIRECT (SNNC_CONV) */
-    sn_jit_job *jobs; /* kernels generated but not compiled yet */
-    int njobs, capjobs;
-    int threads;
-} lower;
+#include "lower_internal.h"
 
 static int ceil_div(int a, int b) {
     return (a + b - 1) / b;
 }
 
-static sn_cpu_layout blocked(lower *L, int C, int H, int W) {
+sn_cpu_layout lw_blocked(lower *L, int C, int H, int W) {
     sn_cpu_layout l = {1, L->vl, C, H, W, L->halo};
     return l;
 }
 
-static sn_cpu_layout flat(int K) {
+sn_cpu_layout lw_flat(int K) {
     sn_cpu_layout l = {0, 1, K, 1, 1, 0};
     return l;
 }
 
-static void layout_name(const sn_cpu_layout *l, char *out, size_t n) {
+void lw_layout_name(const sn_cpu_layout *l, char *out, size_t n) {
     if (l->blocked)
         snprintf(out, n, "NCHW%dc+h%d", l->vl, l->halo);
     else if (l->H == 1 && l->W == 1)
@@ -60,21 +33,21 @@ static void layout_name(const sn_cpu_layout *l, char *out, size_t n) {
 }
 
 /* Images in an activation: the product of its leading dims (N, or T x N). */
-static int64_t images_of(const sn_tensor *x) {
+int64_t lw_images(const sn_tensor *x) {
     int64_t n = 1;
     for (int i = 0; i < x->lead; i++) n *= x->shape.d[i];
     return n;
 }
 
 /* An arena buffer holding `lay` for `images` images. */
-static int new_act(lower *L, const char *name, const sn_cpu_layout *lay, int64_t images) {
+int lw_new_act(lower *L, const char *name, const sn_cpu_layout *lay, int64_t images) {
     sn_shape s = sn_shape2(images, sn_lay_image(lay));
     int b = sn_plan_add_buffer(L->plan, name, SN_F32, &s, SN_BUF_ARENA, L->st);
-    if (b >= 0) layout_name(lay, L->plan->bufs[b].layout, sizeof L->plan->bufs[b].layout);
+    if (b >= 0) lw_layout_name(lay, L->plan->bufs[b].layout, sizeof L->plan->bufs[b].layout);
     return b;
 }
 
-static int weight_buf(lower *L, int t) {
+int lw_weight_buf(lower *L, int t) {
     if (t < 0) return -1;
     if (L->wbuf[t] >= 0) return L->wbuf[t];
     const sn_tensor *x = &L->g->tensors[t];
@@ -82,12 +55,11 @@ static int weight_buf(lower *L, int t) {
     return L->wbuf[t];
 }
 
-static int owned_buf(lower *L, const char *name, int64_t floats) {
+int lw_owned_buf(lower *L, const char *name, int64_t floats) {
     sn_shape s = sn_shape1(floats);
     return sn_plan_add_buffer(L->plan, name, SN_F32, &s, SN_BUF_OWNED, L->st);
 }
 
-typedef void (*gen_fn)(sn_irb *k, const void *desc);
 static void g_conv(sn_irb *k, const void *d) {
     sn_gen_conv(k, d);
 }
@@ -200,9 +172,8 @@ static sn_code compile_pending(lower *L) {
     return SN_OK;
 }
 
-static int add_kernel_step(lower *L, const char *name, const char *kind, const void *desc,
-                           size_t size, gen_fn gen, const int *bufs, int nbufs, int64_t ntasks,
-                           int64_t macs) {
+int lw_step(lower *L, const char *name, const char *kind, const void *desc, size_t size, gen_fn gen,
+            const int *bufs, int nbufs, int64_t ntasks, int64_t macs) {
     char sym[64];
     if (kernel(L, kind, desc, size, gen, sym) < 0) return -1;
     int s = sn_plan_add_step(L->plan, name, sym, NULL, NULL, 0, bufs, nbufs, ntasks, L->st);
@@ -213,44 +184,43 @@ static int add_kernel_step(lower *L, const char *name, const char *kind, const v
     return s;
 }
 
-static int lay_eq(const sn_cpu_layout *a, const sn_cpu_layout *b) {
+int lw_lay_eq(const sn_cpu_layout *a, const sn_cpu_layout *b) {
     return a->blocked == b->blocked && (!a->blocked || a->vl == b->vl) && a->C == b->C &&
            a->H == b->H && a->W == b->W && a->halo == b->halo;
 }
 
 /* Buffer holding tensor t in layout `want`, inserting a reorder when the producer wrote
  * another layout. */
-static int as_layout(lower *L, int t, const sn_cpu_layout *want) {
+int lw_as_layout(lower *L, int t, const sn_cpu_layout *want) {
     if (L->buf[t] < 0) {
         sn_fail(L->st, SN_ERR_RUNTIME, "internal error: tensor %s has no buffer",
                 L->g->tensors[t].name);
         return -1;
     }
-    if (lay_eq(&L->lay[t], want)) return L->buf[t];
+    if (lw_lay_eq(&L->lay[t], want)) return L->buf[t];
     char name[SN_PLAN_NAME_MAX];
     char ln[32];
-    layout_name(want, ln, sizeof ln);
+    lw_layout_name(want, ln, sizeof ln);
     sn_fmt(name, sizeof name, "%s@%s", L->g->tensors[t].name, ln);
     int b = sn_plan_find_buffer(L->plan, name);
     if (b >= 0) return b;
-    b = new_act(L, name, want, images_of(&L->g->tensors[t]));
+    b = lw_new_act(L, name, want, lw_images(&L->g->tensors[t]));
     if (b < 0) return -1;
     sn_reorder_desc d;
     memset(&d, 0, sizeof d);
-    d.N = images_of(&L->g->tensors[t]);
+    d.N = lw_images(&L->g->tensors[t]);
     d.src = L->lay[t];
     d.dst = *want;
     int bufs[2] = {L->buf[t], b};
     char sname[SN_PLAN_NAME_MAX];
     sn_fmt(sname, sizeof sname, "reorder %s", L->g->tensors[t].name);
-    if (add_kernel_step(L, sname, "reorder", &d, sizeof d, g_reorder, bufs, 2, sn_reorder_tasks(&d),
-                        0) < 0)
+    if (lw_step(L, sname, "reorder", &d, sizeof d, g_reorder, bufs, 2, sn_reorder_tasks(&d), 0) < 0)
         return -1;
     return b;
 }
 
-static int set_output(lower *L, int t, const sn_cpu_layout *lay) {
-    int b = new_act(L, L->g->tensors[t].name, lay, images_of(&L->g->tensors[t]));
+int lw_set_output(lower *L, int t, const sn_cpu_layout *lay) {
+    int b = lw_new_act(L, L->g->tensors[t].name, lay, lw_images(&L->g->tensors[t]));
     if (b < 0) return -1;
     L->buf[t] = b;
     L->lay[t] = *lay;
@@ -258,14 +228,14 @@ static int set_output(lower *L, int t, const sn_cpu_layout *lay) {
 }
 
 /* The map dims of an activation [lead..., C, H, W] or [lead..., K]. */
-static void dims_of(const sn_tensor *x, int *C, int *H, int *W) {
+void lw_dims(const sn_tensor *x, int *C, int *H, int *W) {
     *C = (int)x->shape.d[x->lead];
     *H = x->shape.rank > x->lead + 1 ? (int)x->shape.d[x->lead + 1] : 1;
     *W = x->shape.rank > x->lead + 2 ? (int)x->shape.d[x->lead + 2] : 1;
 }
 
 /* Epilogue ops of group members after the anchor; returns the bn node (or -1) and the pool. */
-static int collect_epilogue(lower *L, const sn_group *grp, sn_epilogue *e, int *bn) {
+int lw_collect_epilogue(lower *L, const sn_group *grp, sn_epilogue *e, int *bn) {
     memset(e, 0, sizeof *e);
     *bn = -1;
     for (int i = 1; i < grp->nnodes; i++) {
@@ -303,8 +273,8 @@ static int collect_epilogue(lower *L, const sn_group *grp, sn_epilogue *e, int *
 }
 
 /* Prep step packing the weights of a conv/linear anchor (with folded bn). */
-static int pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int KH, int KW,
-                        int winograd, int *pw, int *pb) {
+int lw_pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int KH, int KW,
+                    int winograd, int transpose, int *pw, int *pb) {
     const sn_graph *g = L->g;
     int wt = anchor->in[1];
     sn_prep_conv_params p;
@@ -315,14 +285,17 @@ static int pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, i
     p.KW = KW;
     p.vl = L->vl;
     p.winograd = winograd;
+    p.transpose = transpose;
     if (g->tensors[wt].producer >= 0 && g->nodes[g->tensors[wt].producer].op == SN_OP_TERNARY) {
         const sn_node *tn = &g->nodes[g->tensors[wt].producer];
         p.ternary = 1;
         p.ternary_threshold = tn->a.ternary_threshold;
         wt = tn->in[0];
     }
-    int bufs[8] = {weight_buf(L, wt),
-                   anchor->a.has_bias ? weight_buf(L, anchor->in[2]) : -1,
+    /* a data gradient packs the weights only: no bias */
+    int has_bias = anchor->a.has_bias && !transpose;
+    int bufs[8] = {lw_weight_buf(L, wt),
+                   has_bias ? lw_weight_buf(L, anchor->in[2]) : -1,
                    -1,
                    -1,
                    -1,
@@ -333,18 +306,20 @@ static int pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, i
         const sn_node *b = &g->nodes[bn];
         p.bn = 1;
         p.eps = b->a.eps;
-        for (int i = 0; i < 4; i++) bufs[2 + i] = weight_buf(L, b->in[1 + i]);
+        for (int i = 0; i < 4; i++) bufs[2 + i] = lw_weight_buf(L, b->in[1 + i]);
     }
-    int Ob = ceil_div(O, L->vl);
+    /* packed as a convolution with O' output channels reading C' inputs */
+    int Op = transpose ? C : O, Cp = transpose ? O : C;
+    int Ob = ceil_div(Op, L->vl);
     char name[SN_PLAN_NAME_MAX];
-    sn_fmt(name, sizeof name, "%s.packed_weight", anchor->name);
-    *pw = owned_buf(L, name, (int64_t)Ob * L->vl * C * (winograd ? 16 : KH * KW));
-    sn_fmt(name, sizeof name, "%s.packed_bias", anchor->name);
-    *pb = owned_buf(L, name, (int64_t)Ob * L->vl);
+    sn_fmt(name, sizeof name, "%s.packed_weight%s", anchor->name, transpose ? "_t" : "");
+    *pw = lw_owned_buf(L, name, (int64_t)Ob * L->vl * Cp * (winograd ? 16 : KH * KW));
+    sn_fmt(name, sizeof name, "%s.packed_bias%s", anchor->name, transpose ? "_t" : "");
+    *pb = lw_owned_buf(L, name, (int64_t)Ob * L->vl);
     if (*pw < 0 || *pb < 0) return -1;
     bufs[6] = *pw;
     bufs[7] = *pb;
-    if (bufs[0] < 0 || (anchor->a.has_bias && bufs[1] < 0)) return -1;
+    if (bufs[0] < 0 || (has_bias && bufs[1] < 0)) return -1;
     if (bn >= 0 && (bufs[2] < 0 || bufs[3] < 0 || bufs[4] < 0 || bufs[5] < 0)) return -1;
     return sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p,
                             bufs, 8, L->st);
@@ -358,7 +333,7 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     memset(&d, 0, sizeof d);
     d.N = g->batch;
     int C, H, W;
-    dims_of(x, &C, &H, &W);
+    lw_dims(x, &C, &H, &W);
     for (int i = 0; i < x->lead - 1; i++) d.N *= x->shape.d[i]; /* T x N for spiking graphs */
     d.O = (int)y0->shape.d[y0->lead];
     d.OH = (int)y0->shape.d[y0->lead + 1];
@@ -370,59 +345,67 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     d.PH = n->a.ph;
     d.PW = n->a.pw;
     int bn;
-    if (collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
+    if (lw_collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
     /* input: a small-channel plain map is read directly (with a halo), otherwise blocked */
     const sn_cpu_layout *xl = &L->lay[n->in[0]];
     sn_cpu_layout want;
     if (!xl->blocked && C < L->vl)
         want = (sn_cpu_layout){0, 1, C, H, W, L->halo};
     else
-        want = blocked(L, C, H, W);
-    int xb = as_layout(L, n->in[0], &want);
+        want = lw_blocked(L, C, H, W);
+    int xb = lw_as_layout(L, n->in[0], &want);
     if (xb < 0) return L->st->code;
     d.in = want;
     int pk = d.epi.pool ? d.epi.pk : 1;
-    d.out = blocked(L, d.O, d.OH / pk, d.OW / pk);
+    d.out = lw_blocked(L, d.O, d.OH / pk, d.OW / pk);
     int64_t macs = sn_node_macs(g, grp->nodes[0]);
     int pw, pb;
-    if (L->algo != ALGO_DIRECT && sn_wino_applies(&d) && C >= L->vl) {
+    int wino = lw_conv_uses_wino(L, &d);
+    if (lw_pack_weights(L, n, bn, d.O, C, d.KH, d.KW, wino, 0, &pw, &pb) < 0) return L->st->code;
+    int yb = lw_set_output(L, grp->out, &d.out);
+    if (yb < 0) return L->st->code;
+    return lw_conv_kernel(L, grp->name, &d, xb, pw, pb, yb, -1, macs);
+}
+
+int lw_conv_uses_wino(lower *L, const sn_conv_desc *d) {
+    return L->algo != ALGO_DIRECT && sn_wino_applies(d) && d->in.C >= L->vl;
+}
+
+sn_code lw_conv_kernel(lower *L, const char *name, sn_conv_desc *d, int xb, int pw, int pb, int yb,
+                       int mask_buf, int64_t macs) {
+    int C = d->in.C;
+    if (lw_conv_uses_wino(L, d)) {
         sn_wino_desc w;
         memset(&w, 0, sizeof w);
-        w.c = d;
+        w.c = *d;
         sn_wino_choose(&w, L->vl);
-        if (pack_weights(L, n, bn, d.O, C, 3, 3, 1, &pw, &pb) < 0) return L->st->code;
         int src = xb;
         if (!w.fused_input) { /* transform the whole batch's input first */
-            char name[SN_PLAN_NAME_MAX];
-            sn_fmt(name, sizeof name, "%s.winograd_input", n->name);
+            char bname[SN_PLAN_NAME_MAX];
+            sn_fmt(bname, sizeof bname, "%s.winograd_input", name);
             sn_shape vs = sn_shape1(sn_wino_v_floats(&w));
-            src = sn_plan_add_buffer(L->plan, name, SN_F32, &vs, SN_BUF_ARENA, L->st);
+            src = sn_plan_add_buffer(L->plan, bname, SN_F32, &vs, SN_BUF_ARENA, L->st);
             if (src < 0) return L->st->code;
             sn_strlcpy(L->plan->bufs[src].layout, "wino16", sizeof L->plan->bufs[src].layout);
             int ib[2] = {xb, src};
-            sn_fmt(name, sizeof name, "%s (input transform)", grp->name);
-            if (add_kernel_step(L, name, "wino_input", &w, sizeof w, g_wino_input, ib, 2,
-                                sn_wino_input_tasks(&w), 0) < 0)
+            sn_fmt(bname, sizeof bname, "%s (input transform)", name);
+            if (lw_step(L, bname, "wino_input", &w, sizeof w, g_wino_input, ib, 2,
+                        sn_wino_input_tasks(&w), 0) < 0)
                 return L->st->code;
         }
-        int yb = set_output(L, grp->out, &d.out);
-        if (yb < 0) return L->st->code;
-        int bufs[4] = {src, pw, pb, yb};
-        int s = add_kernel_step(L, grp->name, "wino", &w, sizeof w, g_wino, bufs, 4,
-                                sn_wino_tasks(&w), macs);
+        int bufs[5] = {src, pw, pb, yb, mask_buf};
+        int s = lw_step(L, name, "wino", &w, sizeof w, g_wino, bufs, mask_buf >= 0 ? 5 : 4,
+                        sn_wino_tasks(&w), macs);
         if (s < 0) return L->st->code;
         /* executed arithmetic: 16 products per tile and channel pair (macs keeps the
          * direct-convolution count the layer stands for) */
-        L->plan->steps[s].flops = 2 * 16 * sn_wino_tiles(&w) * (int64_t)C * d.O;
+        L->plan->steps[s].flops = 2 * 16 * sn_wino_tiles(&w) * (int64_t)C * d->O;
         return SN_OK;
     }
-    sn_conv_choose_tile(&d, L->nregs);
-    if (pack_weights(L, n, bn, d.O, C, d.KH, d.KW, 0, &pw, &pb) < 0) return L->st->code;
-    int yb = set_output(L, grp->out, &d.out);
-    if (yb < 0) return L->st->code;
-    int bufs[4] = {xb, pw, pb, yb};
-    return add_kernel_step(L, grp->name, "conv", &d, sizeof d, g_conv, bufs, 4, sn_conv_tasks(&d),
-                           macs) < 0
+    sn_conv_choose_tile(d, L->nregs);
+    int bufs[5] = {xb, pw, pb, yb, mask_buf};
+    return lw_step(L, name, "conv", d, sizeof *d, g_conv, bufs, mask_buf >= 0 ? 5 : 4,
+                   sn_conv_tasks(d), macs) < 0
                ? L->st->code
                : SN_OK;
 }
@@ -439,19 +422,19 @@ static sn_code lower_linear(lower *L, const sn_group *grp) {
     d.M = (int)w->shape.d[0];
     d.vl = L->vl;
     int bn;
-    if (collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
-    sn_cpu_layout want = flat(d.K);
-    int xb = as_layout(L, n->in[0], &want);
+    if (lw_collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
+    sn_cpu_layout want = lw_flat(d.K);
+    int xb = lw_as_layout(L, n->in[0], &want);
     if (xb < 0) return L->st->code;
     sn_linear_choose_tile(&d, L->nregs);
     int pw, pb;
-    if (pack_weights(L, n, bn, d.M, d.K, 1, 1, 0, &pw, &pb) < 0) return L->st->code;
-    sn_cpu_layout out = flat(d.M);
-    int yb = set_output(L, grp->out, &out);
+    if (lw_pack_weights(L, n, bn, d.M, d.K, 1, 1, 0, 0, &pw, &pb) < 0) return L->st->code;
+    sn_cpu_layout out = lw_flat(d.M);
+    int yb = lw_set_output(L, grp->out, &out);
     if (yb < 0) return L->st->code;
     int bufs[4] = {xb, pw, pb, yb};
-    return add_kernel_step(L, grp->name, "linear", &d, sizeof d, g_linear, bufs, 4,
-                           sn_linear_tasks(&d), sn_node_macs(g, grp->nodes[0])) < 0
+    return lw_step(L, grp->name, "linear", &d, sizeof d, g_linear, bufs, 4, sn_linear_tasks(&d),
+                   sn_node_macs(g, grp->nodes[0])) < 0
                ? L->st->code
                : SN_OK;
 }
@@ -465,16 +448,16 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
     d.N = 1;
     for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
     int C, H, W;
-    dims_of(x, &C, &H, &W);
+    lw_dims(x, &C, &H, &W);
     /* the anchor is an op too: treat the whole group as an epilogue */
     sn_group all = *grp;
     memmove(all.nodes + 1, all.nodes, sizeof(int) * (size_t)grp->nnodes);
     all.nnodes = grp->nnodes + 1;
     int bn;
-    if (collect_epilogue(L, &all, &d.epi, &bn)) return L->st->code;
+    if (lw_collect_epilogue(L, &all, &d.epi, &bn)) return L->st->code;
     sn_cpu_layout want = L->lay[n->in[0]];
-    if (!want.blocked && !(H == 1 && W == 1) && want.halo > 0) want = blocked(L, C, H, W);
-    int xb = as_layout(L, n->in[0], &want);
+    if (!want.blocked && !(H == 1 && W == 1) && want.halo > 0) want = lw_blocked(L, C, H, W);
+    int xb = lw_as_layout(L, n->in[0], &want);
     if (xb < 0) return L->st->code;
     d.lay = want;
     int bufs[4] = {xb, -1, -1, -1};
@@ -484,13 +467,13 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         int padded = ceil_div(C, L->vl) * L->vl;
         char name[SN_PLAN_NAME_MAX];
         sn_fmt(name, sizeof name, "%s.scale", b->name);
-        int sc = owned_buf(L, name, padded);
+        int sc = lw_owned_buf(L, name, padded);
         sn_fmt(name, sizeof name, "%s.shift", b->name);
-        int sh = owned_buf(L, name, padded);
-        int pbufs[6] = {weight_buf(L, b->in[1]),
-                        weight_buf(L, b->in[2]),
-                        weight_buf(L, b->in[3]),
-                        weight_buf(L, b->in[4]),
+        int sh = lw_owned_buf(L, name, padded);
+        int pbufs[6] = {lw_weight_buf(L, b->in[1]),
+                        lw_weight_buf(L, b->in[2]),
+                        lw_weight_buf(L, b->in[3]),
+                        lw_weight_buf(L, b->in[4]),
                         sc,
                         sh};
         sn_prep_bn_params p = {C, L->vl, b->a.eps};
@@ -501,11 +484,11 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         bufs[2] = sc;
         bufs[3] = sh;
     }
-    int yb = set_output(L, grp->out, &want);
+    int yb = lw_set_output(L, grp->out, &want);
     if (yb < 0) return L->st->code;
     bufs[1] = yb;
-    return add_kernel_step(L, grp->name, "eltwise", &d, sizeof d, g_eltwise, bufs, d.affine ? 4 : 2,
-                           sn_eltwise_tasks(&d), 0) < 0
+    return lw_step(L, grp->name, "eltwise", &d, sizeof d, g_eltwise, bufs, d.affine ? 4 : 2,
+                   sn_eltwise_tasks(&d), 0) < 0
                ? L->st->code
                : SN_OK;
 }
@@ -524,10 +507,10 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         d.N = 1;
         for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
         int C, H, W;
-        dims_of(x, &C, &H, &W);
+        lw_dims(x, &C, &H, &W);
         const sn_tensor *y = &g->tensors[n->out[0]];
-        d.in = blocked(L, C, H, W);
-        d.out = blocked(L, C, (int)y->shape.d[y->lead + 1], (int)y->shape.d[y->lead + 2]);
+        d.in = lw_blocked(L, C, H, W);
+        d.out = lw_blocked(L, C, (int)y->shape.d[y->lead + 1], (int)y->shape.d[y->lead + 2]);
         d.max = n->op == SN_OP_MAXPOOL;
         d.KH = n->a.kh;
         d.KW = n->a.kw;
@@ -535,13 +518,13 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         d.SW = n->a.sw;
         d.PH = n->a.ph;
         d.PW = n->a.pw;
-        int xb = as_layout(L, n->in[0], &d.in);
+        int xb = lw_as_layout(L, n->in[0], &d.in);
         if (xb < 0) return L->st->code;
-        int yb = set_output(L, grp->out, &d.out);
+        int yb = lw_set_output(L, grp->out, &d.out);
         if (yb < 0) return L->st->code;
         int bufs[2] = {xb, yb};
-        return add_kernel_step(L, grp->name, "pool", &d, sizeof d, g_pool, bufs, 2,
-                               sn_pool_tasks(&d), 0) < 0
+        return lw_step(L, grp->name, "pool", &d, sizeof d, g_pool, bufs, 2, sn_pool_tasks(&d), 0) <
+                       0
                    ? L->st->code
                    : SN_OK;
     }
@@ -552,16 +535,16 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         d.N = 1;
         for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
         d.src = L->lay[n->in[0]];
-        d.dst = flat((int)y->shape.d[y->lead]);
+        d.dst = lw_flat((int)y->shape.d[y->lead]);
         d.flatten = 1;
         if (L->buf[n->in[0]] < 0)
             return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: flatten input has no buffer");
         int bufs[2] = {L->buf[n->in[0]], -1};
-        int yb = set_output(L, grp->out, &d.dst);
+        int yb = lw_set_output(L, grp->out, &d.dst);
         if (yb < 0) return L->st->code;
         bufs[1] = yb;
-        return add_kernel_step(L, grp->name, "flatten", &d, sizeof d, g_reorder, bufs, 2,
-                               sn_reorder_tasks(&d), 0) < 0
+        return lw_step(L, grp->name, "flatten", &d, sizeof d, g_reorder, bufs, 2,
+                       sn_reorder_tasks(&d), 0) < 0
                    ? L->st->code
                    : SN_OK;
     }
@@ -574,14 +557,14 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         d.stream = sn_hash_str(SN_HASH_INIT, n->name); /* as the reference backend */
         sn_cpu_layout lay = L->lay[n->in[0]];
         lay.halo = 0; /* encoders index the elements densely, as the reference */
-        int xb = as_layout(L, n->in[0], &lay);
+        int xb = lw_as_layout(L, n->in[0], &lay);
         if (xb < 0) return L->st->code;
-        d.M = images_of(x) * sn_lay_image(&lay);
-        int yb = set_output(L, grp->out, &lay);
+        d.M = lw_images(x) * sn_lay_image(&lay);
+        int yb = lw_set_output(L, grp->out, &lay);
         if (yb < 0) return L->st->code;
         int bufs[2] = {xb, yb};
-        return add_kernel_step(L, grp->name, "encode", &d, sizeof d, g_encode, bufs, 2,
-                               sn_encode_tasks(&d), 0) < 0
+        return lw_step(L, grp->name, "encode", &d, sizeof d, g_encode, bufs, 2, sn_encode_tasks(&d),
+                       0) < 0
                    ? L->st->code
                    : SN_OK;
     }
@@ -591,8 +574,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
             return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: no input buffer");
         sn_cpu_layout lay = L->lay[n->in[0]];
         int T = (int)x->shape.d[0];
-        int64_t M = images_of(x) / T * sn_lay_image(&lay);
-        int bufs[2] = {L->buf[n->in[0]], set_output(L, grp->out, &lay)};
+        int64_t M = lw_images(x) / T * sn_lay_image(&lay);
+        int bufs[2] = {L->buf[n->in[0]], lw_set_output(L, grp->out, &lay)};
         if (bufs[1] < 0) return L->st->code;
         if (n->op == SN_OP_NEURON) {
             sn_neuron_desc d;
@@ -600,8 +583,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
             d.T = T;
             d.M = M;
             d.p = n->a.neuron;
-            return add_kernel_step(L, grp->name, "neuron", &d, sizeof d, g_neuron, bufs, 2,
-                                   sn_neuron_tasks(&d), 0) < 0
+            return lw_step(L, grp->name, "neuron", &d, sizeof d, g_neuron, bufs, 2,
+                           sn_neuron_tasks(&d), 0) < 0
                        ? L->st->code
                        : SN_OK;
         }
@@ -609,35 +592,35 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         memset(&d, 0, sizeof d);
         d.T = T;
         d.M = M;
-        return add_kernel_step(L, grp->name, "time_mean", &d, sizeof d, g_time_mean, bufs, 2,
-                               sn_time_mean_tasks(&d), 0) < 0
+        return lw_step(L, grp->name, "time_mean", &d, sizeof d, g_time_mean, bufs, 2,
+                       sn_time_mean_tasks(&d), 0) < 0
                    ? L->st->code
                    : SN_OK;
     }
     case SN_OP_THRESHOLD: {
         sn_threshold_desc d;
         memset(&d, 0, sizeof d);
-        d.N = images_of(x);
+        d.N = lw_images(x);
         int C, H, W;
-        dims_of(x, &C, &H, &W);
-        d.lay = blocked(L, C, H, W);
+        lw_dims(x, &C, &H, &W);
+        d.lay = lw_blocked(L, C, H, W);
         d.U = n->a.U;
-        int vb = as_layout(L, n->in[0], &d.lay);
+        int vb = lw_as_layout(L, n->in[0], &d.lay);
         if (vb < 0) return L->st->code;
         char name[SN_PLAN_NAME_MAX];
         sn_fmt(name, sizeof name, "%s.packed_theta", n->name);
-        int tb = owned_buf(L, name, (int64_t)ceil_div(C, L->vl) * L->vl * d.U);
+        int tb = lw_owned_buf(L, name, (int64_t)ceil_div(C, L->vl) * L->vl * d.U);
         sn_prep_theta_params p = {C, d.U, L->vl};
-        int pbufs[2] = {weight_buf(L, n->in[1]), tb};
+        int pbufs[2] = {lw_weight_buf(L, n->in[1]), tb};
         if (tb < 0 || pbufs[0] < 0 ||
             sn_plan_add_prep(L->plan, n->name, "cpu.pack_theta", sn_prep_theta, &p, sizeof p, pbufs,
                              2, L->st) < 0)
             return L->st->code;
-        int yb = set_output(L, grp->out, &d.lay);
+        int yb = lw_set_output(L, grp->out, &d.lay);
         if (yb < 0) return L->st->code;
         int bufs[3] = {vb, tb, yb};
-        return add_kernel_step(L, grp->name, "threshold", &d, sizeof d, g_threshold, bufs, 3,
-                               sn_threshold_tasks(&d), 0) < 0
+        return lw_step(L, grp->name, "threshold", &d, sizeof d, g_threshold, bufs, 3,
+                       sn_threshold_tasks(&d), 0) < 0
                    ? L->st->code
                    : SN_OK;
     }
@@ -652,8 +635,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         if (d.K > 1024)
             return sn_fail(L->st, SN_ERR_INPUT,
                            "the CPU loss kernel supports at most 1024 classes");
-        sn_cpu_layout want = flat(d.K);
-        int xb = as_layout(L, n->in[0], &want);
+        sn_cpu_layout want = lw_flat(d.K);
+        int xb = lw_as_layout(L, n->in[0], &want);
         if (xb < 0) return L->st->code;
         if (L->buf[n->in[1]] < 0)
             return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: labels have no buffer");
@@ -663,9 +646,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         if (lb < 0) return L->st->code;
         L->buf[grp->out] = lb;
         int bufs[3] = {xb, L->buf[n->in[1]], lb};
-        return add_kernel_step(L, grp->name, "loss", &d, sizeof d, g_loss, bufs, 3, 1, 0) < 0
-                   ? L->st->code
-                   : SN_OK;
+        return lw_step(L, grp->name, "loss", &d, sizeof d, g_loss, bufs, 3, 1, 0) < 0 ? L->st->code
+                                                                                      : SN_OK;
     }
     default:
         return sn_fail(L->st, SN_ERR_RUNTIME, "the CPU backend has no kernel for op %s (%s)",
@@ -703,6 +685,12 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
         if (g->nodes[i].op == SN_OP_CONV2D) {
             if (g->nodes[i].a.ph > L.halo) L.halo = g->nodes[i].a.ph;
             if (g->nodes[i].a.pw > L.halo) L.halo = g->nodes[i].a.pw;
+        } else if (g->nodes[i].op == SN_OP_CONV2D_BWD_DATA && g->nodes[i].a.sh == 1 &&
+                   g->nodes[i].a.sw == 1) {
+            /* the stride-1 data gradient is a convolution with padding k - 1 - p */
+            const sn_attrs *a = &g->nodes[i].a;
+            if (a->kh - 1 - a->ph > L.halo) L.halo = a->kh - 1 - a->ph;
+            if (a->kw - 1 - a->pw > L.halo) L.halo = a->kw - 1 - a->pw;
         }
     L.buf = sn_calloc((size_t)g->ntensors, sizeof(int));
     L.wbuf = sn_calloc((size_t)g->ntensors, sizeof(int));
@@ -715,11 +703,12 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     {
         const sn_tensor *x = &g->tensors[g->input];
         int C, H, W;
-        dims_of(x, &C, &H, &W);
+        lw_dims(x, &C, &H, &W);
         sn_cpu_layout in = {0, 1, C, H, W, 0};
         plan->in_buf = sn_plan_add_buffer(plan, "input", SN_F32, &x->shape, SN_BUF_ARENA, st);
         if (plan->in_buf < 0) goto fail;
-        layout_name(&in, plan->bufs[plan->in_buf].layout, sizeof plan->bufs[plan->in_buf].layout);
+        lw_layout_name(&in, plan->bufs[plan->in_buf].layout,
+                       sizeof plan->bufs[plan->in_buf].layout);
         L.buf[g->input] = plan->in_buf;
         L.lay[g->input] = in;
         if (g->label >= 0) {
@@ -732,6 +721,9 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     for (int i = 0; i < gs->n; i++) {
         const sn_group *grp = &gs->g[i];
         sn_code c;
+        int handled = 0;
+        if (lw_lower_train(&L, grp, &handled) != SN_OK) goto fail;
+        if (handled) continue;
         switch (grp->kind) {
         case SN_G_CONV:
             c = lower_conv(&L, grp);
@@ -750,8 +742,8 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     }
     {
         int out = g->output;
-        sn_cpu_layout want = flat((int)g->tensors[out].shape.d[1]);
-        plan->out_buf = as_layout(&L, out, &want);
+        sn_cpu_layout want = lw_flat((int)g->tensors[out].shape.d[1]);
+        plan->out_buf = lw_as_layout(&L, out, &want);
         if (plan->out_buf < 0) goto fail;
         if (g->loss >= 0) plan->loss_buf = L.buf[g->loss];
     }
