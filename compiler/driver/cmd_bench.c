@@ -12,6 +12,7 @@
 #include "../passes/fusion.h"
 #include "commands.h"
 #include "session.h"
+#include "trainer.h"
 #ifdef SNNC_HAVE_LLVM
 #include "../backends/llvm/kernels.h"
 #endif
@@ -19,20 +20,24 @@
 static const sn_cmd bench_cmd = {
     .name = "bench",
     .usage = "MODEL.yaml [options]",
-    .summary =
-        "Time a model kernel by kernel: ms per batch, GFLOP/s and share of the CPU's measured\n"
-        "fp32 peak for every kernel, images/s for each fusion mode, the gain of fusion per\n"
-        "fused group, and the JIT compile time cold and from the cache.",
-    .details = "The peak is measured on this machine with a JIT-compiled FMA loop on all threads.\n"
-               "GFLOP/s and peak% count the arithmetic a kernel executes; direct-eq counts the\n"
-               "2 x MACs of the layer it computes (Winograd kernels execute fewer multiplies).\n"
-               "bench/ has the scripts that run PyTorch on the same network in the same run.",
+    .summary = "Time a model kernel by kernel and per fusion mode, and its JIT compile time.",
+    .details =
+        "Reports ms per batch, GFLOP/s and share of the CPU's measured fp32 peak for every\n"
+        "kernel, images/s for each fusion mode, the gain of fusion per fused group, and the\n"
+        "JIT compile time cold and from the cache.\n"
+        "The peak is measured on this machine with a JIT-compiled FMA loop on all threads.\n"
+        "GFLOP/s and peak% count the arithmetic a kernel executes; direct-eq counts the\n"
+        "2 x MACs of the layer it computes (Winograd kernels execute fewer multiplies).\n"
+        "bench/ has the scripts that run PyTorch on the same network in the same run.",
     .min_pos = 1,
     .max_pos = 1,
     .opts =
         {
             {"--target", "TARGET", "cpu (default) or ref", 0},
-            {"--mode", "MODE", "infer (default)", 0},
+            {"--mode", "MODE",
+             "infer (default: a forward pass) or train (a full optimizer step of the model's "
+             "recipe: forward in training mode, loss, backward, update, weight repacking)",
+             0},
             {"--batch", "N", "batch size (default 64)", 0},
             {"--fusion", "MODE", "on, off or both (default both)", 0},
             {"--iters", "N", "timed batches per mode (default: enough for ~2 s, at least 5)", 0},
@@ -138,6 +143,20 @@ static double measure_peak(sn_pool *pool, sn_status *st) {
 }
 #endif
 
+/* One timed batch: a forward pass, or (train) a whole optimizer step, which starts by
+ * repacking the weights the last step changed. Returns the seconds spent repacking. */
+static double bench_batch(sn_plan *plan, sn_pool *pool, uint64_t seed, int train, sn_status *st) {
+    double prep = 0;
+    if (train) {
+        plan->step++;
+        double t0 = sn_now();
+        if (sn_plan_prepare(plan, pool, st)) return 0;
+        prep = sn_now() - t0;
+    }
+    sn_plan_run(plan, pool, seed, train, st);
+    return prep;
+}
+
 /* Whether a step belongs to a group/node: its name, or its name followed by " (part)". */
 static int step_of(const char *step, const char *name) {
     size_t n = strlen(name);
@@ -150,7 +169,7 @@ static int run_bench(const sn_args *a) {
     int64_t batch, iters, threads;
     sn_target target;
     static const char *const fmodes[] = {"on", "off", "both", NULL};
-    static const char *const modes[] = {"infer", NULL};
+    static const char *const modes[] = {"infer", "train", NULL};
     int fm = 2, mode = 0;
     if (sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st) ||
         sn_args_int(a, "--iters", 0, 0, 1 << 20, &iters, &st) ||
@@ -174,9 +193,14 @@ static int run_bench(const sn_args *a) {
     memset(res, 0, sizeof res);
     int nres = 0;
     double peak = 0;
+    int train = mode == 1;
     if (sn_session_spec(a, &spec, &st)) goto done;
-    sn_build_opts bo = {.batch = batch, .with_loss = 0};
-    if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
+    if (train) {
+        if (sn_train_graph(&spec, batch, &g, &st)) goto done;
+    } else {
+        sn_build_opts bo = {.batch = batch, .with_loss = 0};
+        if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
+    }
     pool = sn_pool_create((int)threads);
     if (!pool) {
         sn_fail(&st, SN_ERR_RUNTIME, "cannot start worker threads");
@@ -193,7 +217,7 @@ static int run_bench(const sn_args *a) {
      * mode's best round: the machine's background noise affects all modes alike */
     sn_plan plans[2];
     sn_backend bes[2];
-    sn_weights ws[2];
+    sn_weights ws[2][3];
     memset(plans, 0, sizeof plans);
     memset(bes, 0, sizeof bes);
     memset(ws, 0, sizeof ws);
@@ -207,16 +231,29 @@ static int run_bench(const sn_args *a) {
         m->fusion = fusion;
         if (!sn_args_has(a, "--json"))
             fprintf(stderr, "compiling (fusion %s)...\n", fusion ? "on" : "off");
+        sn_weights *w = ws[nres - 1];
+        const char *slot_names[2];
+        int nslots = 0;
         if (compile_twice(&g, target, fusion, plan, &bes[nres - 1], m, &st) ||
-            sn_session_weights(&g, &spec, NULL, 1, &ws[nres - 1], &st) ||
-            sn_plan_bind(plan, &ws[nres - 1], &st) || sn_plan_enable_profiling(plan, &st))
+            sn_session_weights(&g, &spec, NULL, 1, &w[0], &st) ||
+            (train && sn_optimizer_stores(&g, &spec, &w[1], slot_names, &nslots, &st)))
+            goto timing_done;
+        sn_weights *stores[3] = {&w[0], &w[1], &w[2]};
+        if (sn_plan_bind_stores(plan, stores, 1 + nslots, &st) ||
+            sn_plan_enable_profiling(plan, &st))
             goto timing_done;
         sn_rng r;
         sn_rng_seed(&r, 3);
         float *x = sn_plan_f32(plan, plan->in_buf);
         int64_t nx = sn_shape_numel(&plan->bufs[plan->in_buf].shape);
         for (int64_t i = 0; i < nx; i++) x[i] = sn_rng_uniform(&r);
-        for (int i = 0; i < 2 && !st.code; i++) sn_plan_run(plan, pool, (uint64_t)i, 0, &st);
+        if (train) { /* random labels; the recipe's learning rate */
+            int32_t *y = plan->bufs[plan->label_buf].ptr;
+            for (int64_t i = 0; i < batch; i++)
+                y[i] = (int32_t)(sn_rng_next(&r) % (uint64_t)spec.num_classes);
+            plan->lr = spec.train.lr;
+        }
+        for (int i = 0; i < 2 && !st.code; i++) bench_batch(plan, pool, (uint64_t)i, train, &st);
         m->nsteps = plan->nsteps;
         m->names = calloc((size_t)plan->nsteps + 1, sizeof *m->names);
         m->kernels = calloc((size_t)plan->nsteps + 1, sizeof *m->kernels);
@@ -233,6 +270,11 @@ static int run_bench(const sn_args *a) {
             m->flops[s] = plan->steps[s].flops;
             m->macs[s] = plan->steps[s].macs;
         }
+        if (train) { /* the repacking that starts every step, as one more row */
+            strcpy(m->names[plan->nsteps], "(prepare: repack changed weights)");
+            strcpy(m->kernels[plan->nsteps], "prepare");
+            m->nsteps++;
+        }
     }
     {
         /* batches per round: about 0.4 s each (or --iters split over the rounds) */
@@ -244,7 +286,7 @@ static int run_bench(const sn_args *a) {
                 continue;
             }
             double t0 = sn_now();
-            sn_plan_run(&plans[i], pool, 7, 0, &st);
+            bench_batch(&plans[i], pool, 7, train, &st);
             double one = sn_now() - t0;
             per_round[i] = one > 0 ? (int64_t)(0.4 / one) + 1 : 1;
             if (per_round[i] > 200) per_round[i] = 200;
@@ -254,14 +296,15 @@ static int run_bench(const sn_args *a) {
             for (int i = 0; i < nres && !st.code; i++) {
                 sn_plan *plan = &plans[i];
                 memset(plan->step_seconds, 0, sizeof(double) * (size_t)plan->nsteps);
-                double t0 = sn_now();
+                double t0 = sn_now(), prep = 0;
                 for (int64_t k = 0; k < per_round[i] && !st.code; k++)
-                    sn_plan_run(plan, pool, (uint64_t)(rd * 1000 + k), 0, &st);
+                    prep += bench_batch(plan, pool, (uint64_t)(rd * 1000 + k), train, &st);
                 double spb = (sn_now() - t0) / (double)per_round[i];
                 if (spb < res[i].sec_per_batch) {
                     res[i].sec_per_batch = spb;
                     for (int s = 0; s < plan->nsteps; s++)
                         res[i].ms[s] = 1000.0 * plan->step_seconds[s] / (double)per_round[i];
+                    if (train) res[i].ms[plan->nsteps] = 1000.0 * prep / (double)per_round[i];
                 }
             }
     }
@@ -269,7 +312,7 @@ timing_done:
     for (int i = 0; i < 2; i++) {
         sn_plan_free(&plans[i]);
         sn_backend_free(&bes[i]);
-        sn_weights_free(&ws[i]);
+        for (int k = 0; k < 3; k++) sn_weights_free(&ws[i][k]);
     }
     if (st.code) goto done;
     if (sn_args_has(a, "--json")) {

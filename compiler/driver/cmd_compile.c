@@ -14,8 +14,9 @@
 static const sn_cmd compile_cmd = {
     .name = "compile",
     .usage = "MODEL.yaml -o DIR [options]",
-    .summary = "Compile a model ahead of time into DIR: the plan, every kernel's object code,\n"
-               "LLVM IR and assembly; 'snnc eval --plan DIR' then runs it without compiling.",
+    .summary = "Compile a model ahead of time into a plan directory for 'snnc eval --plan'.",
+    .details = "DIR receives the plan, every kernel's object code, LLVM IR and assembly;\n"
+               "'snnc eval --plan DIR' then runs it without compiling.",
     .min_pos = 1,
     .max_pos = 1,
     .opts =

@@ -16,9 +16,9 @@
 static const sn_cmd inspect_cmd = {
     .name = "inspect",
     .usage = "MODEL.yaml [options]",
-    .summary = "Show a model: a per-layer table (op, output shape, parameters, MACs) and totals,\n"
-               "or one stage of the pipeline as text.",
-    .details = "Stages: spec (the resolved YAML, every default filled in), ir (the graph),\n"
+    .summary = "Show a model's layer table and totals, or one stage of the pipeline as text.",
+    .details = "The table lists each layer's op, output shape, parameters and MACs.\n"
+               "Stages: spec (the resolved YAML, every default filled in), ir (the graph),\n"
                "fused (the kernel groups of the fusion pass), plan (buffers with their layouts,\n"
                "arena offsets, preparation steps and kernel launches of the chosen target),\n"
                "llvm (the optimized LLVM IR of every CPU kernel).\n"

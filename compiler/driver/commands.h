@@ -14,5 +14,8 @@ extern const sn_command sn_cmd_inspect;
 extern const sn_command sn_cmd_eval;
 extern const sn_command sn_cmd_compile;
 extern const sn_command sn_cmd_bench;
+extern const sn_command sn_cmd_train;
+extern const sn_command sn_cmd_init;
+extern const sn_command sn_cmd_demo;
 
 #endif

@@ -6,10 +6,8 @@
 #include "commands.h"
 
 static const sn_command *const commands[] = {
-    &sn_cmd_inspect,
-    &sn_cmd_eval,
-    &sn_cmd_compile,
-    &sn_cmd_bench,
+    &sn_cmd_train, &sn_cmd_eval, &sn_cmd_inspect, &sn_cmd_init, &sn_cmd_compile, &sn_cmd_bench,
+    &sn_cmd_demo,
 };
 
 static void usage(FILE *f) {
@@ -17,8 +15,12 @@ static void usage(FILE *f) {
             SNNC_VERSION);
     fprintf(f,
             "usage: snnc COMMAND [options]   (snnc COMMAND --help for its options)\n\ncommands:\n");
-    for (size_t i = 0; i < SN_ARRAY_LEN(commands); i++)
-        fprintf(f, "  %-10s %s\n", commands[i]->spec->name, commands[i]->spec->summary);
+    for (size_t i = 0; i < SN_ARRAY_LEN(commands); i++) {
+        const char *s = commands[i]->spec->summary, *nl = strchr(s, '\n');
+        /* the first line of the summary; `snnc COMMAND --help` shows all of it */
+        fprintf(f, "  %-10s %.*s\n", commands[i]->spec->name, nl ? (int)(nl - s) : (int)strlen(s),
+                s);
+    }
     fprintf(f, "\nexit codes: 0 success, 1 runtime failure, 2 bad usage or bad input\n");
 }
 

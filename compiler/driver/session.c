@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../runtime/core/util.h"
+#include "../../runtime/train/checkpoint.h"
 #include "../backends/ref/ref_backend.h"
 #include "../passes/fusion.h"
 #ifdef SNNC_HAVE_LLVM
@@ -131,7 +132,7 @@ sn_code sn_session_weights_desc(const sn_param_desc *d, int n, const sn_model_sp
     sn_code c = sn_weights_create(w, d, n, st);
     if (c) return c;
     if (path) {
-        if (sn_weights_load(w, path, st) != SN_OK) {
+        if (sn_checkpoint_load_weights(path, w, st) != SN_OK) {
             sn_weights_free(w);
             return st->code;
         }

@@ -25,30 +25,48 @@ void sn_trainer_schedule(const sn_model_spec *spec, sn_lr_schedule *s) {
     s->warmup_start_lr = t->warmup_start_lr;
 }
 
-static sn_code optimizer_stores(sn_trainer *t, sn_status *st) {
-    const sn_train_spec *ts = &t->spec->train;
+sn_code sn_optimizer_stores(const sn_graph *tg, const sn_model_spec *spec, sn_weights slots[2],
+                            const char *names[2], int *nslots, sn_status *st) {
+    const sn_train_spec *ts = &spec->train;
     if (ts->optimizer == SN_OPT_ADAM) {
-        t->nslots = 2;
-        t->slot_names[0] = "exp_avg";
-        t->slot_names[1] = "exp_avg_sq";
+        *nslots = 2;
+        names[0] = "exp_avg";
+        names[1] = "exp_avg_sq";
     } else {
-        t->nslots = ts->momentum > 0 ? 1 : 0;
-        t->slot_names[0] = "momentum";
+        *nslots = ts->momentum > 0 ? 1 : 0;
+        names[0] = "momentum";
     }
-    for (int k = 0; k < t->nslots; k++) {
+    for (int k = 0; k < *nslots; k++) {
         sn_param_desc *d = NULL;
-        int n = sn_graph_optstate_descs(&t->tg, t->slot_names[k], &d);
+        int n = sn_graph_optstate_descs(tg, names[k], &d);
         if (n < 0) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
         /* The store's names carry the "optimizer.<slot>." prefix the plan's buffers use. */
         for (int i = 0; i < n; i++) {
             char full[128];
-            sn_fmt(full, sizeof full, "optimizer.%s.%s", t->slot_names[k], d[i].name);
+            sn_fmt(full, sizeof full, "optimizer.%s.%s", names[k], d[i].name);
             sn_strlcpy(d[i].name, full, sizeof d[i].name);
         }
-        sn_code c = sn_weights_create(&t->slots[k], d, n, st);
+        sn_code c = sn_weights_create(&slots[k], d, n, st);
         free(d);
         if (c) return c;
     }
+    return SN_OK;
+}
+
+sn_code sn_train_graph(const sn_model_spec *spec, int64_t batch, sn_graph *g, sn_status *st) {
+    const sn_train_spec *ts = &spec->train;
+    sn_build_opts tb = {.batch = batch, .with_loss = 1, .training = 1};
+    sn_optim_opts oo;
+    memset(&oo, 0, sizeof oo);
+    oo.adam = ts->optimizer == SN_OPT_ADAM;
+    oo.momentum = ts->momentum;
+    oo.nesterov = ts->nesterov;
+    oo.weight_decay = ts->weight_decay;
+    oo.beta1 = ts->beta1;
+    oo.beta2 = ts->beta2;
+    oo.eps = ts->eps;
+    if (sn_graph_build(spec, &tb, g, st) || sn_autodiff(g, &oo, st) || sn_graph_verify(g, st))
+        return st->code;
     return SN_OK;
 }
 
@@ -64,24 +82,12 @@ sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_tra
     sn_plan_init(&t->tp);
     sn_plan_init(&t->ep);
     sn_trainer_schedule(spec, &t->sched);
-    const sn_train_spec *ts = &spec->train;
-    sn_build_opts tb = {.batch = o->batch, .with_loss = 1, .training = 1};
     sn_build_opts eb = {.batch = o->eval_batch, .with_loss = 0, .training = 0};
-    sn_optim_opts oo;
-    memset(&oo, 0, sizeof oo);
-    oo.adam = ts->optimizer == SN_OPT_ADAM;
-    oo.momentum = ts->momentum;
-    oo.nesterov = ts->nesterov;
-    oo.weight_decay = ts->weight_decay;
-    oo.beta1 = ts->beta1;
-    oo.beta2 = ts->beta2;
-    oo.eps = ts->eps;
-    if (sn_graph_build(spec, &tb, &t->tg, st) || sn_autodiff(&t->tg, &oo, st) ||
-        sn_graph_verify(&t->tg, st) || sn_graph_build(spec, &eb, &t->eg, st) ||
+    if (sn_train_graph(spec, o->batch, &t->tg, st) || sn_graph_build(spec, &eb, &t->eg, st) ||
         sn_graph_verify(&t->eg, st))
         return st->code;
     if (sn_session_weights(&t->tg, spec, o->init_weights, o->seed, &t->w, st)) return st->code;
-    if (optimizer_stores(t, st)) return st->code;
+    if (sn_optimizer_stores(&t->tg, spec, t->slots, t->slot_names, &t->nslots, st)) return st->code;
     double t0 = sn_now();
     if (sn_session_lower(&t->tg, o->target, o->fusion, 0, &t->tp, &t->tbe, st) ||
         sn_session_lower(&t->eg, o->target, o->fusion, 0, &t->ep, &t->ebe, st))

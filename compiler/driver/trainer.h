@@ -52,6 +52,13 @@ sn_code sn_trainer_evaluate(sn_trainer *t, const sn_dataset *ds, const sn_transf
                             int64_t limit, int topk, sn_eval_result *r, sn_eval_progress_fn fn,
                             void *arg, sn_status *st);
 
+/* The training graph of a spec: forward in training mode, loss, backward, optimizer. */
+sn_code sn_train_graph(const sn_model_spec *spec, int64_t batch, sn_graph *g, sn_status *st);
+/* The optimizer's state stores for training graph tg (none for plain SGD, "momentum", or
+ * Adam's "exp_avg" and "exp_avg_sq"), zero-filled. */
+sn_code sn_optimizer_stores(const sn_graph *tg, const sn_model_spec *spec, sn_weights slots[2],
+                            const char *names[2], int *nslots, sn_status *st);
+
 /* The recipe's learning-rate schedule (from the spec's train section). */
 void sn_trainer_schedule(const sn_model_spec *spec, sn_lr_schedule *s);
 

@@ -175,9 +175,10 @@ sn_code sn_autodiff(sn_graph *g, const sn_optim_opts *o, sn_status *st) {
         const sn_node *ln = &g->nodes[loss_node];
         sn_attrs a = ln->a;
         int in[2] = {ln->in[0], ln->in[1]};
-        int d = node(&A, ln->op == SN_OP_MSE_ONEHOT ? SN_OP_MSE_ONEHOT_BWD : SN_OP_SOFTMAX_CE_BWD,
-                     in, 2, &a, "loss", "bwd");
-        rc = accumulate(&A, ln->in[0], d);
+        sn_op op = ln->op == SN_OP_MSE_ONEHOT ? SN_OP_MSE_ONEHOT_BWD : SN_OP_SOFTMAX_CE_BWD;
+        /* node() may move g->nodes: nothing reads ln after it */
+        int d = node(&A, op, in, 2, &a, "loss", "bwd");
+        rc = accumulate(&A, in[0], d);
     }
     for (int i = loss_node - 1; i >= 0 && rc == SN_OK; i--) rc = backward_node(&A, i);
     /* one optimizer update per parameter */

@@ -18,17 +18,10 @@ void sn_bn_fold(int C, const float *gamma, const float *beta, const float *mean,
 /* Ternarizes w (n values) into out, as the reference op does. */
 void sn_ternarize(int64_t n, float threshold_factor, const float *w, float *out);
 
-/* OIHW -> [ceil(O/vl)][C][KH][KW][vl], zero for o >= O; scale may be NULL. */
-void sn_pack_conv_weights(const float *w, int O, int C, int KH, int KW, int vl, const float *scale,
-                          float *out);
-/* 3x3 OIHW -> Winograd F(2x2,3x3) filters U = G g G^T as [16][ceil(O/vl)][C][vl]. */
-void sn_pack_wino_weights(const float *w, int O, int C, int vl, const float *scale, float *out);
-/* [M][K] -> [ceil(M/vl)][K][vl]; scale may be NULL. */
-void sn_pack_linear_weights(const float *w, int M, int K, int vl, const float *scale, float *out);
-/* bias (may be NULL = 0) * scale (may be NULL = 1) + shift (may be NULL = 0), padded with
- * zeros to ceil(O/vl)*vl. */
-void sn_pack_bias(const float *b, int O, int vl, const float *scale, const float *shift,
-                  float *out);
+/* The packed weight layouts the kernels read (written by sn_prep_conv):
+ *   direct convolution and linear: OIHW -> [ceil(O/vl)][C][KH][KW][vl], zero for o >= O;
+ *   Winograd F(2x2,3x3): U = G g G^T as [16][ceil(O/vl)][C][vl];
+ *   bias * scale + shift padded with zeros to ceil(O/vl)*vl. */
 
 /* NCHW [N][C][H][W] <-> layout (halo written as zeros). */
 void sn_layout_from_nchw(const float *src, int64_t N, const sn_cpu_layout *l, float *dst);

@@ -6,65 +6,129 @@
 
 #include "pack.h"
 
+int64_t sn_prep_conv_tasks(const sn_prep_conv_params *p) {
+    /* ternary weights need the whole tensor's mean |w| first: one task */
+    if (p->ternary) return 1;
+    int outs = p->transpose ? p->C : p->O;
+    return (outs + p->vl - 1) / p->vl;
+}
+
+/* Packs output blocks [lo, hi) of one convolution's weights. The packed kernel has `outs`
+ * output channels reading `ins` inputs: (O, C) normally, (C, O) for a data gradient, whose
+ * weight (j, i) is w[i][j] (flipped in space when transpose == 2). Each block is written
+ * whole (padded lanes zero), so the tasks of a step write disjoint memory. */
+static void pack_blocks(const sn_prep_conv_params *p, const float *w, const float *scale,
+                        const float *shift, const float *bias, float *out, float *bout, int64_t lo,
+                        int64_t hi) {
+    int vl = p->vl, KH = p->KH, KW = p->KW, taps = KH * KW;
+    int tr = p->transpose, outs = tr ? p->C : p->O, ins = tr ? p->O : p->C;
+    int Ob = (outs + vl - 1) / vl;
+    /* weight (j, i, tap t) = row[j][i * istride + tmap[t]] */
+    int64_t istride = tr ? (int64_t)p->C * taps : taps;
+    int tmap[64];
+    for (int t = 0; t < taps; t++)
+        tmap[t] = tr == 2 ? (KH - 1 - t / KW) * KW + (KW - 1 - t % KW) : t;
+
+    const float *row[64];
+    float sc[64];
+    for (int64_t ob = lo; ob < hi; ob++) {
+        int lanes = 0; /* lanes holding a real output channel */
+        for (int l = 0; l < vl; l++) {
+            int j = (int)ob * vl + l;
+            row[l] = j < outs ? w + (tr ? (int64_t)j * taps : (int64_t)j * p->C * taps) : NULL;
+            sc[l] = scale && j < outs ? scale[j] : 1.0f;
+            if (j < outs) lanes = l + 1;
+        }
+        if (!p->winograd) {
+            /* i, then taps, then lanes: the writes run contiguously, the reads follow vl rows */
+            float *dst = out + ob * ins * (int64_t)taps * vl;
+            for (int i = 0; i < ins; i++)
+                for (int t = 0; t < taps; t++, dst += vl) {
+                    int64_t at = (int64_t)i * istride + tmap[t];
+                    int l = 0;
+                    if (scale)
+                        for (; l < lanes; l++) dst[l] = row[l][at] * sc[l];
+                    else
+                        for (; l < lanes; l++) dst[l] = row[l][at];
+                    for (; l < vl; l++) dst[l] = 0.0f;
+                }
+        } else {
+            /* U = s * G g G^T for all lanes at once (lanes innermost so it vectorizes) */
+            double g[9][64], tt[4][3][64];
+            for (int i = 0; i < ins; i++) {
+                for (int t = 0; t < 9; t++) {
+                    int64_t at = (int64_t)i * istride + tmap[t];
+                    for (int l = 0; l < vl; l++) g[t][l] = l < lanes ? row[l][at] : 0.0;
+                }
+                /* G's rows are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1): written out, the
+                 * same double arithmetic (scaling by .5 and adding 0 are exact) */
+                for (int b = 0; b < 3; b++)
+                    for (int l = 0; l < vl; l++) {
+                        double x0 = g[b][l], x1 = g[3 + b][l], x2 = g[6 + b][l];
+                        tt[0][b][l] = x0;
+                        tt[1][b][l] = 0.5 * (x0 + x1 + x2);
+                        tt[2][b][l] = 0.5 * (x0 - x1 + x2);
+                        tt[3][b][l] = x2;
+                    }
+                for (int a = 0; a < 4; a++) {
+                    float *d0 = out + (((int64_t)(a * 4) * Ob + ob) * ins + i) * vl;
+                    int64_t xs = (int64_t)Ob * ins * vl; /* one xi further */
+                    for (int l = 0; l < vl; l++) {
+                        double y0 = tt[a][0][l], y1 = tt[a][1][l], y2 = tt[a][2][l], s = sc[l];
+                        d0[l] = (float)(s * y0);
+                        d0[xs + l] = (float)(s * (0.5 * (y0 + y1 + y2)));
+                        d0[2 * xs + l] = (float)(s * (0.5 * (y0 - y1 + y2)));
+                        d0[3 * xs + l] = (float)(s * y2);
+                    }
+                }
+            }
+        }
+        for (int l = 0; l < vl && bout; l++) {
+            int j = (int)ob * vl + l;
+            float v = 0.0f;
+            if (j < outs && !tr) {
+                v = bias ? bias[j] : 0.0f;
+                if (scale) v *= scale[j];
+                if (shift) v += shift[j];
+            }
+            bout[j] = v;
+        }
+    }
+}
+
 void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi) {
-    (void)lo;
-    (void)hi;
     const sn_prep_conv_params *p = params;
     const float *w = ptrs[0];
     int64_t n = (int64_t)p->O * p->C * p->KH * p->KW;
-    float *tmp = p->ternary ? malloc((size_t)n * sizeof(float)) : NULL;
-    float *scale = p->bn ? malloc((size_t)p->O * sizeof(float)) : NULL;
-    float *shift = p->bn ? malloc((size_t)p->O * sizeof(float)) : NULL;
-    if ((p->ternary && !tmp) || (p->bn && (!scale || !shift))) {
-        atomic_store(&ctx->oom, 1);
-        free(tmp);
-        free(scale);
-        free(shift);
+    float *tmp = NULL, fold[2 * 256], *scale = NULL, *shift = NULL, *heap = NULL;
+    if (p->KH * p->KW > 64) {
+        atomic_store(&ctx->oom, 1); /* the lowering only packs kernels up to 8x8 */
         return;
     }
     if (p->ternary) {
-        sn_ternarize(n, p->ternary_threshold, w, tmp);
-        w = tmp;
-    }
-    if (p->bn) sn_bn_fold(p->O, ptrs[2], ptrs[3], ptrs[4], ptrs[5], p->eps, scale, shift);
-    if (p->transpose) {
-        /* wt[c][o][kh][kw] = w[o][c][kh'][kw'] (flipped when transpose == 2) */
-        float *wt = malloc((size_t)n * sizeof(float));
-        if (!wt) {
+        tmp = malloc((size_t)n * sizeof(float));
+        if (!tmp) {
             atomic_store(&ctx->oom, 1);
-            free(tmp);
-            free(scale);
-            free(shift);
             return;
         }
-        int taps = p->KH * p->KW;
-        for (int o = 0; o < p->O; o++)
-            for (int c = 0; c < p->C; c++)
-                for (int kh = 0; kh < p->KH; kh++)
-                    for (int kw = 0; kw < p->KW; kw++) {
-                        int sh = p->transpose == 2 ? p->KH - 1 - kh : kh;
-                        int sw = p->transpose == 2 ? p->KW - 1 - kw : kw;
-                        wt[(((int64_t)c * p->O + o) * p->KH + kh) * p->KW + kw] =
-                            w[((int64_t)o * p->C + c) * taps + sh * p->KW + sw];
-                    }
-        if (p->winograd)
-            sn_pack_wino_weights(wt, p->C, p->O, p->vl, NULL, ptrs[6]);
-        else
-            sn_pack_conv_weights(wt, p->C, p->O, p->KH, p->KW, p->vl, NULL, ptrs[6]);
-        sn_pack_bias(NULL, p->C, p->vl, NULL, NULL, ptrs[7]);
-        free(wt);
-        free(scale);
-        free(shift);
-        free(tmp);
-        return;
+        sn_ternarize(n, p->ternary_threshold, w, tmp);
+        w = tmp;
+        lo = 0; /* the one task packs every block */
+        hi = ((p->transpose ? p->C : p->O) + p->vl - 1) / p->vl;
     }
-    if (p->winograd)
-        sn_pack_wino_weights(w, p->O, p->C, p->vl, scale, ptrs[6]);
-    else
-        sn_pack_conv_weights(w, p->O, p->C, p->KH, p->KW, p->vl, scale, ptrs[6]);
-    sn_pack_bias(ptrs[1], p->O, p->vl, scale, shift, ptrs[7]);
-    free(scale);
-    free(shift);
+    if (p->bn) { /* folded batch norm: scale and shift of every output channel */
+        scale = p->O <= 256 ? fold : (heap = malloc(2 * (size_t)p->O * sizeof(float)));
+        if (!scale) {
+            free(tmp);
+            atomic_store(&ctx->oom, 1);
+            return;
+        }
+        shift = scale + p->O;
+        sn_bn_fold(p->O, ptrs[2], ptrs[3], ptrs[4], ptrs[5], p->eps, scale, shift);
+    }
+    pack_blocks(p, w, p->transpose ? NULL : scale, p->transpose ? NULL : shift, ptrs[1], ptrs[6],
+                ptrs[7], lo, hi);
+    free(heap);
     free(tmp);
 }
 

@@ -32,7 +32,9 @@ typedef struct sn_prep_theta_params {
 } sn_prep_theta_params;
 
 void sn_prep_theta(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+/* Tasks [lo, hi) pack output-channel blocks of vl; sn_prep_conv_tasks says how many. */
 void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+int64_t sn_prep_conv_tasks(const sn_prep_conv_params *p);
 void sn_prep_bn(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 
 /* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta". */

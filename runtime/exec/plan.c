@@ -249,6 +249,17 @@ void sn_plan_disable_reuse(sn_plan *p) {
     sn_plan_layout_sequential(p);
 }
 
+typedef struct step_job {
+    const sn_step *s;
+    sn_kctx *ctx;
+    void *ptrs[SN_STEP_MAX_BUFS];
+} step_job;
+
+static void run_range(void *arg, int64_t lo, int64_t hi) {
+    step_job *j = arg;
+    j->s->fn(j->ctx, j->s->params, j->ptrs, lo, hi);
+}
+
 sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
     sn_kctx ctx;
     ctx.seed = 0;
@@ -259,15 +270,16 @@ sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
     atomic_init(&ctx.oom, 0);
     for (int i = 0; i < p->nprep; i++) {
         const sn_step *s = &p->prep[i];
-        void *ptrs[SN_STEP_MAX_BUFS];
+        step_job j;
+        j.s = s;
+        j.ctx = &ctx;
         for (int k = 0; k < s->nbufs; k++)
-            ptrs[k] = s->bufs[k] >= 0 ? p->bufs[s->bufs[k]].ptr : NULL;
-        s->fn(&ctx, s->params, ptrs, 0, 1);
+            j.ptrs[k] = s->bufs[k] >= 0 ? p->bufs[s->bufs[k]].ptr : NULL;
+        sn_pool_for(pool, s->ntasks, 1, run_range, &j);
         if (atomic_load(&ctx.oom))
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory in preparation step %s (%s)", s->name,
                            s->kernel);
     }
-    (void)pool;
     return SN_OK;
 }
 
@@ -276,17 +288,6 @@ sn_code sn_plan_enable_profiling(sn_plan *p, sn_status *st) {
     p->step_seconds = sn_calloc((size_t)(p->nsteps ? p->nsteps : 1), sizeof(double));
     if (!p->step_seconds) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     return SN_OK;
-}
-
-typedef struct step_job {
-    const sn_step *s;
-    sn_kctx *ctx;
-    void *ptrs[SN_STEP_MAX_BUFS];
-} step_job;
-
-static void run_range(void *arg, int64_t lo, int64_t hi) {
-    step_job *j = arg;
-    j->s->fn(j->ctx, j->s->params, j->ptrs, lo, hi);
 }
 
 sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_status *st) {

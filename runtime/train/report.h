@@ -1,6 +1,7 @@
 /* What a training run leaves in its directory: CSV tables, a JSON-lines log, and SVG
- * charts. Every file is written atomically (temporary, fsync, rename) so a run killed at
- * any moment leaves either the previous or the new version of each file. */
+ * charts. Charts are written atomically (temporary, fsync, rename); the CSV and JSON-lines
+ * files are appended one whole line at a time (a cut last line is repaired on reopen), so
+ * a run killed at any moment leaves only complete rows. */
 #ifndef SN_REPORT_H
 #define SN_REPORT_H
 

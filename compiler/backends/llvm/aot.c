@@ -297,7 +297,16 @@ static int load_steps(loader *L, const sn_json *arr, sn_plan *plan, int prep, sn
                 ? sn_plan_add_prep(plan, name, kernel, fn, params, plen / 2, bufs, bj->count, L->st)
                 : sn_plan_add_step(plan, name, kernel, fn, NULL, 0, bufs, bj->count, tasks, L->st);
         if (s < 0) return 0;
-        if (!prep) {
+        if (prep) {
+            int64_t want = 1;
+            if (strcmp(kernel, "cpu.prep_conv") == 0) {
+                sn_prep_conv_params pc;
+                memcpy(&pc, params, sizeof pc);
+                want = sn_prep_conv_tasks(&pc);
+            }
+            if (tasks != want) return bad(L, e, "preparation step has the wrong task count"), 0;
+            plan->prep[s].ntasks = tasks;
+        } else {
             plan->steps[s].grain = grain;
             plan->steps[s].macs = macs;
             plan->steps[s].flops = 2 * macs;

@@ -321,8 +321,10 @@ int lw_pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int K
     bufs[7] = *pb;
     if (bufs[0] < 0 || (has_bias && bufs[1] < 0)) return -1;
     if (bn >= 0 && (bufs[2] < 0 || bufs[3] < 0 || bufs[4] < 0 || bufs[5] < 0)) return -1;
-    return sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p,
-                            bufs, 8, L->st);
+    int s = sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p,
+                             bufs, 8, L->st);
+    if (s >= 0) L->plan->prep[s].ntasks = sn_prep_conv_tasks(&p);
+    return s;
 }
 
 static sn_code lower_conv(lower *L, const sn_group *grp) {
