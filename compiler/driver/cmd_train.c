@@ -729,8 +729,14 @@ static int run_train(const sn_args *a) {
                 "--resume %s\n",
                 (long long)r->tr.step, r->dir);
     } else {
-        printf("done: %lld steps in %.1f s; best test top-1 %.2f%%; run directory %s\n",
-               (long long)(r->tr.step - step0), secs, r->best < 0 ? 0.0 : r->best, r->dir);
+        if (r->best >= 0)
+            printf("done: %lld steps in %.1f s; best test top-1 %.2f%% (best.safetensors); run "
+                   "directory %s\n",
+                   (long long)(r->tr.step - step0), secs, r->best, r->dir);
+        else
+            printf("done: %lld steps in %.1f s (no whole epoch, so no best.safetensors); run "
+                   "directory %s\n",
+                   (long long)(r->tr.step - step0), secs, r->dir);
     }
 done:;
     int rc = sn_report("train", &st);

@@ -339,6 +339,23 @@ int64_t sn_node_macs(const sn_graph *g, int i) {
         const sn_tensor *w = &g->tensors[n->in[1]];
         return lead_product(x) * w->shape.d[0] * w->shape.d[1];
     }
+    /* gradients: as many multiply-adds as the forward op (x here is dy, or x for weights) */
+    case SN_OP_CONV2D_BWD_DATA: {
+        const sn_tensor *w = &g->tensors[n->in[1]];
+        return lead_product(x) * x->shape.d[x->lead] * x->shape.d[x->lead + 1] *
+               x->shape.d[x->lead + 2] * w->shape.d[1] * w->shape.d[2] * w->shape.d[3];
+    }
+    case SN_OP_CONV2D_BWD_WEIGHT: {
+        const sn_tensor *dy = &g->tensors[n->in[1]];
+        return lead_product(dy) * dy->shape.d[dy->lead] * dy->shape.d[dy->lead + 1] *
+               dy->shape.d[dy->lead + 2] * y->shape.d[1] * y->shape.d[2] * y->shape.d[3];
+    }
+    case SN_OP_LINEAR_BWD_DATA: {
+        const sn_tensor *w = &g->tensors[n->in[1]];
+        return lead_product(x) * w->shape.d[0] * w->shape.d[1];
+    }
+    case SN_OP_LINEAR_BWD_WEIGHT:
+        return lead_product(x) * y->shape.d[0] * y->shape.d[1];
     default:
         return 0;
     }
