@@ -3,9 +3,12 @@
 
 For each model: `snnc bench MODEL --json` (fusion on and off, JIT compile cold and
 cached), then the equivalent PyTorch module (tests/golden/make_torch_golden.py holds the
-hand-written modules) at the same batch size and thread count, fp32, eval mode,
-torch.no_grad(). Prints one table and, with --results, appends it to bench/RESULTS.md
-with the machine, date and command.
+hand-written modules) at the same batch size and thread count, fp32. --mode infer: eval
+mode under torch.no_grad(); --mode train: one full optimizer step per batch (train mode,
+cross-entropy, backward, the model recipe's optimizer with its lr, momentum, Nesterov and
+weight decay, read from `snnc inspect --stage spec`), the same work `snnc bench --mode
+train` times. Prints one table and, with --results, appends it to bench/RESULTS.md with
+the machine, date and command.
 
 usage: python3 bench/cpu_vs_torch.py [--snnc build/snnc] [--batch 64] [--threads 2]
                                      [--models vgg16_cifar10,vgg16_narrow_cifar10,...]
@@ -47,7 +50,23 @@ def run_snnc(snnc, model, batch, threads, mode):
     return json.loads(out)
 
 
-def torch_images_per_second(model, batch, threads, mode, min_seconds=2.0):
+def recipe(snnc, model):
+    """The resolved train section of a model, as snnc sees it."""
+    import yaml
+    out = subprocess.run([snnc, "inspect", os.path.join(ROOT, "models", model + ".yaml"),
+                          "--stage", "spec"], check=True, capture_output=True, text=True).stdout
+    return yaml.safe_load(out)["train"]
+
+
+def make_optimizer(params, r):
+    import torch
+    if r["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=r["lr"], weight_decay=r["weight_decay"])
+    return torch.optim.SGD(params, lr=r["lr"], momentum=r["momentum"], nesterov=r["nesterov"],
+                           weight_decay=r["weight_decay"])
+
+
+def torch_images_per_second(model, batch, threads, mode, min_seconds=2.0, train_recipe=None):
     import torch
     import make_torch_golden as mtg
     torch.set_num_threads(threads)
@@ -70,7 +89,7 @@ def torch_images_per_second(model, batch, threads, mode, min_seconds=2.0):
     else:
         m.train()
         y = torch.randint(0, 10, (batch,))
-        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+        opt = make_optimizer(m.parameters(), train_recipe)
         loss_fn = torch.nn.CrossEntropyLoss()
 
         def step():
@@ -107,7 +126,9 @@ def main():
         peak = r["peak_gflops"]
         res = {x["fusion"]: x for x in r["results"]}
         on, off = res["on"], res["off"]
-        t_ips, tv = torch_images_per_second(model, args.batch, args.threads, args.mode)
+        r_train = recipe(args.snnc, model) if args.mode == "train" else None
+        t_ips, tv = torch_images_per_second(model, args.batch, args.threads, args.mode,
+                                            train_recipe=r_train)
         rows.append((model, on["images_per_second"], off["images_per_second"], t_ips,
                      on["compile_cold_s"], on["compile_cached_s"]))
         print(f"{model}: snnc {on['images_per_second']:.1f} img/s (unfused "
