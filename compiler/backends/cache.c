@@ -2,7 +2,6 @@
 #include "cache.h"
 
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +55,7 @@ int sn_cache_get(const char *kind, uint64_t key, unsigned char **data, size_t *s
     if (!entry_path(kind, key, path, sizeof path)) return 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        atomic_fetch_add(&stats.misses, 1);
+        __atomic_fetch_add(&stats.misses, 1, __ATOMIC_RELAXED);
         return 0;
     }
     header h;
@@ -71,10 +70,10 @@ int sn_cache_get(const char *kind, uint64_t key, unsigned char **data, size_t *s
     fclose(f);
     if (!ok) {
         free(buf);
-        atomic_fetch_add(&stats.misses, 1);
+        __atomic_fetch_add(&stats.misses, 1, __ATOMIC_RELAXED);
         return 0;
     }
-    atomic_fetch_add(&stats.hits, 1);
+    __atomic_fetch_add(&stats.hits, 1, __ATOMIC_RELAXED);
     *data = buf;
     *size = (size_t)h.size;
     return 1;
@@ -96,6 +95,7 @@ void sn_cache_put(const char *kind, uint64_t key, const void *data, size_t size)
     h.checksum = sn_hash64(SN_HASH_INIT, data, size);
     memcpy(buf, &h, sizeof h);
     memcpy(buf + sizeof h, data, size);
-    if (sn_write_file_replace(path, buf, total, &st) == SN_OK) atomic_fetch_add(&stats.stores, 1);
+    if (sn_write_file_replace(path, buf, total, &st) == SN_OK)
+        __atomic_fetch_add(&stats.stores, 1, __ATOMIC_RELAXED);
     free(buf);
 }

@@ -2,6 +2,7 @@
 #include "check.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,4 +23,9 @@ const char *sn_test_tmpdir(void) {
     snprintf(dir, sizeof dir, "%s/t%ld", base, (long)getpid());
     mkdir(dir, 0755);
     return dir;
+}
+
+int sn_test_quick(void) {
+    const char *q = getenv("SNNC_TEST_QUICK");
+    return q && *q && strcmp(q, "0") != 0;
 }

@@ -71,6 +71,8 @@ extern const char *sn_test_current;
     } while (0)
 
 int sn_test_result(void);
+/* Whether to run a reduced set (SNNC_TEST_QUICK is set: the sanitizer build). */
+int sn_test_quick(void);
 /* A scratch directory for this test binary (created), from $SNNC_TEST_TMP or /tmp. */
 const char *sn_test_tmpdir(void);
 

@@ -447,6 +447,17 @@ static const conf_case train_cases[] = {
      "0.01}\n" HEAD(1, 3, 5, 7) "network:\n  - c:\n    - flatten\n    - linear: {out_features: "
                                 "19}\n    - batchnorm\n    - relu\n    - quant\n"
                                 "    - linear: {out_features: 7}\n"},
+    {"train_snn_poisson_linear_lif_atan_mse", 0, 4, 1,
+     "snn: {T: 6, encoder: poisson}\ntrain: {optimizer: adam, lr: 0.01, loss: mse}\n" HEAD(
+         1, 5, 5, 7) "network:\n  - l:\n    - flatten\n    - linear: {out_features: 7, bias: "
+                     "false}\n    - lif: {tau: 2.0, surrogate: atan, alpha: 2.0}\n"},
+    {"train_snn_direct_conv_if_sigmoid_soft_detach", 0, 3, 1,
+     "snn: {T: 4, encoder: direct}\ntrain: {optimizer: sgd, lr: 0.05, momentum: 0.9}\n" HEAD(
+         3, 6, 6, 5) "network:\n  - f:\n    - conv2d: {out_channels: 18, kernel_size: 3, "
+                     "padding: 1}\n    - if: {v_reset: null, surrogate: sigmoid, alpha: 4.0, "
+                     "detach_reset: true}\n    - avgpool: {kernel_size: 2}\n  - c:\n    - "
+                     "flatten\n    - linear: {out_features: 5}\n    - lif: {tau: 3.0, "
+                     "decay_input: false, v_threshold: 0.5, v_reset: 0.1}\n"},
     {"train_strided_padded_conv_smoothing", 0, 2, 1,
      "train: {optimizer: sgd, lr: 0.02, label_smoothing: 0.2}\n" HEAD(
          20, 7, 7, 3) "network:\n  - f:\n    - conv2d: {out_channels: 17, kernel_size: 3, stride: "
@@ -519,7 +530,10 @@ static void run_train_case(const conf_case *c, sn_jit *jit, int fusion, const ch
     int64_t nx = sn_shape_numel(&tr.tg.tensors[tr.tg.input].shape);
     float *x = malloc((size_t)nx * sizeof(float));
     int32_t y[64];
-    fill(x, nx, 0, -2.0f, 2.0f, 0.25f, &r);
+    if (strstr(c->yaml, "poisson")) /* a Poisson encoder takes [0, 1] */
+        fill(x, nx, 0, 0.0f, 1.0f, 0.0625f, &r);
+    else
+        fill(x, nx, 0, -2.0f, 2.0f, 0.25f, &r);
     for (int i = 0; i < c->batch; i++) y[i] = (int32_t)(i * 7 % spec.num_classes);
     double lr_, lc;
     int64_t k1, k2;

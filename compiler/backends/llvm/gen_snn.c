@@ -424,3 +424,140 @@ LLVMValueRef sn_gen_rand_u01(sn_irb *k, LLVMValueRef key, LLVMValueRef idx) {
         k->b, LLVMBuildUIToFP(k->b, LLVMBuildLShr(k->b, h, vsplat_i32(k, 8), ""), k->t_vf, ""),
         irb_vsplat(k, 1.0f / 16777216.0f), "");
 }
+
+/* ------------------------------------------------------------ SNN gradients ---- */
+
+/* exp(x) for a float vector: Cody-Waite reduction by ln 2 and a degree-6 polynomial (Cephes
+ * expf), within 2 ulp over the clamped range [-87.3, 88.7]. */
+static LLVMValueRef vexp(sn_irb *k, LLVMValueRef x) {
+    LLVMBuilderRef b = k->b;
+    x = irb_fmin(k, irb_fmax(k, x, irb_vsplat(k, -87.3f)), irb_vsplat(k, 88.7f));
+    LLVMValueRef n =
+        irb_floor(k, irb_fma(k, x, irb_vsplat(k, 1.44269504088896341f), irb_vsplat(k, 0.5f)));
+    LLVMValueRef r = irb_fsub(k, x, irb_fmul(k, n, irb_vsplat(k, 0.693359375f)));
+    r = irb_fsub(k, r, irb_fmul(k, n, irb_vsplat(k, -2.12194440e-4f)));
+    static const float c[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                               4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+    LLVMValueRef p = irb_vsplat(k, c[0]);
+    for (int i = 1; i < 6; i++) p = irb_fma(k, p, r, irb_vsplat(k, c[i]));
+    p = irb_fadd(k, irb_fma(k, p, irb_fmul(k, r, r), r), irb_vsplat(k, 1.0f));
+    /* 2^n from the exponent bits */
+    LLVMTypeRef vi = k->vl > 1 ? LLVMVectorType(k->t_i32, (unsigned)k->vl) : k->t_i32;
+    LLVMValueRef ni = LLVMBuildFPToSI(b, n, vi, "");
+    LLVMValueRef e = LLVMBuildShl(b, LLVMBuildAdd(b, ni, irb_bcast_i32(k, irb_i32(k, 127)), ""),
+                                  irb_bcast_i32(k, irb_i32(k, 23)), "");
+    return irb_fmul(k, p, LLVMBuildBitCast(b, e, k->t_vf, ""));
+}
+
+/* The surrogate derivative of the Heaviside step at x = H - V_th (spec-neurons.md). */
+static LLVMValueRef surrogate(sn_irb *k, const sn_neuron_params *p, LLVMValueRef x) {
+    float a = p->alpha;
+    if (p->surrogate == SN_SG_SIGMOID) {
+        LLVMValueRef one = irb_vsplat(k, 1.0f);
+        LLVMValueRef s =
+            irb_fdiv(k, one, irb_fadd(k, one, vexp(k, irb_fmul(k, x, irb_vsplat(k, -a)))));
+        return irb_fmul(k, irb_vsplat(k, a), irb_fmul(k, s, irb_fsub(k, one, s)));
+    }
+    LLVMValueRef u = irb_fmul(k, x, irb_vsplat(k, (float)(3.14159265358979323846 / 2.0) * a));
+    return irb_fdiv(k, irb_vsplat(k, a),
+                    irb_fmul(k, irb_vsplat(k, 2.0f), irb_fma(k, u, u, irb_vsplat(k, 1.0f))));
+}
+
+typedef struct neuron_bwd_state {
+    LLVMValueRef x, ds, dx;
+} neuron_bwd_state;
+
+/* BPTT through the neuron (the derivation is in runtime/ref/neuron.c). The forward pass is
+ * recomputed and its H[t] parked in dx[t]; the backward pass reads H[t] back from dx[t]
+ * (S[t] = H[t] >= V_th) and overwrites it with dL/dX[t]. Computed in float. */
+static void neuron_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
+    const sn_neuron_desc *d = vd;
+    neuron_bwd_state *ns = vs;
+    const sn_neuron_params *p = &d->p;
+    float vr = p->hard_reset ? p->v_reset : 0.0f;
+    LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold),
+                 tau = irb_vsplat(k, p->tau);
+    LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
+    LLVMValueRef v = vrv;
+    for (int t = 0; t < d->T; t++) {
+        LLVMValueRef at = irb_addc(k, off, (int64_t)t * d->M);
+        LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
+        LLVMValueRef h;
+        if (p->model == SN_NEURON_IF)
+            h = irb_fadd(k, v, xt);
+        else if (p->decay_input)
+            h = irb_fadd(k, v, irb_fdiv(k, irb_fsub(k, xt, irb_fsub(k, v, vrv)), tau));
+        else
+            h = irb_fadd(k, irb_fsub(k, v, irb_fdiv(k, irb_fsub(k, v, vrv), tau)), xt);
+        LLVMValueRef s = irb_select_ge(k, irb_fsub(k, h, vth), zero, one, zero);
+        if (p->hard_reset)
+            v = irb_fadd(k, irb_fmul(k, h, irb_fsub(k, one, s)), irb_fmul(k, vrv, s));
+        else
+            v = irb_fsub(k, h, irb_fmul(k, vth, s));
+        store_n(k, h, irb_gep(k, ns->dx, at), lanes);
+    }
+    int lif = p->model == SN_NEURON_LIF;
+    float a = lif ? 1.0f - 1.0f / p->tau : 1.0f;             /* dH[t]/dV[t-1] */
+    float bx = lif && p->decay_input ? 1.0f / p->tau : 1.0f; /* dH[t]/dX[t] */
+    LLVMValueRef dv = zero;
+    for (int t = d->T - 1; t >= 0; t--) {
+        LLVMValueRef at = irb_addc(k, off, (int64_t)t * d->M);
+        LLVMValueRef h = load_n(k, irb_gep(k, ns->dx, at), lanes);
+        LLVMValueRef dst = load_n(k, irb_gep(k, ns->ds, at), lanes);
+        LLVMValueRef x = irb_fsub(k, h, vth);
+        LLVMValueRef s = irb_select_ge(k, x, zero, one, zero);
+        LLVMValueRef g = surrogate(k, p, x);
+        LLVMValueRef dstot = dst, dvdh;
+        if (p->hard_reset) {
+            if (!p->detach_reset) dstot = irb_fma(k, dv, irb_fsub(k, vrv, h), dst);
+            dvdh = irb_fsub(k, one, s);
+        } else {
+            if (!p->detach_reset) dstot = irb_fsub(k, dst, irb_fmul(k, dv, vth));
+            dvdh = one;
+        }
+        LLVMValueRef dh = irb_fadd(k, irb_fmul(k, dstot, g), irb_fmul(k, dv, dvdh));
+        store_n(k, bx == 1.0f ? dh : irb_fmul(k, dh, irb_vsplat(k, bx)), irb_gep(k, ns->dx, at),
+                lanes);
+        dv = a == 1.0f ? dh : irb_fmul(k, dh, irb_vsplat(k, a));
+    }
+}
+
+void sn_gen_neuron_bwd(sn_irb *k, const sn_neuron_desc *d) {
+    neuron_bwd_state ns = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), irb_arg_buf(k, 2)};
+    chunk_loop(k, d->M, d, neuron_bwd_body, &ns);
+}
+
+typedef struct tmb_state {
+    LLVMValueRef in, out;
+    LLVMTypeRef vd;
+} tmb_state;
+
+/* time mean backward: dx[t] = dy / T for every t */
+static void time_mean_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
+    const sn_time_mean_desc *d = vd;
+    tmb_state *ts = vs;
+    LLVMValueRef g =
+        irb_fdiv(k, load_n(k, irb_gep(k, ts->in, off), lanes), irb_vsplat(k, (float)d->T));
+    for (int t = 0; t < d->T; t++)
+        store_n(k, g, irb_gep(k, ts->out, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+}
+
+/* direct encoder backward: dx = sum over t of ds[t], in double like the reference */
+static void direct_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
+    const sn_time_mean_desc *d = vd;
+    tmb_state *ts = vs;
+    LLVMBuilderRef b = k->b;
+    LLVMValueRef acc = LLVMConstNull(ts->vd);
+    for (int t = 0; t < d->T; t++) {
+        LLVMValueRef x = load_n(k, irb_gep(k, ts->in, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+        acc = LLVMBuildFAdd(b, acc, LLVMBuildFPExt(b, x, ts->vd, ""), "");
+    }
+    store_n(k, LLVMBuildFPTrunc(b, acc, k->t_vf, ""), irb_gep(k, ts->out, off), lanes);
+}
+
+void sn_gen_time_bwd(sn_irb *k, const sn_time_mean_desc *d, int direct_encoder) {
+    tmb_state ts = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), NULL};
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(k->ctx);
+    ts.vd = k->vl > 1 ? LLVMVectorType(dbl, (unsigned)k->vl) : dbl;
+    chunk_loop(k, d->M, d, direct_encoder ? direct_bwd_body : time_mean_bwd_body, &ts);
+}

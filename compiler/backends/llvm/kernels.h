@@ -213,6 +213,11 @@ typedef struct sn_neuron_desc {
 int64_t sn_neuron_tasks(const sn_neuron_desc *d);
 void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d);
 
+/* BPTT through the neuron: ptrs [0] x (the neuron's input) [T][M], [1] dL/dspikes [T][M],
+ * [2] dL/dx [T][M] (also the scratch holding the recomputed H[t]). Same tasks as the
+ * forward. */
+void sn_gen_neuron_bwd(sn_irb *k, const sn_neuron_desc *d);
+
 /* Encoders: x [M] -> s [T][M]. Poisson draws u = sn_rand_u01(mix64(ctx->seed ^ stream), t,
  * i) and counts inputs outside [0, 1] into ctx->bad_input. ptrs: [0] x, [1] s. */
 typedef struct sn_encode_desc {
@@ -231,6 +236,10 @@ typedef struct sn_time_mean_desc {
 } sn_time_mean_desc;
 int64_t sn_time_mean_tasks(const sn_time_mean_desc *d);
 void sn_gen_time_mean(sn_irb *k, const sn_time_mean_desc *d);
+/* Gradients over time (same tasks): the time mean's, ptrs [0] dy [M] -> [1] dx [T][M]
+ * (dy / T at every step), or the direct encoder's, ptrs [0] ds [T][M] -> [1] dx [M]
+ * (the sum over t, in double). */
+void sn_gen_time_bwd(sn_irb *k, const sn_time_mean_desc *d, int direct_encoder);
 
 /* Threshold units over a blocked map: count of theta[c][u] <= v. ptrs: [0] v, [1] packed
  * thresholds [Cb][U][vl] (+inf in padded lanes), [2] counts (same layout as v, halo

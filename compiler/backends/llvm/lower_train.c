@@ -47,6 +47,15 @@ static void g_loss_grad(sn_irb *k, const void *d) {
 static void g_optim(sn_irb *k, const void *d) {
     sn_gen_optim(k, d);
 }
+static void g_neuron_bwd(sn_irb *k, const void *d) {
+    sn_gen_neuron_bwd(k, d);
+}
+static void g_time_mean_bwd(sn_irb *k, const void *d) {
+    sn_gen_time_bwd(k, d, 0);
+}
+static void g_direct_bwd(sn_irb *k, const void *d) {
+    sn_gen_time_bwd(k, d, 1);
+}
 
 /* A per-channel vector buffer (padded to the block width) for tensor t, or an anonymous
  * one when t < 0. */
@@ -464,6 +473,59 @@ static sn_code optim(lower *L, const sn_group *grp) {
                : SN_OK;
 }
 
+/* Gradients of the ops over time steps. Every [T, N, ...] tensor keeps the layout of the
+ * forward op's [T, N, ...] side, and the [N, ...] side the forward's too. */
+static sn_code time_bwd(lower *L, const sn_group *grp) {
+    const sn_graph *g = L->g;
+    const sn_node *n = &g->nodes[grp->nodes[0]];
+
+    if (n->op == SN_OP_NEURON_BWD) {
+        const sn_tensor *x = &g->tensors[n->in[0]];
+        sn_cpu_layout lay = L->lay[n->in[0]];
+        int T = (int)x->shape.d[0];
+        sn_neuron_desc d;
+        memset(&d, 0, sizeof d);
+        d.T = T;
+        d.M = lw_images(x) / T * sn_lay_image(&lay);
+        d.p = n->a.neuron;
+        int xb = L->buf[n->in[0]], sb = lw_as_layout(L, n->in[1], &lay);
+        int yb = sb < 0 ? -1 : lw_set_output(L, grp->out, &lay);
+        if (xb < 0 || yb < 0) return L->st->code ? L->st->code : SN_ERR_RUNTIME;
+        int bufs[3] = {xb, sb, yb};
+        return lw_step(L, grp->name, "neuron_bwd", &d, sizeof d, g_neuron_bwd, bufs, 3,
+                       sn_neuron_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    /* [T, N, ...] side: time mean's forward input (in[1]); direct encoder's ds (in[0]) */
+    int seq = n->op == SN_OP_TIME_MEAN_BWD ? n->in[1] : n->in[0];
+    const sn_tensor *xs = &g->tensors[seq];
+    int T = (int)xs->shape.d[0];
+    sn_cpu_layout lay;
+    if (n->op == SN_OP_TIME_MEAN_BWD) {
+        lay = L->lay[seq];
+    } else {
+        const sn_tensor *x = &g->tensors[n->out[0]];
+        lay = x->shape.rank == x->lead + 1 ? lw_flat((int)x->shape.d[x->lead]) : act_layout(L, x);
+        lay.halo = 0; /* as the encoder's forward */
+    }
+    sn_time_mean_desc d;
+    memset(&d, 0, sizeof d);
+    d.T = T;
+    d.M = lw_images(xs) / T * sn_lay_image(&lay);
+    int ib = lw_as_layout(L, n->in[0], &lay);
+    if (ib < 0) return L->st->code;
+    /* the encoder's dx keeps its halo-free layout: consumers reorder as they need */
+    int yb = lw_set_output(L, grp->out, &lay);
+    if (yb < 0) return L->st->code;
+    int bufs[2] = {ib, yb};
+    int direct = n->op == SN_OP_ENCODE_DIRECT_BWD;
+    return lw_step(L, grp->name, direct ? "direct_bwd" : "time_mean_bwd", &d, sizeof d,
+                   direct ? g_direct_bwd : g_time_mean_bwd, bufs, 2, sn_time_mean_tasks(&d), 0) < 0
+               ? L->st->code
+               : SN_OK;
+}
+
 sn_code lw_lower_train(lower *L, const sn_group *grp, int *handled) {
     const sn_graph *g = L->g;
     const sn_node *n = &g->nodes[grp->nodes[0]];
@@ -534,6 +596,10 @@ sn_code lw_lower_train(lower *L, const sn_group *grp, int *handled) {
     case SN_OP_SGD_UPDATE:
     case SN_OP_ADAM_UPDATE:
         return optim(L, grp);
+    case SN_OP_NEURON_BWD:
+    case SN_OP_TIME_MEAN_BWD:
+    case SN_OP_ENCODE_DIRECT_BWD:
+        return time_bwd(L, grp);
     default:
         break;
     }
