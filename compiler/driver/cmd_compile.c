@@ -10,24 +10,112 @@
 #ifdef SNNC_HAVE_LLVM
 #include "../backends/llvm/aot.h"
 #endif
+#ifdef SNNC_HAVE_CUDA
+#include "../backends/cuda/cuda_backend.h"
+#include "../backends/cuda/nvrtc.h"
+#include "../passes/fusion.h"
+#include "trainer.h"
+#endif
 
 static const sn_cmd compile_cmd = {
     .name = "compile",
     .usage = "MODEL.yaml -o DIR [options]",
     .summary = "Compile a model ahead of time into a plan directory for 'snnc eval --plan'.",
     .details = "DIR receives the plan, every kernel's object code, LLVM IR and assembly;\n"
-               "'snnc eval --plan DIR' then runs it without compiling.",
+               "'snnc eval --plan DIR' then runs it without compiling.\n"
+               "With --target cuda, DIR receives cuda_plan.json (kernels, launch shapes, buffers)\n"
+               "and kernels/NAME.cu, .ptx and .cubin for every kernel, compiled by NVRTC for\n"
+               "--arch; no GPU or CUDA driver is needed.",
     .min_pos = 1,
     .max_pos = 1,
     .opts =
         {
             {"-o", "DIR", "output directory (created)", 0},
-            {"--target", "TARGET", "cpu (default)", 0},
+            {"--target", "TARGET",
+             "cpu (default) or cuda (CUDA C compiled by NVRTC; no GPU needed)", 0},
+            {"--arch", "ARCH",
+             "cuda: GPU architecture, e.g. sm_80, sm_90 (default: this machine's GPU)", 0},
+            {"--precision", "fp32|tf32|bf16",
+             "cuda: convolution arithmetic (default fp32; tf32/bf16: tensor cores, sm_80+)", 0},
+            {"--mode", "infer|train", "cuda: the inference graph (default) or a training step", 0},
             {"--batch", "N", "batch size the plan is compiled for (default 64)", 0},
             {"--fusion", "on|off", "fuse ops into kernels (default on)", 0},
             {"--set", "KEY=VALUE", "override a YAML field", 1},
         },
 };
+
+/* --target cuda: every kernel rendered, compiled by NVRTC for --arch, written to dir. */
+static int compile_cuda(const sn_args *a, const char *dir, int64_t batch, int fusion) {
+    sn_status st;
+    sn_status_init(&st);
+#ifdef SNNC_HAVE_CUDA
+    static const char *const modes[] = {"infer", "train", NULL};
+    int prec = 0, mode = 0;
+    if (sn_args_choice(a, "--precision", sn_cu_precision_names, 0, &prec, &st) ||
+        sn_args_choice(a, "--mode", modes, 0, &mode, &st))
+        return sn_report("compile", &st);
+    char arch[32];
+    const char *given = sn_args_str(a, "--arch", NULL);
+    if (given) {
+        sn_strlcpy(arch, given, sizeof arch);
+    } else if (sn_cuda_device_arch(arch, sizeof arch, &st)) {
+        sn_status_context(&st, "give --arch (e.g. --arch sm_90) to compile without a GPU");
+        return sn_report("compile", &st);
+    }
+    sn_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    sn_graph g;
+    sn_graph_init(&g);
+    sn_groups gs;
+    memset(&gs, 0, sizeof gs);
+    sn_cu_program prog;
+    memset(&prog, 0, sizeof prog);
+    double t0 = sn_now();
+    if (sn_session_spec(a, &spec, &st)) goto done;
+    if (mode == 1) {
+        if (sn_train_graph(&spec, batch, &g, &st)) goto done;
+    } else {
+        sn_build_opts bo = {.batch = batch, .with_loss = 0};
+        if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
+    }
+    sn_cu_options co = {(sn_cu_precision)prec};
+    sn_cuda_compile_stats cs;
+    if (sn_fuse(&g, fusion, &gs, &st) || sn_cuda_lower(&g, &gs, &co, &prog, &st) ||
+        sn_cuda_compile(&prog, arch, 0, &cs, &st) || sn_cuda_write(&prog, arch, dir, &st))
+        goto done;
+    int launches = 0, gemms = 0, prep = 0;
+    for (int i = 0; i < prog.nsteps; i++) {
+        launches += prog.steps[i].kind == SN_CU_LAUNCH;
+        gemms += prog.steps[i].kind == SN_CU_SGEMM;
+        prep += prog.steps[i].prep;
+    }
+    printf("compiled %s for %s (%s, batch %lld, fusion %s, %s) in %.2f s\n", spec.name, arch,
+           mode ? "training step" : "inference", (long long)batch, fusion ? "on" : "off",
+           sn_cu_precision_names[prec], sn_now() - t0);
+    printf("  %d kernels (%d from the cache) compiled by NVRTC %s in %.2f s\n", cs.kernels,
+           cs.cached, sn_nvrtc_version(), cs.seconds);
+    printf("  %d steps: %d kernel launches, %d cuBLAS GEMMs (%d run once, at weight binding)\n",
+           prog.nsteps, launches, gemms, prep);
+    printf("  PTX %.1f KiB, cubin %.1f KiB\n", (double)cs.ptx_bytes / 1024.0,
+           (double)cs.cubin_bytes / 1024.0);
+    printf("  wrote %s/cuda_plan.json, %s/kernels/*.{cu,ptx%s}\n", dir, dir,
+           cs.cubin_bytes ? ",cubin" : "");
+done:
+    sn_cu_program_free(&prog);
+    sn_groups_free(&gs);
+    sn_graph_free(&g);
+    sn_spec_free(&spec);
+    return sn_report("compile", &st);
+#else
+    (void)a;
+    (void)dir;
+    (void)batch;
+    (void)fusion;
+    sn_fail(&st, SN_ERR_INPUT,
+            "this snnc was built without the CUDA backend (no CUDA toolkit headers at build time)");
+    return sn_report("compile", &st);
+#endif
+}
 
 static int run_compile(const sn_args *a) {
     sn_status st;
@@ -40,6 +128,7 @@ static int run_compile(const sn_args *a) {
     if (st.code || sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st) ||
         sn_session_target(a, &target, &fusion, &st))
         return sn_report("compile", &st);
+    if (target == SN_TARGET_CUDA) return compile_cuda(a, dir, batch, fusion);
     if (target != SN_TARGET_CPU) {
         sn_fail(&st, SN_ERR_INPUT, "--target %s cannot be compiled ahead of time (use cpu)",
                 sn_target_names[target]);

@@ -17,5 +17,7 @@ extern const sn_command sn_cmd_bench;
 extern const sn_command sn_cmd_train;
 extern const sn_command sn_cmd_init;
 extern const sn_command sn_cmd_demo;
+extern const sn_command sn_cmd_convert;
+extern const sn_command sn_cmd_snn;
 
 #endif

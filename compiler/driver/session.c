@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 
 #include "../../runtime/core/util.h"
+#include "../../runtime/ref/ref_ops.h"
 #include "../../runtime/train/checkpoint.h"
 #include "../backends/ref/ref_backend.h"
 #include "../passes/fusion.h"
@@ -12,8 +14,11 @@
 #include "../backends/llvm/aot.h"
 #include "../backends/llvm/cpu_backend.h"
 #endif
+#ifdef SNNC_HAVE_CUDA
+#include "../backends/cuda/cuda_backend.h"
+#endif
 
-const char *const sn_target_names[] = {"cpu", "ref", NULL};
+const char *const sn_target_names[] = {"cpu", "ref", "cuda", NULL};
 
 sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st) {
     static const char *const onoff[] = {"on", "off", NULL};
@@ -33,6 +38,13 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
     be->fusion = fusion;
     double t0 = sn_now();
     if (target == SN_TARGET_REF) return sn_lower_ref(g, plan, st);
+    if (target == SN_TARGET_CUDA) {
+#ifdef SNNC_HAVE_CUDA
+        return sn_cuda_check_run(st);
+#else
+        return sn_fail(st, SN_ERR_INPUT, "this snnc was built without the CUDA backend");
+#endif
+    }
 #ifdef SNNC_HAVE_LLVM
     be->groups = calloc(1, sizeof *be->groups);
     if (!be->groups) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
@@ -138,6 +150,38 @@ sn_code sn_session_weights_desc(const sn_param_desc *d, int n, const sn_model_sp
         }
     } else {
         sn_weights_init(w, sn_session_init_method(spec), spec->train.init_fan_out, seed);
+    }
+    /* layers declared 'weights: integer': seeded weights are ternarized; loaded ones must be
+     * whole numbers in [-127, 127] */
+    for (int i = 0; i < spec->nlayers; i++) {
+        const sn_layer_spec *l = &spec->layers[i];
+        if (l->weight_quant != SN_WQ_INTEGER) continue;
+        char name[SN_NAME_MAX + 32];
+        sn_fmt(name, sizeof name, "%s.%d.weight", l->module, l->index);
+        int j = sn_weights_find(w, name);
+        if (j < 0) continue;
+        float *p = sn_weights_f32(w, j);
+        int64_t m = sn_shape_numel(&w->desc[j].shape);
+        if (!path) {
+            float *t = malloc((size_t)m * sizeof(float));
+            if (!t) {
+                sn_weights_free(w);
+                return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+            }
+            sn_ref_ternary(m, spec->quant.ternary_threshold, p, t);
+            memcpy(p, t, (size_t)m * sizeof(float));
+            free(t);
+            continue;
+        }
+        for (int64_t k = 0; k < m; k++)
+            if (!(p[k] == floorf(p[k]) && p[k] >= -127.0f && p[k] <= 127.0f)) {
+                sn_fail(st, SN_ERR_INPUT,
+                        "%s: tensor %s, element %lld is %g, but layer %s.%d is declared "
+                        "'weights: integer' (whole numbers in [-127, 127])",
+                        path, name, (long long)k, (double)p[k], l->module, l->index);
+                sn_weights_free(w);
+                return st->code;
+            }
     }
     return SN_OK;
 }

@@ -32,6 +32,7 @@ sn_init_method sn_session_init_method(const sn_model_spec *spec);
 typedef enum sn_target {
     SN_TARGET_CPU = 0, /* LLVM ORC JIT (default) */
     SN_TARGET_REF,     /* reference interpreter */
+    SN_TARGET_CUDA,    /* NVRTC-compiled CUDA kernels ('snnc compile --target cuda') */
 } sn_target;
 extern const char *const sn_target_names[]; /* NULL-terminated, indexed by sn_target */
 

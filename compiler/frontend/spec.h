@@ -38,12 +38,16 @@ typedef enum sn_layer_kind {
     SN_LAYER_QUANT, /* Q(k, B) activation quantizer (includes the clip to [0, B]) */
     SN_LAYER_IF,    /* integrate-and-fire neuron */
     SN_LAYER_LIF,   /* leaky integrate-and-fire neuron */
+    SN_LAYER_THRESHOLD, /* spatial threshold units: `units` per neuron, thresholds from the
+                           weights file (<module>.<index>.theta [C, units]); output = count */
     SN_LAYER_KIND_COUNT
 } sn_layer_kind;
 
 typedef enum sn_weight_quant {
     SN_WQ_NONE = 0,
     SN_WQ_TERNARY, /* W_t = sign(W) where |W| > t*mean|W| else 0 (seed 001) */
+    SN_WQ_INTEGER, /* stored weights are whole numbers in [-127, 127] (checked at load; lets
+                      the CPU backend use integer kernels) */
 } sn_weight_quant;
 
 typedef enum sn_surrogate { SN_SURR_ATAN = 0, SN_SURR_SIGMOID } sn_surrogate;
@@ -92,6 +96,8 @@ typedef struct sn_layer_spec {
     float quant_B; /* > 0 */
     /* if / lif */
     sn_neuron_spec neuron;
+    /* threshold */
+    int units;
 } sn_layer_spec;
 
 typedef enum sn_encoder { SN_ENC_DIRECT = 0, SN_ENC_POISSON } sn_encoder;
@@ -175,6 +181,8 @@ typedef struct sn_snn_spec {
     int enabled; /* a top-level snn section was given */
     int T;       /* time steps, >= 1 */
     sn_encoder encoder;
+    float input_scale; /* direct encoder: the image is multiplied by this (default 1; 2^k in a
+                          converted threshold network) */
     sn_readout readout;
     sn_neuron_spec neuron;     /* defaults for if/lif layers */
     sn_layer_kind neuron_kind; /* snn.neuron.model: SN_LAYER_IF (default) or SN_LAYER_LIF, the

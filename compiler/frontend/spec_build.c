@@ -455,10 +455,10 @@ static int rd_float_list(cv *c, const sn_ynode *n, const char *scope, const char
 
 /* ---- layers ---------------------------------------------------------------------------- */
 
-static const char *const KIND_NAMES[] = {"conv2d", "linear",    "maxpool", "avgpool",
-                                         "relu",   "batchnorm", "dropout", "flatten",
-                                         "quant",  "if",        "lif",     NULL};
-static const char *const WEIGHT_NAMES[] = {"float", "ternary", NULL};
+static const char *const KIND_NAMES[] = {"conv2d",    "linear",    "maxpool", "avgpool", "relu",
+                                         "batchnorm", "dropout",   "flatten", "quant",   "if",
+                                         "lif",       "threshold", NULL};
+static const char *const WEIGHT_NAMES[] = {"float", "ternary", "integer", NULL};
 static const char *const SURR_NAMES[] = {"atan", "sigmoid", NULL};
 
 static float surrogate_default_alpha(sn_surrogate s) {
@@ -636,6 +636,7 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
     static const char *const BN_KEYS[] = {"eps", "momentum", NULL};
     static const char *const DROPOUT_KEYS[] = {"p", NULL};
     static const char *const QUANT_KEYS[] = {"k", "B", NULL};
+    static const char *const THRESHOLD_KEYS[] = {"units", NULL};
     static const char *const NO_KEYS[] = {NULL};
     const sn_ynode *mm = m;
     const sn_ynode *v;
@@ -747,6 +748,13 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
     case SN_LAYER_RELU:
     case SN_LAYER_FLATTEN:
         if (mm && check_keys(c, mm, scope, NO_KEYS)) return -1;
+        return 0;
+    case SN_LAYER_THRESHOLD:
+        if (!mm) return errf(c, at, "%s needs units (write threshold: {units: 4})", scope), -1;
+        if (check_keys(c, mm, scope, THRESHOLD_KEYS)) return -1;
+        if (!(v = need(c, mm, "units", scope)) ||
+            rd_int(c, v, scope, "units", 1, MAX_LEVELS, &l->units))
+            return -1;
         return 0;
     case SN_LAYER_KIND_COUNT:
         break;
@@ -1111,6 +1119,7 @@ static void defaults(sn_model_spec *s) {
     s->snn.enabled = 0;
     s->snn.T = 1;
     s->snn.encoder = SN_ENC_DIRECT;
+    s->snn.input_scale = 1.0f;
     s->snn.readout = SN_READOUT_RATE;
     s->snn.neuron_kind = SN_LAYER_IF;
     sn_neuron_spec *n = &s->snn.neuron;
@@ -1156,7 +1165,7 @@ static int read_quant(cv *c, const sn_ynode *q) {
 }
 
 static int read_snn(cv *c, const sn_ynode *m) {
-    static const char *const KEYS[] = {"T", "encoder", "readout", "neuron", NULL};
+    static const char *const KEYS[] = {"T", "encoder", "input_scale", "readout", "neuron", NULL};
     static const char *const NEURON_KEYS[] = {"model",     "tau",         "v_threshold",
                                               "v_reset",   "decay_input", "detach_reset",
                                               "surrogate", "alpha",       NULL};
@@ -1168,8 +1177,14 @@ static int read_snn(cv *c, const sn_ynode *m) {
     s->enabled = 1;
     int enc = (int)s->encoder, ro = (int)s->readout;
     if (opt_int(c, m, "snn", "T", 1, 1000000, &s->T) ||
-        opt_enum(c, m, "snn", "encoder", ENC, &enc) || opt_enum(c, m, "snn", "readout", RO, &ro))
+        opt_enum(c, m, "snn", "encoder", ENC, &enc) || opt_enum(c, m, "snn", "readout", RO, &ro) ||
+        opt_float(c, m, "snn", "input_scale", F_POS, &s->input_scale))
         return -1;
+    if (enc == SN_ENC_POISSON && s->input_scale != 1.0f)
+        return errf(c, get(m, "input_scale"),
+                    "snn.input_scale: only the direct encoder scales its input (the Poisson "
+                    "encoder reads firing probabilities in [0, 1])"),
+               -1;
     s->encoder = (sn_encoder)enc;
     s->readout = (sn_readout)ro;
     const sn_ynode *n = get(m, "neuron");

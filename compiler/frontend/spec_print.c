@@ -14,7 +14,7 @@
 
 static const char *const KIND_NAMES[SN_LAYER_KIND_COUNT] = {
     "conv2d",  "linear",  "maxpool", "avgpool", "relu", "batchnorm",
-    "dropout", "flatten", "quant",   "if",      "lif"};
+    "dropout", "flatten", "quant",   "if",      "lif",  "threshold"};
 
 const char *sn_layer_kind_name(sn_layer_kind k) {
     return (unsigned)k < SN_LAYER_KIND_COUNT ? KIND_NAMES[k] : "unknown";
@@ -118,7 +118,9 @@ static void put_neuron(sn_strbuf *sb, const sn_neuron_spec *n, int lif, int with
 
 static void put_layer(sn_strbuf *sb, const sn_layer_spec *l) {
     sn_sb_puts(sb, sn_layer_kind_name(l->kind));
-    const char *wq = l->weight_quant == SN_WQ_TERNARY ? "ternary" : "float";
+    const char *wq = l->weight_quant == SN_WQ_TERNARY   ? "ternary"
+                     : l->weight_quant == SN_WQ_INTEGER ? "integer"
+                                                        : "float";
     switch (l->kind) {
     case SN_LAYER_CONV2D:
         sn_sb_printf(sb, ": {out_channels: %d, kernel_size: ", l->out_channels);
@@ -165,6 +167,9 @@ static void put_layer(sn_strbuf *sb, const sn_layer_spec *l) {
     case SN_LAYER_LIF:
         sn_sb_puts(sb, ": ");
         put_neuron(sb, &l->neuron, l->kind == SN_LAYER_LIF, 0, SN_LAYER_IF);
+        break;
+    case SN_LAYER_THRESHOLD:
+        sn_sb_printf(sb, ": {units: %d}", l->units);
         break;
     default:
         break;
@@ -330,8 +335,14 @@ void sn_spec_print_yaml(const sn_model_spec *spec, sn_strbuf *sb) {
         sn_sb_puts(sb, "}\n");
     }
     if (spec->snn.enabled) {
-        sn_sb_printf(sb, "snn:\n  T: %d\n  encoder: %s\n  readout: %s\n  neuron: ", spec->snn.T,
-                     spec->snn.encoder == SN_ENC_POISSON ? "poisson" : "direct",
+        sn_sb_printf(sb, "snn:\n  T: %d\n  encoder: %s\n", spec->snn.T,
+                     spec->snn.encoder == SN_ENC_POISSON ? "poisson" : "direct");
+        if (spec->snn.input_scale != 1.0f) {
+            sn_sb_puts(sb, "  input_scale: ");
+            put_float(sb, spec->snn.input_scale);
+            sn_sb_puts(sb, "\n");
+        }
+        sn_sb_printf(sb, "  readout: %s\n  neuron: ",
                      spec->snn.readout == SN_READOUT_MEMBRANE ? "membrane" : "rate");
         put_neuron(sb, &spec->snn.neuron, 1, 1, spec->snn.neuron_kind);
         sn_sb_puts(sb, "\n");
@@ -393,6 +404,7 @@ int sn_spec_equal(const sn_model_spec *a, const sn_model_spec *b, char *why, siz
              what);
         DIFF(x->dropout_p != y->dropout_p, "%s: dropout p differs", what);
         DIFF(x->quant_k != y->quant_k || x->quant_B != y->quant_B, "%s: quant differs", what);
+        DIFF(x->units != y->units, "%s: units differ", what);
         if (!neuron_equal(&x->neuron, &y->neuron, what, why, n)) return 0;
     }
     const sn_quant_spec *qa = &a->quant, *qb = &b->quant;
@@ -401,7 +413,8 @@ int sn_spec_equal(const sn_model_spec *a, const sn_model_spec *b, char *why, siz
          "quant section differs");
     const sn_snn_spec *sa = &a->snn, *sb = &b->snn;
     DIFF(sa->enabled != sb->enabled || sa->T != sb->T || sa->encoder != sb->encoder ||
-             sa->readout != sb->readout || sa->neuron_kind != sb->neuron_kind,
+             sa->readout != sb->readout || sa->neuron_kind != sb->neuron_kind ||
+             sa->input_scale != sb->input_scale,
          "snn section differs");
     if (!neuron_equal(&sa->neuron, &sb->neuron, "snn.neuron", why, n)) return 0;
     const sn_data_spec *da = &a->data, *db = &b->data;

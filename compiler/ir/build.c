@@ -9,8 +9,12 @@ typedef struct builder {
     const sn_model_spec *spec;
     sn_graph *g;
     sn_status *st;
-    int cur;   /* current activation tensor */
-    int layer; /* index of the spec layer being built */
+    int cur;          /* current activation tensor */
+    int layer;        /* index of the spec layer being built */
+    int spike_max;    /* the current activation holds whole numbers in [0, spike_max] (0: not
+                         known to) */
+    int spiking_seen; /* a spiking layer (neuron / threshold units) was built */
+    const sn_build_opts *opts;
     char where[SN_PATH_MAX + 32];
     char name[SN_IR_NAME_MAX];
 } builder;
@@ -124,6 +128,8 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
         if (w < 0) return b->st->code;
         int in[3] = {b->cur, w, -1};
         a.has_bias = l->bias;
+        a.spike_input = b->g->training ? 0 : b->spike_max;
+        a.int_weights = l->weight_quant == SN_WQ_INTEGER;
         if (l->bias) {
             in[2] = add_param(b, "bias", SN_T_PARAM, SN_F32, sn_shape1(l->out_channels),
                               SN_ROLE_BIAS, c * khw, l->out_channels * khw);
@@ -150,6 +156,8 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
         if (w < 0) return b->st->code;
         int in[3] = {b->cur, w, -1};
         a.has_bias = l->bias;
+        a.spike_input = b->g->training ? 0 : b->spike_max;
+        a.int_weights = l->weight_quant == SN_WQ_INTEGER;
         if (l->bias) {
             in[2] = add_param(b, "bias", SN_T_PARAM, SN_F32, sn_shape1(l->out_features),
                               SN_ROLE_BIAS, k, l->out_features);
@@ -206,7 +214,22 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
     case SN_LAYER_IF:
     case SN_LAYER_LIF:
         a.neuron = sn_neuron_from_spec(l);
+        a.stateful = b->g->step_major;
         return add_node(b, SN_OP_NEURON, &b->cur, 1, &a, NULL) < 0 ? b->st->code : SN_OK;
+    case SN_LAYER_THRESHOLD: {
+        const sn_tensor *x = cur_t(b);
+        if (x->shape.rank != x->lead + 1 && x->shape.rank != x->lead + 3)
+            return sn_fail(b->st, SN_ERR_INPUT,
+                           "%s: layer %s (threshold) needs [C] or [C, H, W] features", b->where,
+                           b->name);
+        int64_t c = cur_channels(b);
+        int in[2] = {b->cur, -1};
+        in[1] =
+            add_param(b, "theta", SN_T_BUFFER, SN_F32, sn_shape2(c, l->units), SN_ROLE_THETA, c, c);
+        if (in[1] < 0) return b->st->code;
+        a.U = l->units;
+        return add_node(b, SN_OP_THRESHOLD, in, 2, &a, NULL) < 0 ? b->st->code : SN_OK;
+    }
     case SN_LAYER_KIND_COUNT:
         break;
     }
@@ -216,15 +239,51 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
 static int spec_is_spiking(const sn_model_spec *spec) {
     if (spec->snn.enabled) return 1;
     for (int i = 0; i < spec->nlayers; i++)
-        if (spec->layers[i].kind == SN_LAYER_IF || spec->layers[i].kind == SN_LAYER_LIF) return 1;
+        if (spec->layers[i].kind == SN_LAYER_IF || spec->layers[i].kind == SN_LAYER_LIF ||
+            spec->layers[i].kind == SN_LAYER_THRESHOLD)
+            return 1;
     return 0;
 }
 
-sn_code sn_graph_build(const sn_model_spec *spec, const sn_build_opts *opts, sn_graph *g,
-                       sn_status *st) {
+/* What a layer leaves in the activation: whole numbers up to what bound (0: unknown). */
+static int spike_bound_after(const sn_layer_spec *l, int before) {
+    switch (l->kind) {
+    case SN_LAYER_IF:
+    case SN_LAYER_LIF:
+        return 1;
+    case SN_LAYER_THRESHOLD:
+        return l->units;
+    case SN_LAYER_MAXPOOL:
+    case SN_LAYER_FLATTEN:
+    case SN_LAYER_DROPOUT: /* identity at evaluation (training graphs never see spikes here
+                              as inputs of integer kernels) */
+        return before;
+    default:
+        return 0;
+    }
+}
+
+/* Spike deletion after the encoding layer (the first neuron / threshold-unit layer). */
+static sn_code add_noise(builder *b, const sn_layer_spec *l) {
+    sn_attrs a;
+    memset(&a, 0, sizeof a);
+    a.p = b->opts->noise;
+    a.U = l->kind == SN_LAYER_THRESHOLD ? l->units : 1;
+    char name[SN_IR_NAME_MAX];
+    sn_fmt(name, sizeof name, "%s.noise", b->name);
+    a.stream = sn_hash_str(SN_HASH_INIT, name);
+    return add_node(b, SN_OP_SPIKE_DROP, &b->cur, 1, &a, name) < 0 ? b->st->code : SN_OK;
+}
+
+const char *const sn_schedule_names[] = {"auto", "layer", "step", NULL};
+
+static sn_code build_once(const sn_model_spec *spec, const sn_build_opts *opts, int step_major,
+                          sn_graph *g, sn_status *st) {
     sn_graph_init(g);
+    g->step_major = step_major;
     builder b;
     memset(&b, 0, sizeof b);
+    b.opts = opts;
     b.spec = spec;
     b.g = g;
     b.st = st;
@@ -245,20 +304,32 @@ sn_code sn_graph_build(const sn_model_spec *spec, const sn_build_opts *opts, sn_
     if (spiking) {
         sn_attrs a;
         memset(&a, 0, sizeof a);
-        a.T = spec->snn.enabled ? spec->snn.T : 1;
+        a.T = opts->T > 0 ? opts->T : spec->snn.enabled ? spec->snn.T : 1;
+        a.input_scale = spec->snn.input_scale;
         g->T = a.T;
+        if (step_major) a.T = 1; /* one step per run */
+        b.spike_max = spec->snn.encoder == SN_ENC_POISSON ? 1 : 0;
         sn_op enc =
             spec->snn.encoder == SN_ENC_POISSON ? SN_OP_ENCODE_POISSON : SN_OP_ENCODE_DIRECT;
         if (add_node(&b, enc, &b.cur, 1, &a, "encoder") < 0) goto fail;
     }
     for (int i = 0; i < spec->nlayers; i++) {
         set_layer(&b, i);
-        if (build_layer(&b, &spec->layers[i]) != SN_OK) goto fail;
+        const sn_layer_spec *l = &spec->layers[i];
+        if (build_layer(&b, l) != SN_OK) goto fail;
+        b.spike_max = spike_bound_after(l, b.spike_max);
+        if ((l->kind == SN_LAYER_IF || l->kind == SN_LAYER_LIF || l->kind == SN_LAYER_THRESHOLD) &&
+            !b.spiking_seen) {
+            b.spiking_seen = 1;
+            if (opts->noise > 0.0f && add_noise(&b, l) != SN_OK) goto fail;
+        }
     }
     b.layer = -1;
     if (spiking) {
         sn_attrs a;
         memset(&a, 0, sizeof a);
+        a.stateful = step_major;
+        a.T = g->T;
         if (add_node(&b, SN_OP_TIME_MEAN, &b.cur, 1, &a, "readout") < 0) goto fail;
     }
     const sn_tensor *y = &g->tensors[b.cur];
@@ -290,4 +361,24 @@ fail:
     sn_graph_free(g);
     sn_graph_init(g);
     return st->code ? st->code : SN_ERR_INPUT;
+}
+
+sn_code sn_graph_build(const sn_model_spec *spec, const sn_build_opts *opts, sn_graph *g,
+                       sn_status *st) {
+    int spiking = spec_is_spiking(spec);
+    if (opts->schedule == SN_SCHED_STEP && (!spiking || opts->training))
+        return sn_fail(st, SN_ERR_INPUT,
+                       "%s: the step-major schedule applies to spiking networks at inference "
+                       "(training runs all time steps of a layer at once)",
+                       spec->source_path);
+    int step = opts->schedule == SN_SCHED_STEP;
+    if (build_once(spec, opts, step, g, st) != SN_OK) return st->code;
+    if (opts->schedule != SN_SCHED_AUTO || !spiking || opts->training || g->T == 1) return SN_OK;
+    int64_t bytes = 0;
+    for (int t = 0; t < g->ntensors; t++)
+        if (g->tensors[t].kind == SN_T_ACT)
+            bytes += sn_shape_numel(&g->tensors[t].shape) * (int64_t)sizeof(float);
+    if (bytes <= SN_LAYER_MAJOR_BUDGET) return SN_OK;
+    sn_graph_free(g);
+    return build_once(spec, opts, 1, g, st);
 }

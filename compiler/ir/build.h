@@ -5,10 +5,20 @@
 #include "../frontend/spec.h"
 #include "ir.h"
 
+enum { SN_SCHED_AUTO = 0, SN_SCHED_LAYER, SN_SCHED_STEP };
+extern const char *const sn_schedule_names[]; /* "auto", "layer", "step", NULL */
+/* Activation bytes above which the automatic schedule runs a spiking graph step-major. */
+#define SN_LAYER_MAJOR_BUDGET ((int64_t)2 << 30)
+
 typedef struct sn_build_opts {
     int64_t batch; /* N (>= 1) */
     int with_loss; /* add a label input and the recipe's loss */
     int training;  /* training forward: batch-norm batch statistics, dropout masks */
+    int T;         /* > 0: overrides the spec's time steps */
+    int schedule;  /* spiking graphs: SN_SCHED_AUTO (layer-major unless its activations
+                      would exceed SN_LAYER_MAJOR_BUDGET), SN_SCHED_LAYER or SN_SCHED_STEP */
+    float noise;   /* > 0: each spike of the first spiking layer (the encoding layer) is
+                      deleted with this probability (spec-spatiotemporal.md, noise_ratio) */
 } sn_build_opts;
 
 /* Builds the forward graph of a model. Shape errors name the layer and its YAML position

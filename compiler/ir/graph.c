@@ -21,6 +21,7 @@ static const char *const op_names[SN_OP_COUNT] = {
     [SN_OP_ENCODE_POISSON] = "encode_poisson",
     [SN_OP_ENCODE_DIRECT] = "encode_direct",
     [SN_OP_TIME_MEAN] = "time_mean",
+    [SN_OP_SPIKE_DROP] = "spike_drop",
     [SN_OP_SOFTMAX_CE] = "softmax_ce",
     [SN_OP_MSE_ONEHOT] = "mse_onehot",
     [SN_OP_BATCHNORM_TRAIN] = "batchnorm_train",

@@ -16,6 +16,13 @@ static void print_attrs(const sn_node *n, sn_strbuf *o) {
     case SN_OP_LINEAR:
         if (a->has_bias) sn_sb_puts(o, " {bias}");
         break;
+    default:
+        break;
+    }
+    if ((n->op == SN_OP_CONV2D || n->op == SN_OP_LINEAR) && a->spike_input > 0)
+        sn_sb_printf(o, " {spike_input=%d%s}", a->spike_input,
+                     a->int_weights ? " int_weights" : "");
+    switch (n->op) {
     case SN_OP_BATCHNORM:
         sn_sb_printf(o, " {eps=%g momentum=%g}", a->eps, a->momentum);
         break;
@@ -45,10 +52,19 @@ static void print_attrs(const sn_node *n, sn_strbuf *o) {
     case SN_OP_THRESHOLD:
         sn_sb_printf(o, " {units=%d}", a->U);
         break;
+    case SN_OP_SPIKE_DROP:
+        sn_sb_printf(o, " {p=%g, max=%d}", (double)a->p, a->U);
+        break;
     case SN_OP_ENCODE_POISSON:
-    case SN_OP_ENCODE_DIRECT:
         sn_sb_printf(o, " {T=%d}", a->T);
         break;
+    case SN_OP_ENCODE_DIRECT:
+        if (a->input_scale != 0.0f && a->input_scale != 1.0f)
+            sn_sb_printf(o, " {T=%d, scale=%g}", a->T, (double)a->input_scale);
+        else
+            sn_sb_printf(o, " {T=%d}", a->T);
+        break;
+
     case SN_OP_SOFTMAX_CE:
         if (a->label_smoothing > 0) sn_sb_printf(o, " {label_smoothing=%g}", a->label_smoothing);
         break;

@@ -193,6 +193,15 @@ sn_code sn_infer_shapes(const sn_graph *g, sn_op op, const int *in, int nin, con
         for (int i = 0; i < x->shape.rank; i++) out[0].d[i + 1] = x->shape.d[i];
         out_lead[0] = 2;
         return SN_OK;
+    case SN_OP_SPIKE_DROP:
+        if (need_inputs(nin, 1, 1, st)) return st->code;
+        if (!(a->p >= 0.0f && a->p <= 1.0f))
+            return sn_fail(st, SN_ERR_INPUT,
+                           "spike deletion probability must be in [0, 1] (got %g)", (double)a->p);
+        if (a->U < 1) return sn_fail(st, SN_ERR_INPUT, "spike_drop needs U >= 1");
+        out[0] = x->shape;
+        out_lead[0] = x->lead;
+        return SN_OK;
     case SN_OP_TIME_MEAN:
         if (need_inputs(nin, 1, 1, st)) return st->code;
         if (x->lead != 2) return sn_fail(st, SN_ERR_INPUT, "expects a [T, N, ...] input");

@@ -130,6 +130,7 @@ static sn_code backward_node(ad *A, int i) {
         return SN_OK; /* its input is the image, which needs no gradient */
     case SN_OP_BATCHNORM:
     case SN_OP_THRESHOLD:
+    case SN_OP_SPIKE_DROP:
         return sn_fail(
             A->st, SN_ERR_INPUT,
             "%s (%s) has no training form: it appears only in inference or converted graphs", nm,

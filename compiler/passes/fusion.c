@@ -127,6 +127,40 @@ sn_code sn_fuse(const sn_graph *g, int enable, sn_groups *out, sn_status *st) {
     return SN_OK;
 }
 
+sn_code sn_fuse_thresholds(const sn_graph *g, const sn_groups *in, sn_groups *out, sn_status *st) {
+    memset(out, 0, sizeof *out);
+    out->fused = in->fused;
+    out->g = sn_calloc((size_t)(in->n ? in->n : 1), sizeof *out->g);
+    if (!out->g) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    memcpy(out->g, in->g, (size_t)in->n * sizeof *out->g);
+    out->n = in->n;
+    if (!in->fused) return SN_OK;
+    for (int i = 0; i < out->n; i++) {
+        sn_group *grp = &out->g[i];
+        if (grp->kind != SN_G_CONV || grp->nnodes >= SN_GROUP_MAX) continue;
+        int ends_open = 1; /* nothing after a pool (R4) or threshold units (R8) */
+        for (int k = 1; k < grp->nnodes; k++) {
+            sn_op op = g->nodes[grp->nodes[k]].op;
+            ends_open &= op != SN_OP_MAXPOOL && op != SN_OP_AVGPOOL && op != SN_OP_NEURON &&
+                         op != SN_OP_THRESHOLD;
+        }
+        int slot = 0;
+        int c = ends_open ? sole_consumer(g, grp->out, &slot) : -1;
+        if (c < 0 || slot != 0 || g->nodes[c].op != SN_OP_THRESHOLD) continue;
+        /* the threshold units' own group (a group of one, later in the list) */
+        int j = -1;
+        for (int k = i + 1; k < out->n && j < 0; k++)
+            if (out->g[k].nnodes == 1 && out->g[k].nodes[0] == c) j = k;
+        if (j < 0) continue;
+        grp->nodes[grp->nnodes++] = c;
+        grp->out = g->nodes[c].out[0];
+        name_group(g, grp);
+        memmove(&out->g[j], &out->g[j + 1], (size_t)(out->n - j - 1) * sizeof *out->g);
+        out->n--;
+    }
+    return SN_OK;
+}
+
 void sn_groups_free(sn_groups *gs) {
     free(gs->g);
     memset(gs, 0, sizeof *gs);

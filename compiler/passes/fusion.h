@@ -19,11 +19,19 @@
  *   R7  in a training step, the relu or quant backward that masks a conv2d/linear data
  *       gradient joins it: the mask (saved activation > 0, or inside (0, B)) is applied
  *       in the epilogue, before the gradient is stored.
+ *   R8  (backends whose convolution kernels have a threshold-unit epilogue opt in with
+ *       sn_fuse_thresholds; the CPU backend does) threshold units (the spike counts of a
+ *       converted network) that are the sole consumer of a conv2d group join it as its
+ *       last op: the membrane potential v is compared with the channel's thresholds in
+ *       registers and only the counts are stored. Nothing joins after them (a following
+ *       pool is a kernel of its own). The CPU backend still runs them as a kernel of their
+ *       own after a Winograd convolution. Threshold units after a linear layer, or after
+ *       a conv2d group ending in a pool, stay a group of their own.
  *   Training-mode dropout is always a kernel of its own (it draws a mask), and a tensor
  *   read again by a backward op is materialized (a group ends wherever its output has
  *   a second consumer), so training graphs keep exactly what the backward pass reads.
- *   Everything else (flatten, pools not absorbed, encoders, time_mean, threshold units,
- *   losses, ternary weight transforms) is a group of one.
+ *   Everything else (flatten, pools not absorbed, encoders, time_mean, threshold units
+ *   (but R8), losses, ternary weight transforms) is a group of one.
  *
  * With fusion off every node is its own group (dropout included), which is what the
  * fused/unfused benchmark compares. */
@@ -35,7 +43,7 @@
 #define SN_GROUP_MAX 8
 
 typedef enum sn_group_kind {
-    SN_G_CONV = 0, /* conv2d [+bn] [+relu|quant|dropout]* [+pool] [+neuron] */
+    SN_G_CONV = 0, /* conv2d [+bn] [+relu|quant|dropout]* [+pool | +threshold (R8)] */
     SN_G_LINEAR,   /* linear [+bn] [+relu|quant|dropout]* [+neuron] */
     SN_G_ELTWISE,  /* relu|quant|dropout|batchnorm chain */
     SN_G_SINGLE,   /* any other op alone */
@@ -58,6 +66,10 @@ typedef struct sn_groups {
 } sn_groups;
 
 sn_code sn_fuse(const sn_graph *g, int enable, sn_groups *out, sn_status *st);
+/* R8 on fused groups: `out` is a copy of `in` (free with sn_groups_free) in which every
+ * threshold-unit group that directly follows a conv2d group has joined it. A plain copy
+ * when fusion was off. */
+sn_code sn_fuse_thresholds(const sn_graph *g, const sn_groups *in, sn_groups *out, sn_status *st);
 void sn_groups_free(sn_groups *gs);
 /* Text form for `snnc inspect --stage fused`. */
 struct sn_strbuf;

@@ -96,8 +96,70 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
     }
 }
 
+/* A weight the integer kernel can take: a whole number in [-127, 127] (NaN is not). */
+static int int8_ok(float v) {
+    return v >= -127.0f && v <= 127.0f && v == floorf(v);
+}
+
+static void prep_fail(sn_kctx *ctx) {
+    atomic_fetch_add(&ctx->bad_input, 1);
+    atomic_store(&ctx->oom, 1);
+}
+
+void sn_prep_conv_i8(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi) {
+    const sn_prep_conv_params *p = params;
+    const float *w = ptrs[0], *bias = ptrs[1];
+    int8_t *out = ptrs[6];
+    float *bout = ptrs[7];
+    int vl = p->vl, taps = p->KH * p->KW, C4 = (p->C + 3) / 4;
+    int Ob = (p->O + vl - 1) / vl;
+    float *tmp = NULL;
+    if (p->bn || p->transpose || p->winograd) { /* not an integer layout: a lowering error */
+        prep_fail(ctx);
+        return;
+    }
+    if (p->ternary) {
+        int64_t n = (int64_t)p->O * p->C * taps;
+        tmp = malloc((size_t)n * sizeof(float));
+        if (!tmp) {
+            atomic_store(&ctx->oom, 1);
+            return;
+        }
+        sn_ternarize(n, p->ternary_threshold, w, tmp);
+        w = tmp;
+        lo = 0;
+        hi = Ob;
+    }
+    for (int64_t ob = lo; ob < hi; ob++) {
+        /* [C4][taps][vl][4]: the writes run contiguously */
+        int8_t *dst = out + ob * (int64_t)C4 * taps * vl * 4;
+        for (int c4 = 0; c4 < C4; c4++)
+            for (int t = 0; t < taps; t++)
+                for (int l = 0; l < vl; l++)
+                    for (int j = 0; j < 4; j++, dst++) {
+                        int o = (int)ob * vl + l, c = c4 * 4 + j;
+                        float v = o < p->O && c < p->C ? w[((int64_t)o * p->C + c) * taps + t] : 0;
+                        if (!int8_ok(v)) {
+                            free(tmp);
+                            prep_fail(ctx);
+                            return;
+                        }
+                        *dst = (int8_t)v;
+                    }
+        for (int l = 0; l < vl; l++) {
+            int j = (int)ob * vl + l;
+            bout[j] = j < p->O && bias ? bias[j] : 0.0f;
+        }
+    }
+    free(tmp);
+}
+
 void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi) {
     const sn_prep_conv_params *p = params;
+    if (p->int8) {
+        sn_prep_conv_i8(ctx, params, ptrs, lo, hi);
+        return;
+    }
     const float *w = ptrs[0];
     int64_t n = (int64_t)p->O * p->C * p->KH * p->KW;
     float *tmp = NULL, fold[2 * 256], *scale = NULL, *shift = NULL, *heap = NULL;

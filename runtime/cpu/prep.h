@@ -18,6 +18,7 @@ typedef struct sn_prep_conv_params {
     int transpose; /* 1: w^T (input and output channels swapped, for a data gradient);
                       2: w^T flipped in space (the stride-1 data gradient as a convolution);
                       the packing then has C output channels reading O inputs, no bias */
+    int int8;      /* pack for the VNNI integer convolution (sn_prep_conv_i8) instead */
 } sn_prep_conv_params;
 
 /* ptrs: [0..3] gamma, beta, mean, var, [4] scale, [5] shift (padded to a multiple of vl). */
@@ -36,6 +37,19 @@ void sn_prep_theta(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t 
 void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 int64_t sn_prep_conv_tasks(const sn_prep_conv_params *p);
 void sn_prep_bn(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+
+/* Weights of the integer convolution (sn_gen_conv_i8), what sn_prep_conv does when
+ * p->int8 is set (same buffers, same tasks, same plan name "cpu.prep_conv"): OIHW floats
+ * -> int8 [Ob][ceil(C/4)][KH][KW][vl][4] (4 consecutive input channels per 32-bit lane,
+ * zero for o >= O or c >= C), and the bias as floats [Ob*vl] as for the fp32 kernels.
+ * Ternary weights (p->ternary) are ternarized first; batch norm cannot be folded (p->bn
+ * is an error). Every weight must be a whole number in [-127, 127]: a task that meets
+ * one that is not (or NaN) stops, sets ctx->oom and adds 1 to ctx->bad_input, so binding
+ * the weights fails (sn_plan_prepare's message names the layer and "cpu.prep_conv", worded
+ * as "out of memory in preparation step"; a nonzero bad_input tells the two apart) rather
+ * than computing with wrong weights (a weight file that breaks a layer's `weights:
+ * integer` promise). */
+void sn_prep_conv_i8(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 
 /* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta". */
 sn_cpu_fn sn_cpu_builtin(const char *name);

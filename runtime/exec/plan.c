@@ -201,6 +201,10 @@ void sn_plan_memplan(sn_plan *p) {
             first[io[i]] = p->nsteps;
         }
     }
+    for (int i = 0; i < nb; i++)
+        if (p->bufs[i].keep) last[i] = p->nsteps;
+    /* step-major: the steps run T times over the same input */
+    if (p->step_major && p->in_buf >= 0) last[p->in_buf] = p->nsteps;
     int n = 0;
     for (int i = 0; i < nb; i++)
         if (p->bufs[i].kind == SN_BUF_ARENA) order[n++] = i;
@@ -276,6 +280,12 @@ sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
         for (int k = 0; k < s->nbufs; k++)
             j.ptrs[k] = s->bufs[k] >= 0 ? p->bufs[s->bufs[k]].ptr : NULL;
         sn_pool_for(pool, s->ntasks, 1, run_range, &j);
+        if (atomic_load(&ctx.bad_input) > 0)
+            return sn_fail(st, SN_ERR_INPUT,
+                           "preparation step %s (%s): the weights hold values this kernel cannot "
+                           "take (layers declared 'weights: integer' need whole numbers in "
+                           "[-127, 127])",
+                           s->name, s->kernel);
         if (atomic_load(&ctx.oom))
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory in preparation step %s (%s)", s->name,
                            s->kernel);
@@ -298,7 +308,10 @@ sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_s
     ctx.step = p->step;
     atomic_init(&ctx.bad_input, 0);
     atomic_init(&ctx.oom, 0);
-    for (int i = 0; i < p->nsteps; i++) {
+    int runs = p->step_major ? p->T : 1;
+    for (int r = 0; r < runs * p->nsteps; r++) {
+        int i = r % p->nsteps;
+        ctx.t = r / p->nsteps;
         const sn_step *s = &p->steps[i];
         step_job j;
         j.s = s;

@@ -27,6 +27,7 @@ typedef struct sn_kctx {
     atomic_int oom;           /* a kernel could not allocate scratch memory */
     float lr;                 /* optimizer steps: the learning rate of this step */
     int64_t step;             /* optimizer steps: the step number, from 1 */
+    int t;                    /* step-major plans: the time step of this run (else 0) */
 } sn_kctx;
 
 typedef void (*sn_cpu_fn)(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
@@ -48,6 +49,7 @@ typedef struct sn_buffer {
     int weight;      /* weight store index (SN_BUF_WEIGHT) */
     void *owned;     /* SN_BUF_OWNED data (64-byte aligned, freed with the plan) */
     char layout[16]; /* physical layout, e.g. "NCHW", "NCHW16c" */
+    int keep;        /* memory planning keeps it live to the end of the run (read afterwards) */
     void *ptr;       /* resolved address */
 } sn_buffer;
 
@@ -80,6 +82,7 @@ typedef struct sn_plan {
     int in_buf, out_buf, label_buf, loss_buf;
     int64_t batch;
     int T;
+    int step_major; /* sn_plan_run runs the steps T times, ctx.t = 0 .. T-1 */
     int num_classes;
     sn_weights *weights;  /* bound store (not owned) */
     double *step_seconds;     /* per-step accumulated time when profiling (NULL otherwise) */

@@ -69,8 +69,17 @@ void sn_ref_threshold_units(const sn_threshold_params *p, const float *v, const 
  * Returns the number of x outside [0, 1] or NaN (the caller rejects the input if nonzero).
  * (u can be exactly 0, probability 2^-24, so x = 0 fires that rarely, as torch.rand().le(x).) */
 int64_t sn_ref_encode_poisson(int T, int64_t n, uint64_t seed, const float *x, float *s);
+/* The same for steps t0 .. t0 + T - 1 (one step of a step-major schedule). */
+int64_t sn_ref_encode_poisson_at(int t0, int T, int64_t n, uint64_t seed, const float *x,
+                                 float *s);
 /* Direct encoder: s[t, i] = x[i] for every t < T. */
 void sn_ref_encode_direct(int T, int64_t n, const float *x, float *s);
+/* Spike deletion (noise): x holds spike counts (whole numbers; clamped to [0, U]); each of
+ * the c spikes of element i is kept when sn_rand_u01_key(key, i*U + j) >= p, j < c. */
+void sn_ref_spike_drop(int64_t n, int U, float p, uint32_t key, const float *x, float *y);
+/* The same for elements base .. base + n - 1 of a larger tensor (one step of step-major). */
+void sn_ref_spike_drop_at(uint64_t base, int64_t n, int U, float p, uint32_t key, const float *x,
+                          float *y);
 
 /* Mean over the leading T axis: y[i] = (1/T) * sum_t x[t, i]. */
 void sn_ref_time_mean(int T, int64_t n, const float *x, float *y);

@@ -96,6 +96,11 @@ void sn_weights_init(sn_weights *w, sn_init_method method, int fan_out_mode, uin
         case SN_ROLE_BN_COUNT:
             memset(p, 0, (size_t)n * sizeof(float));
             break;
+        case SN_ROLE_THETA: {
+            int64_t U = d->shape.rank == 2 ? d->shape.d[1] : 1;
+            for (int64_t j = 0; j < n; j++) p[j] = (float)(j % U) + 0.5f;
+            break;
+        }
         }
     }
 }

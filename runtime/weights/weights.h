@@ -18,6 +18,8 @@ typedef enum sn_param_role {
     SN_ROLE_BN_MEAN,    /* running_mean (buffer) */
     SN_ROLE_BN_VAR,     /* running_var (buffer) */
     SN_ROLE_BN_COUNT,   /* num_batches_tracked (I64 scalar buffer) */
+    SN_ROLE_THETA,      /* threshold units' thresholds [C, U] (buffer); initialized to
+                           u + 0.5, the decision points of a unit-step quantizer */
 } sn_param_role;
 
 typedef enum sn_init_method {

@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "compiler/backends/llvm/cpu_backend.h"
+#include "compiler/backends/llvm/jit.h"
 #include "compiler/backends/ref/ref_backend.h"
 #include "compiler/driver/trainer.h"
 #include "compiler/ir/build.h"
@@ -206,6 +207,19 @@ static void randomize_weights(sn_weights *w, int exact, sn_rng *r) {
             break;
         case SN_ROLE_BN_COUNT:
             break;
+        case SN_ROLE_THETA: { /* ascending per channel, on the 1/8 grid when exact */
+            int64_t U = d->shape.rank == 2 ? d->shape.d[1] : 1;
+            for (int64_t j = 0; j < n; j += U) {
+                float t = exact ? -1.0f + 0.125f * (float)sn_rng_below(r, 16)
+                                : -1.0f + 2.0f * sn_rng_uniform(r);
+                for (int64_t u = 0; u < U; u++) {
+                    p[j + u] = t;
+                    t += exact ? 0.125f * (float)(1 + sn_rng_below(r, 8))
+                               : 0.05f + sn_rng_uniform(r);
+                }
+            }
+            break;
+        }
         }
     }
 }
@@ -409,6 +423,257 @@ static void run_threshold(sn_jit *jit, const char *isa) {
     sn_plan_free(&ref);
     sn_plan_free(&cpu);
     sn_groups_free(&gs);
+    sn_weights_free(&w);
+    sn_graph_free(&g);
+}
+
+/* ---- spike-count convolutions: conv2d nodes with spike_input and int_weights set, as
+ * the SNN converter makes them (built directly), optionally followed by threshold units
+ * (fused into the convolution's epilogue with fusion on) and a second spike convolution
+ * reading the counts. Inputs are whole numbers in [0, S], weights whole numbers in
+ * [-wmax, wmax], biases and thresholds on the 1/8 grid (with some ties, and +-inf): every
+ * value is exact, so the CPU backend (the int8 VNNI kernel where the host has it, the fp32
+ * kernels otherwise) must equal the reference bit for bit, fused and unfused alike. ---- */
+typedef struct spike_case {
+    const char *name;
+    int N, C, H, W;
+    int O, k, s, p;
+    int bias;
+    int U;         /* > 0: threshold units after the convolution */
+    int O2;        /* > 0: then a 3x3 pad-1 spike convolution with O2 outputs */
+    int S, wmax;   /* input counts in [0, S], weights in [-wmax, wmax] */
+    int relu_pool; /* no threshold: relu and a 2x2 max pool after the convolution */
+} spike_case;
+
+static const spike_case spike_cases[] = {
+    {"spike_conv3x3_c17_o40_bias", 3, 17, 7, 6, 40, 3, 1, 1, 1, 0, 0, 4, 1, 0},
+    {"spike_conv3x3_c3_o17_nobias", 2, 3, 5, 5, 17, 3, 1, 1, 0, 0, 0, 4, 1, 0},
+    {"spike_conv2x2_s2_c40_o24_bias", 2, 40, 8, 6, 24, 2, 2, 0, 1, 0, 0, 4, 1, 0},
+    {"spike_conv1x1_c40_o3_bias", 3, 40, 3, 4, 3, 1, 1, 0, 1, 0, 0, 8, 1, 0},
+    {"spike_conv3x3_c20_o50_tails_n7_13x11", 7, 20, 13, 11, 50, 3, 1, 1, 1, 0, 0, 2, 1, 0},
+    {"spike_conv3x3_c16_o32_relu_maxpool", 3, 16, 8, 6, 32, 3, 1, 1, 1, 0, 0, 4, 1, 1},
+    {"spike_conv3x3_c64_o64_threshold", 4, 64, 6, 6, 64, 3, 1, 1, 0, 4, 0, 4, 1, 0},
+    {"spike_conv3x3_valid_c32_o80_threshold_1x1", 9, 32, 3, 3, 80, 3, 1, 0, 1, 2, 0, 2, 1, 0},
+    {"spike_conv2x2_s2_c24_o33_threshold_s255_w127", 3, 24, 6, 6, 33, 2, 2, 0, 1, 3, 0, 255, 127,
+     0},
+    {"spike_conv_threshold_chain_c17_o40_o24", 2, 17, 6, 6, 40, 3, 1, 1, 1, 4, 24, 4, 1, 0},
+};
+
+static float *weight_named(sn_weights *w, const char *name) {
+    for (int i = 0; i < w->n; i++)
+        if (strcmp(w->desc[i].name, name) == 0) return w->data[i];
+    return NULL;
+}
+
+/* Builds the case's graph; returns the number of spike convolutions. */
+static int build_spike_graph(const spike_case *c, sn_graph *g, sn_status *st) {
+    sn_graph_init(g);
+    g->batch = c->N;
+    sn_shape xs = sn_shape4(c->N, c->C, c->H, c->W);
+    g->input = sn_graph_add_tensor(g, SN_T_INPUT, SN_F32, &xs, 1, "input", st);
+    int cur = g->input, convs = 0, Cin = c->C, S = c->S;
+    for (int layer = 0; layer < 2; layer++) {
+        int O = layer == 0 ? c->O : c->O2, k = layer == 0 ? c->k : 3;
+        if (O <= 0) break;
+        char nm[64];
+        sn_shape ws = sn_shape4(O, Cin, k, k), bs = sn_shape1(O);
+        snprintf(nm, sizeof nm, "f.%d.weight", 2 * layer);
+        int in[3] = {cur, sn_graph_add_tensor(g, SN_T_PARAM, SN_F32, &ws, 0, nm, st), -1};
+        sn_attrs a;
+        memset(&a, 0, sizeof a);
+        a.kh = a.kw = k;
+        a.sh = a.sw = layer == 0 ? c->s : 1;
+        a.ph = a.pw = layer == 0 ? c->p : 1;
+        a.has_bias = layer == 0 && c->bias;
+        a.spike_input = S;
+        a.int_weights = 1;
+        if (a.has_bias) {
+            snprintf(nm, sizeof nm, "f.%d.bias", 2 * layer);
+            in[2] = sn_graph_add_tensor(g, SN_T_PARAM, SN_F32, &bs, 0, nm, st);
+            g->tensors[in[2]].role = SN_ROLE_BIAS;
+        }
+        snprintf(nm, sizeof nm, "f.%d", 2 * layer);
+        cur = sn_graph_add_node(g, SN_OP_CONV2D, in, a.has_bias ? 3 : 2, &a, nm, -1, NULL, st);
+        convs++;
+        Cin = O;
+        if (layer == 0 && c->relu_pool) {
+            memset(&a, 0, sizeof a);
+            cur = sn_graph_add_node(g, SN_OP_RELU, &cur, 1, &a, "f.relu", -1, NULL, st);
+            a.kh = a.kw = a.sh = a.sw = 2;
+            cur = sn_graph_add_node(g, SN_OP_MAXPOOL, &cur, 1, &a, "f.pool", -1, NULL, st);
+        }
+        if (layer == 0 && c->U > 0) {
+            sn_shape ts = sn_shape2(O, c->U);
+            snprintf(nm, sizeof nm, "f.%d.theta", 2 * layer + 1);
+            int tin[2] = {cur, sn_graph_add_tensor(g, SN_T_BUFFER, SN_F32, &ts, 0, nm, st)};
+            g->tensors[tin[1]].role = SN_ROLE_THETA;
+            memset(&a, 0, sizeof a);
+            a.U = c->U;
+            snprintf(nm, sizeof nm, "f.%d", 2 * layer + 1);
+            cur = sn_graph_add_node(g, SN_OP_THRESHOLD, tin, 2, &a, nm, -1, NULL, st);
+            S = c->U;
+        } else {
+            break; /* a second convolution reads threshold counts only */
+        }
+    }
+    sn_attrs a;
+    memset(&a, 0, sizeof a);
+    g->output = sn_graph_add_node(g, SN_OP_FLATTEN, &cur, 1, &a, "flat", -1, NULL, st);
+    if (g->output >= 0) g->num_classes = (int)g->tensors[g->output].shape.d[1];
+    return convs;
+}
+
+/* Whole-number weights, 1/8-grid biases, ascending thresholds spread over the range of v. */
+static void fill_spike_weights(const spike_case *c, sn_weights *w, sn_rng *r) {
+    for (int i = 0; i < w->n; i++) {
+        const sn_param_desc *d = &w->desc[i];
+        float *p = w->data[i];
+        int64_t n = sn_shape_numel(&d->shape);
+        if (d->role == SN_ROLE_THETA) {
+            int64_t U = d->shape.d[1];
+            float fan = (float)c->C * (float)(c->k * c->k);
+            float spread = floorf(sqrtf(fan) * (float)c->S * 0.25f * (float)c->wmax) + 1.0f;
+            for (int64_t j = 0; j < n; j += U) {
+                float t = -spread + 0.125f * (float)sn_rng_below(r, (uint32_t)(16 * spread));
+                for (int64_t u = 0; u < U; u++) {
+                    p[j + u] = t;
+                    t += 0.125f * (float)(1 + sn_rng_below(r, (uint32_t)(8 * spread)));
+                }
+            }
+            p[0] = -INFINITY; /* a unit that always fires, one that never does */
+            p[2 * U - 1] = INFINITY;
+        } else if (d->role == SN_ROLE_BIAS) {
+            for (int64_t j = 0; j < n; j++) p[j] = 0.125f * (float)((int)sn_rng_below(r, 33) - 16);
+        } else {
+            for (int64_t j = 0; j < n; j++)
+                p[j] = (float)((int)sn_rng_below(r, (uint32_t)(2 * c->wmax + 1)) - c->wmax);
+        }
+    }
+}
+
+static int64_t count_kernels(const sn_plan *p, const char *kind) {
+    char pre[64];
+    snprintf(pre, sizeof pre, "snk_%s_", kind);
+    int64_t n = 0;
+    for (int i = 0; i < p->nsteps; i++) n += strncmp(p->steps[i].kernel, pre, strlen(pre)) == 0;
+    return n;
+}
+
+/* Every group output the CPU plan keeps (all: reuse disabled) or only the output, exactly
+ * against the reference's. */
+static void compare_exact(const char *what, const sn_graph *g, const sn_plan *ref,
+                          const sn_plan *cpu, int all) {
+    for (int b = 0; b < cpu->nbufs; b++) {
+        const sn_buffer *cb = &cpu->bufs[b];
+        if (cb->kind != SN_BUF_ARENA || strchr(cb->name, '@')) continue;
+        if (!all && b != cpu->out_buf) continue;
+        int t = -1;
+        for (int i = 0; i < g->ntensors; i++)
+            if (strcmp(g->tensors[i].name, cb->name) == 0) t = i;
+        int rb = sn_plan_find_buffer(ref, cb->name);
+        if (t < 0 || rb < 0 || t == g->input) continue;
+        const sn_tensor *tt = &g->tensors[t];
+        int64_t n = sn_shape_numel(&tt->shape);
+        float *got = malloc((size_t)n * sizeof(float));
+        sn_cpu_layout l = parse_layout(cb->layout, tt);
+        sn_layout_to_nchw(cb->ptr, images_of(tt), &l, got);
+        const float *want = ref->bufs[rb].ptr;
+        int64_t bad = 0, first = -1;
+        for (int64_t i = 0; i < n; i++)
+            if (memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+                if (first < 0) first = i;
+                bad++;
+            }
+        CHECK_MSG(bad == 0, "%s tensor %s: %lld of %lld differ (first at %lld: %g vs %g)", what,
+                  cb->name, (long long)bad, (long long)n, (long long)first,
+                  first >= 0 ? got[first] : 0.0, first >= 0 ? want[first] : 0.0);
+        compared++;
+        free(got);
+    }
+}
+
+static void run_spike_case(const spike_case *c, sn_jit *jit, const char *isa) {
+    sn_status st;
+    sn_status_init(&st);
+    sn_graph g;
+    int convs = build_spike_graph(c, &g, &st);
+    if (st.code || sn_graph_verify(&g, &st) != SN_OK) {
+        CHECK_MSG(0, "%s: %s", c->name, st.msg);
+        sn_graph_free(&g);
+        return;
+    }
+    sn_param_desc *d = NULL;
+    int nd = sn_graph_param_descs(&g, &d);
+    sn_weights w;
+    CHECK_EQ_INT(sn_weights_create(&w, d, nd, &st), SN_OK);
+    free(d);
+    sn_rng r;
+    sn_rng_seed(&r, 4242);
+    fill_spike_weights(c, &w, &r);
+    sn_plan ref;
+    CHECK_EQ_INT(sn_lower_ref(&g, &ref, &st), SN_OK);
+    CHECK_EQ_INT(sn_plan_bind(&ref, &w, &st), SN_OK);
+    int64_t nin = sn_shape_numel(&g.tensors[g.input].shape);
+    float *x = sn_plan_f32(&ref, ref.in_buf);
+    for (int64_t i = 0; i < nin; i++) x[i] = (float)sn_rng_below(&r, (uint32_t)c->S + 1);
+    CHECK_EQ_INT(sn_plan_run(&ref, NULL, 1, 0, &st), SN_OK);
+    int64_t nout = sn_shape_numel(&g.tensors[g.output].shape);
+    float *fused_out = malloc((size_t)nout * sizeof(float));
+    int int8 = sn_jit_vnni(jit) && sn_jit_vector_width(jit) == 16;
+    for (int fusion = 1; fusion >= 0; fusion--) {
+        char what[160];
+        snprintf(what, sizeof what, "%s [%s, fusion %s]", c->name, isa, fusion ? "on" : "off");
+        sn_groups gs;
+        sn_plan cpu;
+        CHECK_EQ_INT(sn_fuse(&g, fusion, &gs, &st), SN_OK);
+        sn_cpu_options o = {0};
+        if (sn_lower_cpu(&g, &gs, jit, &o, &cpu, NULL, &st) != SN_OK) {
+            CHECK_MSG(0, "%s: %s", what, st.msg);
+            sn_groups_free(&gs);
+            continue;
+        }
+        /* the integer kernel runs every spike convolution where the host has VNNI */
+        if (int8) CHECK_MSG(count_kernels(&cpu, "conv_i8") == convs, "%s: no int8 kernel", what);
+        /* fused threshold units leave no kernel of their own, except after a Winograd
+         * convolution (which has no threshold epilogue) */
+        if (fusion && c->U > 0)
+            CHECK_MSG(count_kernels(&cpu, "threshold") == (count_kernels(&cpu, "wino") > 0),
+                      "%s: %lld threshold kernels", what,
+                      (long long)count_kernels(&cpu, "threshold"));
+        if (!fusion && c->U > 0)
+            CHECK_MSG(count_kernels(&cpu, "threshold") == 1, "%s: no threshold kernel", what);
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1) sn_plan_disable_reuse(&cpu);
+            CHECK_EQ_INT(sn_plan_bind(&cpu, &w, &st), SN_OK);
+            memcpy(sn_plan_f32(&cpu, cpu.in_buf), x, (size_t)nin * sizeof(float));
+            CHECK_EQ_INT(sn_plan_run(&cpu, NULL, 1, 0, &st), SN_OK);
+            compare_exact(what, &g, &ref, &cpu, pass);
+        }
+        const float *out = sn_plan_f32(&cpu, cpu.out_buf);
+        if (fusion)
+            memcpy(fused_out, out, (size_t)nout * sizeof(float));
+        else
+            CHECK_MSG(memcmp(fused_out, out, (size_t)nout * sizeof(float)) == 0,
+                      "%s: fused and unfused outputs differ", what);
+        cases_run++;
+        /* the packing rejects weights the integer kernel cannot take */
+        if (int8 && fusion) {
+            float *w0 = weight_named(&w, "f.0.weight");
+            float keep = w0[1];
+            const float bad[3] = {0.5f, 128.0f, NAN};
+            for (int b = 0; b < 3; b++) {
+                w0[1] = bad[b];
+                CHECK_MSG(sn_plan_bind(&cpu, &w, &st) != SN_OK,
+                          "%s: weight %g accepted by the int8 packing", what, bad[b]);
+                sn_status_init(&st);
+            }
+            w0[1] = keep;
+        }
+        sn_plan_free(&cpu);
+        sn_groups_free(&gs);
+    }
+    free(fused_out);
+    sn_plan_free(&ref);
     sn_weights_free(&w);
     sn_graph_free(&g);
 }
@@ -622,6 +887,8 @@ static void test_all_isas(void) {
         for (size_t c = 0; c < SN_ARRAY_LEN(train_cases); c++)
             for (int f = 1; f >= 0; f--) run_train_case(&train_cases[c], jit, f, isas[i]);
         run_threshold(jit, isas[i]);
+        for (size_t c = 0; c < SN_ARRAY_LEN(spike_cases); c++)
+            run_spike_case(&spike_cases[c], jit, isas[i]);
         fprintf(stderr, "  %-6s (vector width %2d): %s\n", isas[i], sn_jit_vector_width(jit),
                 sn_test_failures == before ? "all cases match" : "MISMATCHES");
         sn_jit_destroy(jit);

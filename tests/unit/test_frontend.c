@@ -731,7 +731,7 @@ static void test_schema_errors(void) {
                "unknown key 'out_channel' in layer a.0 (conv2d); did you mean 'out_channels'?");
     EXPECT_ERR(
         BASE "network:\n  - a:\n    - conv2d: {out_channels: 8, kernel_size: 3, weights: binary}\n",
-        "m.yaml:6:58", "expected one of float or ternary");
+        "m.yaml:6:58", "expected one of float, ternary or integer");
     EXPECT_ERR(BASE "network:\n  - a:\n    - linear: {out_features: 0}\n", "m.yaml:6:30",
                "layer a.0 (linear): out_features must be at least 1, got 0");
     EXPECT_ERR(BASE "network:\n  - a:\n    - maxpool: {kernel_size: 2, padding: 2}\n",

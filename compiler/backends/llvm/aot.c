@@ -386,7 +386,7 @@ sn_code sn_aot_load(const char *dir, sn_jit *jit, sn_plan *plan, sn_param_desc *
         sn_param_desc *d = &descs[i];
         int64_t role, tr, fi, fo;
         if (!get_str(&L, e, "name", d->name, sizeof d->name) || !get_dtype(&L, e, &d->dtype) ||
-            !get_shape(&L, e, &d->shape) || !get_int(&L, e, "role", 0, SN_ROLE_BN_COUNT, &role) ||
+            !get_shape(&L, e, &d->shape) || !get_int(&L, e, "role", 0, SN_ROLE_THETA, &role) ||
             !get_int(&L, e, "trainable", 0, 1, &tr) ||
             !get_int(&L, e, "fan_in", 0, INT64_MAX, &fi) ||
             !get_int(&L, e, "fan_out", 0, INT64_MAX, &fo))

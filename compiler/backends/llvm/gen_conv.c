@@ -65,7 +65,18 @@ int64_t sn_conv_tasks(const sn_conv_desc *d) {
     return (int64_t)ceil_div((int)d->N, d->tn) * ceil_div(d->OH, d->tr) * ceil_div(Ob, d->tq);
 }
 
+int sn_epi_threshold_units(const sn_epilogue *e) {
+    for (int i = 0; i < e->nops; i++)
+        if (e->ops[i].kind == SN_EPI_THRESHOLD) return e->ops[i].U;
+    return 0;
+}
+
 LLVMValueRef sn_gen_epilogue(sn_irb *k, const sn_epilogue *e, LLVMValueRef v) {
+    return sn_gen_epilogue_at(k, e, v, NULL);
+}
+
+LLVMValueRef sn_gen_epilogue_at(sn_irb *k, const sn_epilogue *e, LLVMValueRef v,
+                                LLVMValueRef theta) {
     for (int i = 0; i < e->nops; i++) {
         const sn_epi_op *op = &e->ops[i];
         switch (op->kind) {
@@ -79,20 +90,33 @@ LLVMValueRef sn_gen_epilogue(sn_irb *k, const sn_epilogue *e, LLVMValueRef v) {
             v = irb_fmul(k, v, irb_vsplat(k, 1.0f / s));
             break;
         }
+        case SN_EPI_THRESHOLD: {
+            /* count of theta[u] <= v, exactly the reference's comparison (NaN counts 0);
+             * the lowering only builds this op for kernels that pass the thresholds */
+            if (!theta) break;
+            LLVMValueRef one = irb_vsplat(k, 1.0f), cnt = irb_vsplat(k, 0.0f);
+            for (int u = 0; u < op->U; u++) { /* a compare and a masked add per unit */
+                LLVMValueRef th = irb_vload(k, irb_gepc(k, theta, (int64_t)u * k->vl), k->vl * 4);
+                cnt = irb_select_ge(k, v, th, irb_fadd(k, cnt, one), cnt);
+            }
+            v = cnt;
+            break;
+        }
         }
     }
     return v;
 }
 
-/* One tile variant as an internal function: tile(x, w, b, y) with all four pointers
- * already at the tile origin. */
+/* One tile variant as an internal function: tile(x, w, b, y, mask source, thresholds)
+ * with every pointer already at the tile origin (the thresholds at its first channel
+ * block). */
 static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, int ww, int qq) {
     int vl = k->vl;
     char name[96];
     snprintf(name, sizeof name, "tile_n%d_r%d_w%d_q%d", nn, rr, ww, qq);
-    /* tile(x, w, b, y, mask source) */
-    LLVMTypeRef params[5] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf};
-    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 5, 0));
+    /* tile(x, w, b, y, mask source, thresholds) */
+    LLVMTypeRef params[6] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf};
+    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 6, 0));
     LLVMSetLinkage(fn, LLVMInternalLinkage);
     for (unsigned i = 0; i < 4; i++) {
         unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
@@ -162,8 +186,12 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
     /* epilogue */
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
             o_pix = sn_lay_pix(out);
-    LLVMValueRef bias[8];
-    for (int q = 0; q < qq; q++) bias[q] = irb_vload(&t, irb_gepc(&t, b, (int64_t)q * vl), vl * 4);
+    LLVMValueRef bias[8], theta[8];
+    int U = sn_epi_threshold_units(&d->epi);
+    for (int q = 0; q < qq; q++) {
+        bias[q] = irb_vload(&t, irb_gepc(&t, b, (int64_t)q * vl), vl * 4);
+        theta[q] = U ? irb_gepc(&t, LLVMGetParam(fn, 5), (int64_t)q * U * vl) : NULL;
+    }
     int pk = d->epi.pool ? d->epi.pk : 1;
     for (int i = 0; i < nn; i++)
         for (int q = 0; q < qq; q++)
@@ -175,7 +203,7 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
                             LLVMValueRef v = irb_fadd(
                                 &t, irb_slot_get(&t, ACC(i, pr * pk + dr, pc * pk + dc, q)),
                                 bias[q]);
-                            v = sn_gen_epilogue(&t, &d->epi, v);
+                            v = sn_gen_epilogue_at(&t, &d->epi, v, theta[q]);
                             if (!res)
                                 res = v;
                             else if (d->epi.pool == 1)
@@ -202,8 +230,8 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
 /* Zeroes the halo of output rows [row0, row0+rows) (in stored coordinates) for images
  * [0, nn) and channel blocks [0, qq) of the tile at y (image n0, block ob0, interior
  * origin), plus the top/bottom halo rows when first/last. */
-static void gen_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, int nn, int qq,
-                          LLVMValueRef row0, int rows, LLVMValueRef first, LLVMValueRef last) {
+void sn_gen_conv_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, int nn, int qq,
+                           LLVMValueRef row0, int rows, LLVMValueRef first, LLVMValueRef last) {
     const sn_cpu_layout *out = &d->out;
     int h = out->halo;
     if (h == 0) return;
@@ -264,6 +292,9 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
                  y = irb_arg_buf(k, 3);
     /* the mask source has the output's layout: the same offsets address it */
     LLVMValueRef mbase = d->epi.mask ? irb_arg_buf(k, 4) : y;
+    /* the thresholds of the tile's first channel block (or any pointer: unused) */
+    int U = sn_epi_threshold_units(&d->epi);
+    LLVMValueRef thb = U ? irb_arg_buf(k, 5) : y;
     irb_loop lt;
     LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
     LLVMValueRef nt = irb_remc(k, t, NT);
@@ -283,6 +314,7 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
                         irb_mul(k, irb_addc(k, irb_mul(k, r0, d->SH), in->halo - d->PH), in_row)));
     LLVMValueRef wb = irb_gep(k, w, irb_mul(k, ob0, w_block));
     LLVMValueRef bb = irb_gep(k, b, irb_mul(k, ob0, vl));
+    LLVMValueRef tht = U ? irb_gep(k, thb, irb_mul(k, ob0, (int64_t)U * vl)) : y;
     LLVMValueRef yimg_off = irb_add(k, irb_mul(k, n0, o_img), irb_mul(k, ob0, o_plane));
     LLVMValueRef yimg = irb_gep(k, y, yimg_off);
     LLVMValueRef orow0 = irb_divc(k, r0, pk);
@@ -317,13 +349,13 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
                     /* the same position in the mask source */
                     LLVMValueRef mt = irb_gep(
                         k, mbase, irb_addc(k, yrow_off, (int64_t)(col / pk + out->halo) * o_pix));
-                    LLVMValueRef args[5] = {xt, wb, bb, yt, mt};
+                    LLVMValueRef args[6] = {xt, wb, bb, yt, mt, tht};
                     LLVMBuildCall2(k->b, LLVMGlobalGetValueType(tiles[a][bq][c][e]),
-                                   tiles[a][bq][c][e], args, 5, "");
+                                   tiles[a][bq][c][e], args, 6, "");
                     col += ww;
                 }
-                gen_zero_halo(k, d, yimg, nvals[a], qvals[e], orow0, rvals[bq] / pk, first_r,
-                              last_r);
+                sn_gen_conv_zero_halo(k, d, yimg, nvals[a], qvals[e], orow0, rvals[bq] / pk,
+                                      first_r, last_r);
                 irb_endif(k, cont);
             }
     irb_for_end(k, &lt);

@@ -26,6 +26,11 @@ int64_t sn_kctx_step_offset(void) {
     return (int64_t)offsetof(sn_kctx, step);
 }
 
+LLVMValueRef sn_gen_ctx_t(sn_irb *k) {
+    LLVMValueRef t = sn_kctx_load(k, (int64_t)offsetof(sn_kctx, t), k->t_i32);
+    return LLVMBuildSExt(k->b, t, k->t_i64, "");
+}
+
 LLVMValueRef sn_kctx_load(sn_irb *k, int64_t offset, LLVMTypeRef type) {
     LLVMValueRef p =
         LLVMBuildGEP2(k->b, k->t_i8, k->a_ctx, (LLVMValueRef[]){irb_i64(k, offset)}, 1, "");
@@ -90,6 +95,7 @@ int64_t sn_neuron_tasks(const sn_neuron_desc *d) {
 
 typedef struct neuron_state {
     LLVMValueRef x, s;
+    LLVMValueRef state, first; /* stateful: potentials, ctx->t == 0 */
 } neuron_state;
 
 static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
@@ -101,6 +107,8 @@ static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
                  tau = irb_vsplat(k, p->tau);
     LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
     LLVMValueRef v = vrv;
+    if (d->stateful) /* (the state buffer is padded: whole vectors even in the tail) */
+        v = LLVMBuildSelect(k->b, ns->first, vrv, irb_vload(k, irb_gep(k, ns->state, off), 4), "");
     for (int t = 0; t < d->T; t++) {
         LLVMValueRef at = irb_add(k, off, irb_i64(k, (int64_t)t * d->M));
         LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
@@ -118,10 +126,15 @@ static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
             v = irb_fsub(k, h, irb_fmul(k, vth, s));
         store_n(k, s, irb_gep(k, ns->s, at), lanes);
     }
+    if (d->stateful) irb_vstore(k, v, irb_gep(k, ns->state, off), 4);
 }
 
 void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d) {
-    neuron_state ns = {irb_arg_buf(k, 0), irb_arg_buf(k, 1)};
+    neuron_state ns = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), NULL, NULL};
+    if (d->stateful) {
+        ns.state = irb_arg_buf(k, 2);
+        ns.first = LLVMBuildICmp(k->b, LLVMIntEQ, sn_gen_ctx_t(k), irb_i64(k, 0), "first");
+    }
     chunk_loop(k, d->M, d, neuron_body, &ns);
 }
 
@@ -175,6 +188,7 @@ static void encode_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
     encode_state *es = vs;
     LLVMValueRef xv = load_n(k, irb_gep(k, es->x, off), lanes);
     if (!d->poisson) {
+        if (d->scale != 0.0f && d->scale != 1.0f) xv = irb_fmul(k, xv, irb_vsplat(k, d->scale));
         for (int t = 0; t < d->T; t++)
             store_n(k, xv, irb_gep(k, es->s, irb_addc(k, off, (int64_t)t * d->M)), lanes);
         return;
@@ -227,8 +241,10 @@ void sn_gen_encode(sn_irb *k, const sn_encode_desc *d) {
             b, k->t_i64, LLVMBuildBitCast(b, seedp, LLVMPointerType(k->t_i64, 0), ""), "");
         LLVMValueRef s2 = mix64(k, LLVMBuildXor(b, seed, LLVMConstInt(k->t_i64, d->stream, 0), ""));
         es.key_arr = LLVMBuildArrayAlloca(b, k->t_i32, irb_i32(k, d->T), "keys");
+        LLVMValueRef t0 = sn_gen_ctx_t(k); /* step-major runs: the global step */
         for (int t = 0; t < d->T; t++) {
-            LLVMValueRef kt = mix64(k, LLVMBuildXor(b, s2, mix64(k, irb_i64(k, t)), ""));
+            LLVMValueRef kt =
+                mix64(k, LLVMBuildXor(b, s2, mix64(k, LLVMBuildAdd(b, t0, irb_i64(k, t), "")), ""));
             kt = LLVMBuildTrunc(b, LLVMBuildLShr(b, kt, LLVMConstInt(k->t_i64, 32, 0), ""),
                                 k->t_i32, "");
             LLVMBuildStore(
@@ -251,6 +267,56 @@ void sn_gen_encode(sn_irb *k, const sn_encode_desc *d) {
     }
 }
 
+/* -------------------------------------------------------------- spike drop ---- */
+
+int64_t sn_spike_drop_tasks(const sn_spike_drop_desc *d) {
+    return chunks(d->M);
+}
+
+typedef struct drop_state {
+    LLVMValueRef x, y, key, t;
+} drop_state;
+
+static void drop_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
+    const sn_spike_drop_desc *d = vd;
+    drop_state *ds = vs;
+    LLVMBuilderRef b = k->b;
+    LLVMValueRef xv = load_n(k, irb_gep(k, ds->x, off), lanes);
+    /* c = clamp(x, 0, U), whole spikes */
+    LLVMValueRef c = irb_fmin(k, irb_fmax(k, xv, irb_vsplat(k, 0.0f)), irb_vsplat(k, (float)d->U));
+    /* element i of step t is element t*M + i of the whole [T, ...] tensor */
+    LLVMValueRef gi = LLVMBuildAdd(b, off, LLVMBuildMul(b, ds->t, irb_i64(k, d->M), ""), "");
+    LLVMValueRef base = LLVMBuildMul(b, LLVMBuildTrunc(b, gi, k->t_i32, ""),
+                                     LLVMConstInt(k->t_i32, (unsigned)d->U, 0), "");
+    LLVMValueRef idx;
+    if (k->vl == 1) {
+        idx = base;
+    } else {
+        LLVMValueRef e[64];
+        for (int i = 0; i < k->vl; i++) e[i] = LLVMConstInt(k->t_i32, (unsigned)(i * d->U), 0);
+        idx = LLVMBuildAdd(b, irb_bcast_i32(k, base), LLVMConstVector(e, (unsigned)k->vl), "");
+    }
+    LLVMValueRef kept = irb_vsplat(k, 0.0f);
+    for (int j = 0; j < d->U; j++) {
+        LLVMValueRef u =
+            sn_gen_rand_u01(k, ds->key, LLVMBuildAdd(b, idx, irb_bcast_i32(k, irb_i32(k, j)), ""));
+        /* spike j exists when j + 1 <= c, and survives when u >= p */
+        LLVMValueRef has = LLVMBuildFCmp(b, LLVMRealOLE, irb_vsplat(k, (float)(j + 1)), c, "");
+        LLVMValueRef keep = LLVMBuildFCmp(b, LLVMRealOGE, u, irb_vsplat(k, d->p), "");
+        kept = irb_fadd(k, kept,
+                        LLVMBuildSelect(b, LLVMBuildAnd(b, has, keep, ""), irb_vsplat(k, 1.0f),
+                                        irb_vsplat(k, 0.0f), ""));
+    }
+    store_n(k, kept, irb_gep(k, ds->y, off), lanes);
+}
+
+void sn_gen_spike_drop(sn_irb *k, const sn_spike_drop_desc *d) {
+    drop_state ds = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), NULL, sn_gen_ctx_t(k)};
+    LLVMValueRef seed = sn_kctx_load(k, sn_kctx_seed_offset(), k->t_i64);
+    ds.key = sn_gen_rand_key(k, seed, d->stream);
+    chunk_loop(k, d->M, d, drop_body, &ds);
+}
+
 /* --------------------------------------------------------------- time mean ---- */
 
 int64_t sn_time_mean_tasks(const sn_time_mean_desc *d) {
@@ -258,6 +324,7 @@ int64_t sn_time_mean_tasks(const sn_time_mean_desc *d) {
 }
 
 typedef struct tm_state {
+    LLVMValueRef acc, first; /* stateful: running sums (double), ctx->t == 0 */
     LLVMValueRef x, y;
     LLVMTypeRef vd; /* vector of doubles */
 } tm_state;
@@ -267,7 +334,17 @@ static void time_mean_body(sn_irb *k, const void *vd, LLVMValueRef off, int lane
     tm_state *ts = vs;
     LLVMBuilderRef b = k->b;
     LLVMValueRef acc = LLVMConstNull(ts->vd);
-    for (int t = 0; t < d->T; t++) {
+    LLVMValueRef accp = NULL;
+    if (d->stateful) { /* (padded: whole vectors even in the tail) */
+        accp = LLVMBuildBitCast(b,
+                                LLVMBuildGEP2(b, LLVMDoubleTypeInContext(k->ctx), ts->acc,
+                                              (LLVMValueRef[]){off}, 1, ""),
+                                LLVMPointerType(ts->vd, 0), "");
+        LLVMValueRef prev = LLVMBuildLoad2(b, ts->vd, accp, "");
+        LLVMSetAlignment(prev, 8);
+        acc = LLVMBuildSelect(b, ts->first, acc, prev, "");
+    }
+    for (int t = 0; t < (d->stateful ? 1 : d->T); t++) {
         LLVMValueRef xt = load_n(k, irb_gep(k, ts->x, irb_addc(k, off, (int64_t)t * d->M)), lanes);
         acc = LLVMBuildFAdd(b, acc, LLVMBuildFPExt(b, xt, ts->vd, ""), "");
     }
@@ -277,14 +354,22 @@ static void time_mean_body(sn_irb *k, const void *vd, LLVMValueRef off, int lane
         for (int i = 0; i < k->vl; i++) e[i] = tv;
         tv = LLVMConstVector(e, (unsigned)k->vl);
     }
+    if (accp) LLVMSetAlignment(LLVMBuildStore(b, acc, accp), 8);
     LLVMValueRef y = LLVMBuildFPTrunc(b, LLVMBuildFDiv(b, acc, tv, ""), k->t_vf, "");
     store_n(k, y, irb_gep(k, ts->y, off), lanes);
 }
 
 void sn_gen_time_mean(sn_irb *k, const sn_time_mean_desc *d) {
-    tm_state ts = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), NULL};
+    tm_state ts;
+    memset(&ts, 0, sizeof ts);
+    ts.x = irb_arg_buf(k, 0);
+    ts.y = irb_arg_buf(k, 1);
     LLVMTypeRef dbl = LLVMDoubleTypeInContext(k->ctx);
     ts.vd = k->vl > 1 ? LLVMVectorType(dbl, (unsigned)k->vl) : dbl;
+    if (d->stateful) {
+        ts.acc = LLVMBuildBitCast(k->b, irb_arg_buf(k, 2), LLVMPointerType(dbl, 0), "");
+        ts.first = LLVMBuildICmp(k->b, LLVMIntEQ, sn_gen_ctx_t(k), irb_i64(k, 0), "first");
+    }
     chunk_loop(k, d->M, d, time_mean_body, &ts);
 }
 

@@ -11,13 +11,18 @@
 /* ---- epilogues: elementwise ops applied to a conv/linear result before it is stored ---- */
 typedef enum sn_epi_kind {
     SN_EPI_RELU = 1,
-    SN_EPI_QUANT, /* Q(k, B) */
+    SN_EPI_QUANT,     /* Q(k, B) */
+    SN_EPI_THRESHOLD, /* threshold units: v -> count of u < U with v >= theta[c][u], the
+                         thresholds packed [Cb][U][vl] (+inf in padded lanes, see
+                         sn_prep_theta) and passed in ptrs[5]; only the direct convolution
+                         kernels (sn_gen_conv, sn_gen_conv_i8) implement it, as the last op */
 } sn_epi_kind;
 
 #define SN_MAX_EPI 6
 typedef struct sn_epi_op {
     sn_epi_kind kind;
     sn_quant_params q;
+    int U; /* SN_EPI_THRESHOLD: units per channel */
 } sn_epi_op;
 
 typedef struct sn_epilogue {
@@ -37,6 +42,12 @@ LLVMValueRef sn_gen_mask(sn_irb *k, const sn_epilogue *e, LLVMValueRef v, LLVMVa
 
 /* Applies the epilogue ops (not the pool) to a vector. */
 LLVMValueRef sn_gen_epilogue(sn_irb *k, const sn_epilogue *e, LLVMValueRef v);
+/* The same for a vector of one output-channel block whose packed thresholds ([U][vl]
+ * floats) start at theta (needed when the epilogue has an SN_EPI_THRESHOLD op). */
+LLVMValueRef sn_gen_epilogue_at(sn_irb *k, const sn_epilogue *e, LLVMValueRef v,
+                                LLVMValueRef theta);
+/* The units of the epilogue's SN_EPI_THRESHOLD op, or 0 when it has none. */
+int sn_epi_threshold_units(const sn_epilogue *e);
 
 /* ---- direct convolution, output-channel vectorized ----
  * ptrs: [0] input (layout `in`), [1] packed weights [Ob][C][KH][KW][vl], [2] bias
@@ -55,7 +66,35 @@ typedef struct sn_conv_desc {
 /* Picks a register tile for the target (nregs vector registers). */
 void sn_conv_choose_tile(sn_conv_desc *d, int nregs);
 int64_t sn_conv_tasks(const sn_conv_desc *d);
+/* ptrs[5]: packed thresholds when the epilogue has SN_EPI_THRESHOLD. */
 void sn_gen_conv(sn_irb *k, const sn_conv_desc *d);
+/* Zeroes the output halo of a tile's rows (shared by the direct kernels): images [0, nn)
+ * and channel blocks [0, qq) from yimg (image n0, block ob0), output rows [row0,
+ * row0+rows), plus the top/bottom halo rows when `first` / `last` (i1 values). */
+void sn_gen_conv_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, int nn, int qq,
+                           LLVMValueRef row0, int rows, LLVMValueRef first, LLVMValueRef last);
+
+/* ---- spike-input integer convolution (gen_conv_i8.c), AVX512-VNNI, vl == 16 ----
+ * For a layer whose input holds whole numbers in [0, 255] (spike counts) and whose
+ * weights are whole numbers in [-127, 127]: the same buffers, layouts, tile, tasks and
+ * epilogue as sn_gen_conv, but the weights are packed as int8 [Ob][ceil(C/4)][KH][KW][16][4]
+ * (4 consecutive input channels per 32-bit lane, zero-padded; sn_prep_conv with int8 set)
+ * and the products are summed exactly in int32 with vpdpbusd (u8 x s8). Each task first
+ * converts the input rows its tile reads (all channels, the halo included) to u8 in a
+ * stack scratch laid out [tn][Cb][rows][Wp][16] bytes, so a 32-bit load there is 4
+ * consecutive channels of one pixel. The sum is exact (no int32 overflow below ~7000 input
+ * channels at 3x3), so v = float(sum) + bias is the reference's value, and the fp32
+ * kernel's bit for bit whenever its partial sums stay below 2^24 (spike counts and
+ * ternary weights: always in practice).
+ * ptrs: [0] input (blocked), [1] packed int8 weights, [2] bias [Ob*16], [3] output,
+ * [4] unused, [5] packed thresholds (SN_EPI_THRESHOLD). */
+#define SN_CONV_I8_SCRATCH_MAX (96 * 1024) /* bytes of stack scratch a task may use */
+/* Picks the tile (fields tn, tr, tw, tq of d); returns 0, or -1 when no tile keeps the
+ * scratch within SN_CONV_I8_SCRATCH_MAX (the layer then stays in float). */
+int sn_conv_i8_choose_tile(sn_conv_desc *d);
+int64_t sn_conv_i8_scratch_bytes(const sn_conv_desc *d);
+int64_t sn_conv_i8_weight_bytes(int O, int C, int KH, int KW);
+void sn_gen_conv_i8(sn_irb *k, const sn_conv_desc *d);
 
 /* ---- Winograd F(2x2, 3x3) convolution (gen_winograd.c) ----
  * ptrs: [0] input (fused_input) or the transformed input V [16][tiles][Cpad] filled by
@@ -209,6 +248,8 @@ typedef struct sn_neuron_desc {
     int T;
     int64_t M;
     sn_neuron_params p;
+    int stateful; /* step-major: ptrs [2] holds the membrane potentials between runs (M + vl
+                     floats), reset when ctx->t == 0 */
 } sn_neuron_desc;
 int64_t sn_neuron_tasks(const sn_neuron_desc *d);
 void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d);
@@ -225,14 +266,28 @@ typedef struct sn_encode_desc {
     int64_t M;
     int poisson;
     uint64_t stream;
+    float scale; /* direct: multiplier (0 or 1: none) */
 } sn_encode_desc;
 int64_t sn_encode_tasks(const sn_encode_desc *d);
 void sn_gen_encode(sn_irb *k, const sn_encode_desc *d);
+
+/* Spike deletion over M dense counts, as sn_ref_spike_drop with key sn_rand_key(ctx->seed,
+ * stream). ptrs: [0] x, [1] y. */
+typedef struct sn_spike_drop_desc {
+    int64_t M;
+    int U;
+    float p;
+    uint64_t stream;
+} sn_spike_drop_desc;
+int64_t sn_spike_drop_tasks(const sn_spike_drop_desc *d);
+void sn_gen_spike_drop(sn_irb *k, const sn_spike_drop_desc *d);
 
 /* y[i] = (1/T) sum_t x[t][i], accumulated in double. ptrs: [0] x, [1] y. */
 typedef struct sn_time_mean_desc {
     int T;
     int64_t M;
+    int stateful; /* step-major: ptrs [2] holds running sums (M + vl doubles); T is the total
+                     step count; y is the mean so far over T */
 } sn_time_mean_desc;
 int64_t sn_time_mean_tasks(const sn_time_mean_desc *d);
 void sn_gen_time_mean(sn_irb *k, const sn_time_mean_desc *d);
@@ -339,6 +394,8 @@ int64_t sn_kctx_step_offset(void);
 LLVMValueRef sn_kctx_load(sn_irb *k, int64_t offset, LLVMTypeRef type);
 /* sn_rand_key(seed, stream) and the [0,1) draws of sn_rand_u01_key, in IR. */
 LLVMValueRef sn_gen_rand_key(sn_irb *k, LLVMValueRef seed, uint64_t stream);
+/* ctx->t (the time step of a step-major run) as i64, and whether it is 0 (i1). */
+LLVMValueRef sn_gen_ctx_t(sn_irb *k);
 LLVMValueRef sn_gen_rand_u01(sn_irb *k, LLVMValueRef key, LLVMValueRef index_vec_i32);
 
 #endif

@@ -63,6 +63,9 @@ int lw_owned_buf(lower *L, const char *name, int64_t floats) {
 static void g_conv(sn_irb *k, const void *d) {
     sn_gen_conv(k, d);
 }
+static void g_conv_i8(sn_irb *k, const void *d) {
+    sn_gen_conv_i8(k, d);
+}
 static void g_linear(sn_irb *k, const void *d) {
     sn_gen_linear(k, d);
 }
@@ -86,6 +89,9 @@ static void g_time_mean(sn_irb *k, const void *d) {
 }
 static void g_threshold(sn_irb *k, const void *d) {
     sn_gen_threshold(k, d);
+}
+static void g_spike_drop(sn_irb *k, const void *d) {
+    sn_gen_spike_drop(k, d);
 }
 static void g_loss(sn_irb *k, const void *d) {
     sn_gen_loss(k, d);
@@ -252,7 +258,11 @@ int lw_collect_epilogue(lower *L, const sn_group *grp, sn_epilogue *e, int *bn) 
             e->ops[e->nops++].q = n->a.quant;
             break;
         case SN_OP_DROPOUT:
-            break; /* identity at inference */
+            break;            /* identity at inference */
+        case SN_OP_THRESHOLD: /* fusion rule R8 (conv groups only, last) */
+            e->ops[e->nops].kind = SN_EPI_THRESHOLD;
+            e->ops[e->nops++].U = n->a.U;
+            break;
         case SN_OP_MAXPOOL:
         case SN_OP_AVGPOOL:
             e->pool = n->op == SN_OP_MAXPOOL ? 1 : 2;
@@ -327,6 +337,92 @@ int lw_pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int K
     return s;
 }
 
+/* The packed thresholds of a threshold-unit node ([Cb][U][vl], +inf in padded lanes): an
+ * owned buffer filled by a prep step. Returns the buffer or -1. */
+static int pack_theta(lower *L, const sn_node *n, int C) {
+    char name[SN_PLAN_NAME_MAX];
+    sn_fmt(name, sizeof name, "%s.packed_theta", n->name);
+    int tb = sn_plan_find_buffer(L->plan, name);
+    if (tb >= 0) return tb;
+    tb = lw_owned_buf(L, name, (int64_t)ceil_div(C, L->vl) * L->vl * n->a.U);
+    sn_prep_theta_params p = {C, n->a.U, L->vl};
+    int pbufs[2] = {lw_weight_buf(L, n->in[1]), tb};
+    if (tb < 0 || pbufs[0] < 0 ||
+        sn_plan_add_prep(L->plan, n->name, "cpu.pack_theta", sn_prep_theta, &p, sizeof p, pbufs, 2,
+                         L->st) < 0)
+        return -1;
+    return tb;
+}
+
+/* A threshold-unit kernel of its own: node n reading tensor n->in[0], writing tensor out. */
+static sn_code threshold_step(lower *L, const sn_node *n, const char *name, int out) {
+    const sn_tensor *x = &L->g->tensors[n->in[0]];
+    sn_threshold_desc d;
+    memset(&d, 0, sizeof d);
+    d.N = lw_images(x);
+    int C, H, W;
+    lw_dims(x, &C, &H, &W);
+    d.lay = lw_blocked(L, C, H, W);
+    d.U = n->a.U;
+    int vb = lw_as_layout(L, n->in[0], &d.lay);
+    if (vb < 0) return L->st->code;
+    int tb = pack_theta(L, n, C);
+    if (tb < 0) return L->st->code;
+    int yb = lw_set_output(L, out, &d.lay);
+    if (yb < 0) return L->st->code;
+    int bufs[3] = {vb, tb, yb};
+    return lw_step(L, name, "threshold", &d, sizeof d, g_threshold, bufs, 3, sn_threshold_tasks(&d),
+                   0) < 0
+               ? L->st->code
+               : SN_OK;
+}
+
+/* Whether conv node n may run as the integer (VNNI) kernel: its input is known to hold
+ * spike counts in [0, 255] and its weights, a plain parameter, whole numbers in
+ * [-127, 127]; no batch norm to fold (it would make the weights fractional); AVX-512
+ * with VNNI. The tile (and the stack scratch it needs) is checked by the caller. */
+static int conv_i8_applies(lower *L, const sn_node *n, int bn, const sn_conv_desc *d) {
+    const sn_graph *g = L->g;
+    return L->vl == 16 && sn_jit_vnni(L->jit) && n->a.spike_input >= 1 && n->a.spike_input <= 255 &&
+           n->a.int_weights && bn < 0 && !d->epi.mask && g->tensors[n->in[1]].producer < 0 &&
+           d->KH * d->KW <= 64;
+}
+
+/* Prep step packing the weights of conv node n for the integer kernel. */
+static int pack_weights_i8(lower *L, const sn_node *n, int O, int C, int KH, int KW, int *pw,
+                           int *pb) {
+    sn_prep_conv_params p;
+    memset(&p, 0, sizeof p);
+    p.O = O;
+    p.C = C;
+    p.KH = KH;
+    p.KW = KW;
+    p.vl = L->vl;
+    p.int8 = 1;
+    int bufs[8] = {lw_weight_buf(L, n->in[1]),
+                   n->a.has_bias ? lw_weight_buf(L, n->in[2]) : -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1};
+    char name[SN_PLAN_NAME_MAX];
+    sn_fmt(name, sizeof name, "%s.packed_weight_i8", n->name);
+    *pw = lw_owned_buf(L, name, sn_conv_i8_weight_bytes(O, C, KH, KW) / 4);
+    sn_fmt(name, sizeof name, "%s.packed_bias", n->name);
+    *pb = lw_owned_buf(L, name, (int64_t)ceil_div(O, L->vl) * L->vl);
+    if (*pw < 0 || *pb < 0 || bufs[0] < 0 || (n->a.has_bias && bufs[1] < 0)) return -1;
+    /* int8 [Ob][ceil(C/4)][KH][KW][16][4] (the buffer is counted in floats) */
+    sn_strlcpy(L->plan->bufs[*pw].layout, "s8 O16I4", sizeof L->plan->bufs[*pw].layout);
+    bufs[6] = *pw;
+    bufs[7] = *pb;
+    int s = sn_plan_add_prep(L->plan, n->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p, bufs, 8,
+                             L->st);
+    if (s >= 0) L->plan->prep[s].ntasks = sn_prep_conv_tasks(&p);
+    return s;
+}
+
 static sn_code lower_conv(lower *L, const sn_group *grp) {
     const sn_graph *g = L->g;
     const sn_node *n = &g->nodes[grp->nodes[0]];
@@ -348,25 +444,60 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     d.PW = n->a.pw;
     int bn;
     if (lw_collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
+    int pk = d.epi.pool ? d.epi.pk : 1;
+    d.out = lw_blocked(L, d.O, d.OH / pk, d.OW / pk);
+    /* threshold units in the epilogue (fusion rule R8): always its last op */
+    int thr = sn_group_find(g, grp, SN_OP_THRESHOLD);
+    /* spike counts times integer weights: the int8 kernel, reading a blocked map */
+    int i8 = 0;
+    if (conv_i8_applies(L, n, bn, &d)) {
+        d.in = lw_blocked(L, C, H, W);
+        i8 = sn_conv_i8_choose_tile(&d) == 0;
+    }
     /* input: a small-channel plain map is read directly (with a halo), otherwise blocked */
     const sn_cpu_layout *xl = &L->lay[n->in[0]];
     sn_cpu_layout want;
-    if (!xl->blocked && C < L->vl)
+    if (!i8 && !xl->blocked && C < L->vl)
         want = (sn_cpu_layout){0, 1, C, H, W, L->halo};
     else
         want = lw_blocked(L, C, H, W);
     int xb = lw_as_layout(L, n->in[0], &want);
     if (xb < 0) return L->st->code;
     d.in = want;
-    int pk = d.epi.pool ? d.epi.pk : 1;
-    d.out = lw_blocked(L, d.O, d.OH / pk, d.OW / pk);
     int64_t macs = sn_node_macs(g, grp->nodes[0]);
     int pw, pb;
-    int wino = lw_conv_uses_wino(L, &d);
-    if (lw_pack_weights(L, n, bn, d.O, C, d.KH, d.KW, wino, 0, &pw, &pb) < 0) return L->st->code;
+    if (i8) {
+        if (pack_weights_i8(L, n, d.O, C, d.KH, d.KW, &pw, &pb) < 0) return L->st->code;
+    } else {
+        int wino = lw_conv_uses_wino(L, &d);
+        if (lw_pack_weights(L, n, bn, d.O, C, d.KH, d.KW, wino, 0, &pw, &pb) < 0)
+            return L->st->code;
+        if (thr >= 0 && wino) {
+            /* Winograd has no threshold epilogue: the convolution writes the membrane
+             * potential, a threshold-unit kernel of its own counts */
+            const sn_node *tn = &g->nodes[thr];
+            d.epi.nops--;
+            int vb = lw_set_output(L, tn->in[0], &d.out);
+            if (vb < 0) return L->st->code;
+            if (lw_conv_kernel(L, grp->name, &d, xb, pw, pb, vb, -1, macs) != SN_OK)
+                return L->st->code;
+            char name[SN_PLAN_NAME_MAX];
+            sn_fmt(name, sizeof name, "%s (threshold units)", grp->name);
+            return threshold_step(L, tn, name, grp->out);
+        }
+    }
+    int tb = thr >= 0 ? pack_theta(L, &g->nodes[thr], d.O) : -1;
+    if (thr >= 0 && tb < 0) return L->st->code;
     int yb = lw_set_output(L, grp->out, &d.out);
     if (yb < 0) return L->st->code;
-    return lw_conv_kernel(L, grp->name, &d, xb, pw, pb, yb, -1, macs);
+    if (!i8 && thr < 0) return lw_conv_kernel(L, grp->name, &d, xb, pw, pb, yb, -1, macs);
+    /* ptrs: input, weights, bias, output, (mask: none), thresholds */
+    int bufs[6] = {xb, pw, pb, yb, -1, tb};
+    if (!i8) sn_conv_choose_tile(&d, L->nregs);
+    return lw_step(L, grp->name, i8 ? "conv_i8" : "conv", &d, sizeof d, i8 ? g_conv_i8 : g_conv,
+                   bufs, thr >= 0 ? 6 : 4, sn_conv_tasks(&d), macs) < 0
+               ? L->st->code
+               : SN_OK;
 }
 
 int lw_conv_uses_wino(lower *L, const sn_conv_desc *d) {
@@ -556,6 +687,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         memset(&d, 0, sizeof d);
         d.T = n->a.T;
         d.poisson = n->op == SN_OP_ENCODE_POISSON;
+        d.scale = n->a.input_scale;
         d.stream = sn_hash_str(SN_HASH_INIT, n->name); /* as the reference backend */
         sn_cpu_layout lay = L->lay[n->in[0]];
         lay.halo = 0; /* encoders index the elements densely, as the reference */
@@ -570,6 +702,27 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
                    ? L->st->code
                    : SN_OK;
     }
+    case SN_OP_SPIKE_DROP: {
+        /* dense NCHW order, so element i is the reference's element i */
+        int C, H, W;
+        lw_dims(x, &C, &H, &W);
+        sn_cpu_layout plain = {0, 1, C, H, W, 0};
+        int xb = lw_as_layout(L, n->in[0], &plain);
+        if (xb < 0) return L->st->code;
+        sn_spike_drop_desc d;
+        memset(&d, 0, sizeof d);
+        d.M = lw_images(x) * sn_lay_image(&plain);
+        d.U = n->a.U;
+        d.p = n->a.p;
+        d.stream = n->a.stream;
+        int yb = lw_set_output(L, grp->out, &plain);
+        if (yb < 0) return L->st->code;
+        int bufs[2] = {xb, yb};
+        return lw_step(L, grp->name, "spike_drop", &d, sizeof d, g_spike_drop, bufs, 2,
+                       sn_spike_drop_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
     case SN_OP_NEURON:
     case SN_OP_TIME_MEAN: {
         if (L->buf[n->in[0]] < 0)
@@ -577,55 +730,38 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         sn_cpu_layout lay = L->lay[n->in[0]];
         int T = (int)x->shape.d[0];
         int64_t M = lw_images(x) / T * sn_lay_image(&lay);
-        int bufs[2] = {L->buf[n->in[0]], lw_set_output(L, grp->out, &lay)};
+        int bufs[3] = {L->buf[n->in[0]], lw_set_output(L, grp->out, &lay), -1};
         if (bufs[1] < 0) return L->st->code;
+        if (n->a.stateful) { /* step-major: state kept between runs, padded to whole vectors */
+            char name[SN_PLAN_NAME_MAX];
+            sn_fmt(name, sizeof name, "%s.state", n->name);
+            int64_t per = n->op == SN_OP_NEURON ? 1 : 2; /* floats per element */
+            if ((bufs[2] = lw_owned_buf(L, name, per * (M + L->vl))) < 0) return L->st->code;
+        }
         if (n->op == SN_OP_NEURON) {
             sn_neuron_desc d;
             memset(&d, 0, sizeof d);
             d.T = T;
             d.M = M;
             d.p = n->a.neuron;
-            return lw_step(L, grp->name, "neuron", &d, sizeof d, g_neuron, bufs, 2,
+            d.stateful = n->a.stateful;
+            return lw_step(L, grp->name, "neuron", &d, sizeof d, g_neuron, bufs, d.stateful ? 3 : 2,
                            sn_neuron_tasks(&d), 0) < 0
                        ? L->st->code
                        : SN_OK;
         }
         sn_time_mean_desc d;
         memset(&d, 0, sizeof d);
-        d.T = T;
+        d.T = n->a.stateful ? n->a.T : T;
         d.M = M;
-        return lw_step(L, grp->name, "time_mean", &d, sizeof d, g_time_mean, bufs, 2,
-                       sn_time_mean_tasks(&d), 0) < 0
+        d.stateful = n->a.stateful;
+        return lw_step(L, grp->name, "time_mean", &d, sizeof d, g_time_mean, bufs,
+                       d.stateful ? 3 : 2, sn_time_mean_tasks(&d), 0) < 0
                    ? L->st->code
                    : SN_OK;
     }
-    case SN_OP_THRESHOLD: {
-        sn_threshold_desc d;
-        memset(&d, 0, sizeof d);
-        d.N = lw_images(x);
-        int C, H, W;
-        lw_dims(x, &C, &H, &W);
-        d.lay = lw_blocked(L, C, H, W);
-        d.U = n->a.U;
-        int vb = lw_as_layout(L, n->in[0], &d.lay);
-        if (vb < 0) return L->st->code;
-        char name[SN_PLAN_NAME_MAX];
-        sn_fmt(name, sizeof name, "%s.packed_theta", n->name);
-        int tb = lw_owned_buf(L, name, (int64_t)ceil_div(C, L->vl) * L->vl * d.U);
-        sn_prep_theta_params p = {C, d.U, L->vl};
-        int pbufs[2] = {lw_weight_buf(L, n->in[1]), tb};
-        if (tb < 0 || pbufs[0] < 0 ||
-            sn_plan_add_prep(L->plan, n->name, "cpu.pack_theta", sn_prep_theta, &p, sizeof p, pbufs,
-                             2, L->st) < 0)
-            return L->st->code;
-        int yb = lw_set_output(L, grp->out, &d.lay);
-        if (yb < 0) return L->st->code;
-        int bufs[3] = {vb, tb, yb};
-        return lw_step(L, grp->name, "threshold", &d, sizeof d, g_threshold, bufs, 3,
-                       sn_threshold_tasks(&d), 0) < 0
-                   ? L->st->code
-                   : SN_OK;
-    }
+    case SN_OP_THRESHOLD:
+        return threshold_step(L, n, grp->name, grp->out);
     case SN_OP_SOFTMAX_CE:
     case SN_OP_MSE_ONEHOT: {
         sn_loss_desc d;
@@ -666,9 +802,12 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     sn_strlcpy(plan->model, g->model, sizeof plan->model);
     plan->batch = g->batch;
     plan->T = g->T;
+    plan->step_major = g->step_major;
     plan->num_classes = g->num_classes;
     lower L;
     memset(&L, 0, sizeof L);
+    sn_groups cpu_gs; /* gs with fusion rule R8 applied */
+    memset(&cpu_gs, 0, sizeof cpu_gs);
     L.g = g;
     L.gs = gs;
     L.jit = jit;
@@ -702,6 +841,9 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
         goto fail;
     }
     for (int t = 0; t < g->ntensors; t++) L.buf[t] = L.wbuf[t] = -1;
+    /* threshold units join the convolution before them: its kernels have the epilogue */
+    if (sn_fuse_thresholds(g, gs, &cpu_gs, st)) goto fail;
+    gs = L.gs = &cpu_gs;
     {
         const sn_tensor *x = &g->tensors[g->input];
         int C, H, W;
@@ -756,6 +898,7 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     free(L.lay);
     free(L.kern);
     free(L.jobs);
+    sn_groups_free(&cpu_gs);
     if (art) art->compile_seconds += sn_now() - t0;
     return SN_OK;
 fail:
@@ -768,6 +911,7 @@ fail:
     free(L.wbuf);
     free(L.lay);
     free(L.kern);
+    sn_groups_free(&cpu_gs);
     sn_plan_free(plan);
     return st->code ? st->code : SN_ERR_RUNTIME;
 }

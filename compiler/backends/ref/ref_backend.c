@@ -29,11 +29,15 @@ typedef struct rk_neuron {
     int T;
     int64_t n;
     sn_neuron_params np;
+    int stateful; /* step-major: b[2] holds the membrane potentials between runs */
 } rk_neuron;
 typedef struct rk_encode {
     int T;
     int64_t n;
     uint64_t stream;
+    float scale; /* direct encoder */
+    int U;       /* spike_drop */
+    float p;     /* spike_drop */
 } rk_encode;
 typedef struct rk_loss {
     int64_t N;
@@ -187,22 +191,51 @@ static void k_ternary(sn_kctx *c, const void *p, void *const *b, int64_t lo, int
 }
 static void k_neuron(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     const rk_neuron *q = p;
-    sn_ref_neuron_forward(&q->np, q->T, q->n, b[0], b[1], NULL, NULL);
+    float *v = NULL;
+    if (q->stateful) {
+        v = b[2];
+        if (c->t == 0) {
+            float vr = q->np.hard_reset ? q->np.v_reset : 0.0f;
+            for (int64_t i = 0; i < q->n; i++) v[i] = vr;
+        }
+    }
+    sn_ref_neuron_forward(&q->np, q->T, q->n, b[0], b[1], v, NULL);
 }
 static void k_threshold(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     sn_ref_threshold_units(p, b[0], b[1], b[2]);
 }
 static void k_poisson(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     const rk_encode *e = p;
-    int64_t bad = sn_ref_encode_poisson(e->T, e->n, sn_mix64(c->seed ^ e->stream), b[0], b[1]);
+    int64_t bad =
+        sn_ref_encode_poisson_at(c->t, e->T, e->n, sn_mix64(c->seed ^ e->stream), b[0], b[1]);
     if (bad) atomic_fetch_add(&c->bad_input, bad);
 }
 static void k_direct(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     const rk_encode *e = p;
     sn_ref_encode_direct(e->T, e->n, b[0], b[1]);
+    if (e->scale != 0.0f && e->scale != 1.0f) {
+        float *s = b[1];
+        for (int64_t i = 0; i < (int64_t)e->T * e->n; i++) s[i] *= e->scale;
+    }
+}
+static void k_spike_drop(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_encode *e = p;
+    /* element i of step t is element t*n + i of the whole [T, ...] tensor */
+    sn_ref_spike_drop_at((uint64_t)c->t * (uint64_t)e->n, e->n, e->U, e->p,
+                         sn_rand_key(c->seed, e->stream), b[0], b[1]);
 }
 static void k_time_mean(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     const rk_encode *e = p;
+    if (e->U) { /* step-major: b[2] holds the running sums (double) over the runs so far */
+        double *acc = b[2];
+        const float *x = b[0];
+        float *y = b[1];
+        for (int64_t i = 0; i < e->n; i++) {
+            acc[i] = (c->t == 0 ? 0.0 : acc[i]) + (double)x[i];
+            y[i] = (float)(acc[i] / e->T);
+        }
+        return;
+    }
     sn_ref_time_mean(e->T, e->n, b[0], b[1]);
 }
 static void k_softmax_ce(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
@@ -300,9 +333,18 @@ int sn_plan_buffers_for_graph(const sn_graph *g, sn_plan *plan, int *tbuf, sn_st
     plan->loss_buf = g->loss >= 0 ? tbuf[g->loss] : -1;
     plan->batch = g->batch;
     plan->T = g->T;
+    plan->step_major = g->step_major;
     plan->num_classes = g->num_classes;
     sn_strlcpy(plan->model, g->model, sizeof plan->model);
     return 0;
+}
+
+/* State kept by the plan between the runs of a step-major schedule. */
+static int state_buffer(sn_plan *plan, const char *node, int64_t floats, sn_status *st) {
+    char name[SN_PLAN_NAME_MAX];
+    sn_fmt(name, sizeof name, "%s.state", node);
+    sn_shape s = sn_shape1(floats);
+    return sn_plan_add_buffer(plan, name, SN_F32, &s, SN_BUF_OWNED, st);
 }
 
 sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
@@ -383,20 +425,32 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             break;
         }
         case SN_OP_NEURON: {
-            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron};
+            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron, nd->a.stateful};
+            if (p.stateful && (bufs[nb++] = state_buffer(plan, nd->name, p.n, st)) < 0) goto fail;
             s = sn_plan_add_step(plan, nd->name, kname, k_neuron, &p, sizeof p, bufs, nb, 1, st);
             break;
         }
         case SN_OP_ENCODE_POISSON:
         case SN_OP_ENCODE_DIRECT: {
-            rk_encode p = {nd->a.T, nx, stream};
+            rk_encode p = {nd->a.T, nx, stream, nd->a.input_scale, 0, 0.0f};
             s = sn_plan_add_step(plan, nd->name, kname,
                                  nd->op == SN_OP_ENCODE_POISSON ? k_poisson : k_direct, &p,
                                  sizeof p, bufs, nb, 1, st);
             break;
         }
+        case SN_OP_SPIKE_DROP: {
+            rk_encode p = {1, nx, nd->a.stream, 0.0f, nd->a.U, nd->a.p};
+            s = sn_plan_add_step(plan, nd->name, kname, k_spike_drop, &p, sizeof p, bufs, nb, 1,
+                                 st);
+            break;
+        }
         case SN_OP_TIME_MEAN: {
-            rk_encode p = {(int)x->shape.d[0], nx / x->shape.d[0], 0};
+            rk_encode p = {(int)x->shape.d[0], nx / x->shape.d[0], 0, 0.0f, 0, 0.0f};
+            if (nd->a.stateful) {
+                p.T = nd->a.T;
+                p.U = 1;
+                if ((bufs[nb++] = state_buffer(plan, nd->name, 2 * p.n, st)) < 0) goto fail;
+            }
             s = sn_plan_add_step(plan, nd->name, kname, k_time_mean, &p, sizeof p, bufs, nb, 1, st);
             break;
         }
@@ -505,7 +559,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             break;
         }
         case SN_OP_NEURON_BWD: {
-            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron};
+            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron, 0};
             s = sn_plan_add_step(plan, nd->name, kname, k_neuron_bwd, &p, sizeof p, bufs, nb, 1,
                                  st);
             break;
@@ -517,7 +571,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             const sn_tensor *tt =
                 &g->tensors[nd->op == SN_OP_TIME_MEAN_BWD ? nd->in[1] : nd->in[0]];
             int64_t nt = sn_shape_numel(&tt->shape);
-            rk_encode p = {(int)tt->shape.d[0], nt / tt->shape.d[0], 0};
+            rk_encode p = {(int)tt->shape.d[0], nt / tt->shape.d[0], 0, 0.0f, 0, 0.0f};
             s = sn_plan_add_step(plan, nd->name, kname,
                                  nd->op == SN_OP_TIME_MEAN_BWD ? k_time_mean_bwd : k_direct_bwd, &p,
                                  sizeof p, bufs, nb, 1, st);

@@ -1,0 +1,27 @@
+# Embeds codegen-templates/*.cu and *.cuh into a C file, so that snnc does not depend on
+# the source tree at run time. Run as a build step:
+#   cmake -DSRC_DIR=<codegen-templates> -DOUT=<file.c> -P embed_templates.cmake
+# Each template becomes a NUL-terminated byte array (bytes, so any character survives)
+# and an entry of sn_cu_templates[] (compiler/backends/cuda/templates.h).
+file(GLOB files "${SRC_DIR}/*.cu" "${SRC_DIR}/*.cuh")
+list(SORT files)
+set(arrays "")
+set(table "")
+set(i 0)
+foreach(f ${files})
+  get_filename_component(name "${f}" NAME)
+  file(READ "${f}" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  # 16 bytes per line (CMake regexes have no {n} repetition)
+  string(REPEAT "0x[0-9a-f][0-9a-f]," 16 line)
+  string(REGEX REPLACE "(${line})" "\\1\n    " bytes "${bytes}")
+  string(APPEND arrays "static const char t${i}[] = {\n    ${bytes}0x00};\n")
+  string(APPEND table "    {\"${name}\", t${i}, sizeof t${i} - 1},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+set(text "/* Generated from codegen-templates/ by embed_templates.cmake: do not edit. */\n")
+string(APPEND text "#include \"compiler/backends/cuda/templates.h\"\n\n${arrays}\n")
+string(APPEND text "const sn_cu_template sn_cu_templates[] = {\n${table}    {0, 0, 0},\n};\n")
+file(WRITE "${OUT}.tmp" "${text}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")

@@ -1,0 +1,117 @@
+/* A CUDA program: what the CUDA backend makes of a graph. Buffers (one per graph tensor,
+ * plus temporaries), kernels (rendered CUDA C, compiled by NVRTC) and the ordered steps
+ * that launch them or call cuBLAS. It is the GPU counterpart of a CPU plan and is written
+ * out as cuda_plan.json by 'snnc compile --target cuda'. */
+#ifndef SN_CUDA_PROGRAM_H
+#define SN_CUDA_PROGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../../runtime/core/status.h"
+#include "../../../runtime/core/tensor.h"
+#include "../../../runtime/core/util.h"
+#include "../../ir/ir.h"
+#include "../../passes/fusion.h"
+
+#define SN_CU_NAME_MAX 160
+#define SN_CU_MAX_ARGS 12
+
+typedef enum sn_cu_precision {
+    SN_CU_FP32 = 0, /* fp32 FMA GEMMs (igemm_fp32.cu); cuBLAS in pedantic fp32 */
+    SN_CU_TF32,     /* tensor cores, TF32 operands (igemm_tc.cu); cuBLAS TF32 */
+    SN_CU_BF16,     /* tensor cores, BF16 operands (igemm_tc.cu); cuBLAS TF32 */
+} sn_cu_precision;
+extern const char *const sn_cu_precision_names[]; /* NULL-terminated */
+
+typedef struct sn_cu_buffer {
+    char name[SN_CU_NAME_MAX];
+    int64_t bytes;
+    sn_dtype dtype;
+    int tensor;       /* graph tensor, or -1 for a temporary */
+    int alias_of;     /* another buffer whose memory this one is (a flatten), or -1 */
+    const char *role; /* "input", "label", "param", "buffer", "act", "const", "optstate", "temp" */
+    int used;         /* read or written by a step (fused-away intermediates are not) */
+} sn_cu_buffer;
+
+typedef enum sn_cu_arg_kind {
+    SN_CU_ARG_BUF = 0,        /* device pointer of buffer `buf` */
+    SN_CU_ARG_NULL,           /* a null pointer (an optional operand left out) */
+    SN_CU_ARG_SEED,           /* u64: the run's seed */
+    SN_CU_ARG_TRAINING,       /* int: 1 in a training step, 0 in evaluation */
+    SN_CU_ARG_LR,             /* float: the step's learning rate */
+    SN_CU_ARG_ADAM_STEP_SIZE, /* float: lr / (1 - beta1^step), computed in double */
+    SN_CU_ARG_ADAM_BC2_SQRT,  /* float: sqrt(1 - beta2^step), computed in double */
+} sn_cu_arg_kind;
+
+typedef struct sn_cu_arg {
+    sn_cu_arg_kind kind;
+    int buf;
+    const char *name; /* the kernel parameter's name */
+} sn_cu_arg;
+
+typedef struct sn_cu_kernel {
+    char name[SN_CU_NAME_MAX]; /* entry point (extern "C") and file name */
+    char tmpl[32];             /* template file, "igemm_fp32.cu" */
+    char *source;              /* complete translation unit */
+    uint64_t hash;             /* of the source */
+    /* filled by compilation */
+    unsigned char *ptx, *cubin;
+    size_t ptx_size, cubin_size;
+    int cached;
+    double seconds;
+} sn_cu_kernel;
+
+typedef enum sn_cu_step_kind {
+    SN_CU_LAUNCH = 0, /* cuLaunchKernel */
+    SN_CU_SGEMM,      /* cublasSgemm (column-major, as cuBLAS sees the row-major buffers) */
+} sn_cu_step_kind;
+
+typedef struct sn_cu_step {
+    sn_cu_step_kind kind;
+    char name[SN_CU_NAME_MAX]; /* the node or fused group it runs */
+    int prep;                  /* runs once when weights are bound, not every step */
+    /* launch */
+    int kernel;
+    unsigned grid[3], block[3];
+    int nargs;
+    sn_cu_arg args[SN_CU_MAX_ARGS];
+    /* sgemm: C = alpha op(A) op(B) + beta C, column-major */
+    int transa, transb;
+    int64_t m, n, k, lda, ldb, ldc;
+    int A, B, C;
+    float alpha, beta;
+    int64_t macs;
+} sn_cu_step;
+
+typedef struct sn_cu_program {
+    char model[64];
+    sn_cu_precision precision;
+    int fusion;
+    int training;
+    int64_t batch;
+    int T;
+    sn_cu_buffer *bufs;
+    int nbufs, cap_bufs;
+    sn_cu_kernel *kernels;
+    int nkernels, cap_kernels;
+    sn_cu_step *steps;
+    int nsteps, cap_steps;
+    int in_buf, out_buf, label_buf, loss_buf;
+} sn_cu_program;
+
+typedef struct sn_cu_options {
+    sn_cu_precision precision;
+} sn_cu_options;
+
+/* Lowers graph g, partitioned into groups gs, to a program (kernels rendered, not yet
+ * compiled). Fails with SN_ERR_RUNTIME naming the node for an op the backend lacks. */
+sn_code sn_cuda_lower(const sn_graph *g, const sn_groups *gs, const sn_cu_options *o,
+                      sn_cu_program *p, sn_status *st);
+void sn_cu_program_free(sn_cu_program *p);
+
+/* cuda_plan.json: buffers, kernels (with their files under kernels/), steps with launch
+ * shapes and arguments. `arch` is recorded as given. */
+void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *out);
+
+#endif
