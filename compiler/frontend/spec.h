@@ -35,9 +35,9 @@ typedef enum sn_layer_kind {
     SN_LAYER_BATCHNORM,
     SN_LAYER_DROPOUT,
     SN_LAYER_FLATTEN,
-    SN_LAYER_QUANT, /* Q(k, B) activation quantizer (includes the clip to [0, B]) */
-    SN_LAYER_IF,    /* integrate-and-fire neuron */
-    SN_LAYER_LIF,   /* leaky integrate-and-fire neuron */
+    SN_LAYER_QUANT,     /* Q(k, B) activation quantizer (includes the clip to [0, B]) */
+    SN_LAYER_IF,        /* integrate-and-fire neuron */
+    SN_LAYER_LIF,       /* leaky integrate-and-fire neuron */
     SN_LAYER_THRESHOLD, /* spatial threshold units: `units` per neuron, thresholds from the
                            weights file (<module>.<index>.theta [C, units]); output = count */
     SN_LAYER_KIND_COUNT

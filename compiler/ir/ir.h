@@ -99,17 +99,17 @@ typedef struct sn_attrs {
     sn_neuron_params neuron;    /* neuron */
     int T;                      /* encoders */
     int U;                      /* threshold units per neuron */
-    int spike_input; /* conv/linear: > 0 when the input is known to hold whole numbers in
-                        [0, spike_input] (spike counts; set by the SNN converter) */
-    int int_weights; /* conv/linear: the weights are known to be whole numbers in [-127, 127] */
-    float input_scale;          /* encode_direct: multiplier applied to the input (0 = 1) */
-    int stateful; /* neuron, time_mean in a step-major graph: state carried across the T
-                     runs of the plan (membrane potential; the running sum, with T the
-                     total step count) */
-    float label_smoothing;      /* softmax_ce */
-    int training;               /* dropout, batchnorm_train: training semantics */
-    uint64_t stream;            /* dropout: RNG stream (shared by forward and backward) */
-    int max;                    /* pool_bwd: max (1) or average (0) */
+    int spike_input;            /* conv/linear: > 0 when the input is known to hold whole numbers in
+                                   [0, spike_input] (spike counts; set by the SNN converter) */
+    int int_weights;   /* conv/linear: the weights are known to be whole numbers in [-127, 127] */
+    float input_scale; /* encode_direct: multiplier applied to the input (0 = 1) */
+    int stateful;      /* neuron, time_mean in a step-major graph: state carried across the T
+                          runs of the plan (membrane potential; the running sum, with T the
+                          total step count) */
+    float label_smoothing; /* softmax_ce */
+    int training;          /* dropout, batchnorm_train: training semantics */
+    uint64_t stream;       /* dropout: RNG stream (shared by forward and backward) */
+    int max;               /* pool_bwd: max (1) or average (0) */
     /* optimizer */
     float opt_momentum, weight_decay, beta1, beta2, opt_eps;
     int nesterov;
@@ -139,7 +139,7 @@ typedef struct sn_graph {
     int label;     /* -1 when the graph has no loss */
     int loss;      /* -1 when the graph has no loss */
     int num_classes;
-    int training; /* built for training (batch statistics, dropout masks) */
+    int training;   /* built for training (batch statistics, dropout masks) */
     int step_major; /* one time step per plan run (the time axis has length 1; the plan runs
                        T times per batch, neurons keep their state between runs) */
 } sn_graph;

@@ -24,10 +24,10 @@ typedef struct sn_kctx {
     uint64_t seed; /* per-run seed: encoders and dropout draw from it */
     int training;
     atomic_llong bad_input; /* kernels count inputs they must reject (e.g. Poisson x > 1) */
-    atomic_int oom;           /* a kernel could not allocate scratch memory */
-    float lr;                 /* optimizer steps: the learning rate of this step */
-    int64_t step;             /* optimizer steps: the step number, from 1 */
-    int t;                    /* step-major plans: the time step of this run (else 0) */
+    atomic_int oom;         /* a kernel could not allocate scratch memory */
+    float lr;               /* optimizer steps: the learning rate of this step */
+    int64_t step;           /* optimizer steps: the step number, from 1 */
+    int t;                  /* step-major plans: the time step of this run (else 0) */
 } sn_kctx;
 
 typedef void (*sn_cpu_fn)(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
@@ -85,8 +85,8 @@ typedef struct sn_plan {
     int step_major; /* sn_plan_run runs the steps T times, ctx.t = 0 .. T-1 */
     int num_classes;
     sn_weights *weights;  /* bound store (not owned) */
-    double *step_seconds;     /* per-step accumulated time when profiling (NULL otherwise) */
-    float lr;                 /* handed to kernels through sn_kctx by sn_plan_run */
+    double *step_seconds; /* per-step accumulated time when profiling (NULL otherwise) */
+    float lr;             /* handed to kernels through sn_kctx by sn_plan_run */
     int64_t step;
 } sn_plan;
 

@@ -70,8 +70,7 @@ void sn_ref_threshold_units(const sn_threshold_params *p, const float *v, const 
  * (u can be exactly 0, probability 2^-24, so x = 0 fires that rarely, as torch.rand().le(x).) */
 int64_t sn_ref_encode_poisson(int T, int64_t n, uint64_t seed, const float *x, float *s);
 /* The same for steps t0 .. t0 + T - 1 (one step of a step-major schedule). */
-int64_t sn_ref_encode_poisson_at(int t0, int T, int64_t n, uint64_t seed, const float *x,
-                                 float *s);
+int64_t sn_ref_encode_poisson_at(int t0, int T, int64_t n, uint64_t seed, const float *x, float *s);
 /* Direct encoder: s[t, i] = x[i] for every t < T. */
 void sn_ref_encode_direct(int T, int64_t n, const float *x, float *s);
 /* Spike deletion (noise): x holds spike counts (whole numbers; clamped to [0, U]); each of
