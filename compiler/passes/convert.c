@@ -224,6 +224,7 @@ sn_code sn_convert_exact(const sn_model_spec *ann, const sn_weights *aw, sn_mode
                        "none (use rate conversion: --mode rate)",
                        ann->source_path);
     if (sn_spec_copy(ann, snn, st)) return st->code;
+    free(snn->layers); /* the layer list is rebuilt */
     snn->nlayers = 0;
     snn->layers = NULL;
     int cap = 0;
@@ -564,6 +565,7 @@ sn_code sn_convert_rate(const sn_model_spec *ann, const sn_weights *aw, const do
         free(out_syn);
         return st->code;
     }
+    free(snn->layers); /* the layer list is rebuilt */
     snn->nlayers = 0;
     snn->layers = NULL;
     int cap = 0, bi = 0, pi = 0;
