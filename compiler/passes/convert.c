@@ -133,6 +133,22 @@ static int push(sn_model_spec *s, int *cap, const sn_layer_spec *l, sn_status *s
     return 0;
 }
 
+/* A batch norm's parameters and statistics in the ANN weights. */
+typedef struct bn_view {
+    const float *gamma, *beta, *mean, *var;
+    float eps;
+} bn_view;
+
+static int bn_of(const sn_weights *aw, const sn_layer_spec *bl, int64_t C, bn_view *v,
+                 sn_status *st) {
+    v->gamma = ann_param(aw, bl, "weight", C, st);
+    v->beta = ann_param(aw, bl, "bias", C, st);
+    v->mean = ann_param(aw, bl, "running_mean", C, st);
+    v->var = ann_param(aw, bl, "running_var", C, st);
+    v->eps = bl->bn_eps;
+    return v->gamma && v->beta && v->mean && v->var ? 0 : -1;
+}
+
 /* Effective (ternarized when the layer says so) float weights of a synaptic layer. */
 static float *effective_weights(const sn_model_spec *ann, const sn_layer_spec *l, const float *w,
                                 int64_t n, sn_status *st) {
@@ -353,20 +369,13 @@ sn_code sn_convert_exact(const sn_model_spec *ann, const sn_weights *aw, sn_mode
         if (!w || !ow || (l->bias && (!bias || !ob))) goto fail;
         float *we = effective_weights(ann, l, w, O * per, st);
         if (!we) goto fail;
-        const float *gam = NULL, *bet = NULL, *mu = NULL, *var = NULL;
-        float eps = 0.0f;
-        if (b->bn >= 0) {
-            const sn_layer_spec *bl = &ann->layers[b->bn];
-            gam = ann_param(aw, bl, "weight", O, st);
-            bet = ann_param(aw, bl, "bias", O, st);
-            mu = ann_param(aw, bl, "running_mean", O, st);
-            var = ann_param(aw, bl, "running_var", O, st);
-            eps = bl->bn_eps;
-            if (!gam || !bet || !mu || !var) {
-                free(we);
-                goto fail;
-            }
+        bn_view bn = {NULL, NULL, NULL, NULL, 0.0f};
+        if (b->bn >= 0 && bn_of(aw, &ann->layers[b->bn], O, &bn, st)) {
+            free(we);
+            goto fail;
         }
+        const float *gam = bn.gamma, *bet = bn.beta, *mu = bn.mean, *var = bn.var;
+        float eps = bn.eps;
         float *theta = NULL;
         int U = 0;
         if (b->out_thr >= 0) {
@@ -637,20 +646,13 @@ sn_code sn_convert_rate(const sn_model_spec *ann, const sn_weights *aw, const do
         if (!w || !ow || (l->bias && !bias) || (ol->bias && !ob)) goto fail;
         float *we = effective_weights(ann, l, w, O * per, st);
         if (!we) goto fail;
-        const float *gam = NULL, *bet = NULL, *mu = NULL, *var = NULL;
-        float eps = 0.0f;
-        if (b->bn >= 0) {
-            const sn_layer_spec *bl = &ann->layers[b->bn];
-            gam = ann_param(aw, bl, "weight", O, st);
-            bet = ann_param(aw, bl, "bias", O, st);
-            mu = ann_param(aw, bl, "running_mean", O, st);
-            var = ann_param(aw, bl, "running_var", O, st);
-            eps = bl->bn_eps;
-            if (!gam || !bet || !mu || !var) {
-                free(we);
-                goto fail;
-            }
+        bn_view bn = {NULL, NULL, NULL, NULL, 0.0f};
+        if (b->bn >= 0 && bn_of(aw, &ann->layers[b->bn], O, &bn, st)) {
+            free(we);
+            goto fail;
         }
+        const float *gam = bn.gamma, *bet = bn.beta, *mu = bn.mean, *var = bn.var;
+        float eps = bn.eps;
         double lam = 1.0;
         if (b->act_first >= 0) {
             lam = lambda[pi++];
