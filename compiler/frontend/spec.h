@@ -86,6 +86,8 @@ typedef struct sn_layer_spec {
     int bias; /* 0/1 */
     sn_weight_quant weight_quant;
     /* maxpool / avgpool: kernel_h/w, stride_h/w, pad_h/w above */
+    int spike_gate; /* maxpool of spike trains: pass the spikes of the window's input with the
+                       most spikes so far (not the OR of the window) */
     /* batchnorm */
     float bn_eps;      /* default 1e-5 */
     float bn_momentum; /* PyTorch convention: running = (1-m)*running + m*batch; default 0.1 */

@@ -633,6 +633,8 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
     static const char *const LINEAR_KEYS[] = {"out_features", "in_features", "bias", "weights",
                                               NULL};
     static const char *const POOL_KEYS[] = {"kernel_size", "stride", "padding", NULL};
+    static const char *const MAXPOOL_KEYS[] = {"kernel_size", "stride", "padding", "spike_gate",
+                                               NULL};
     static const char *const BN_KEYS[] = {"eps", "momentum", NULL};
     static const char *const DROPOUT_KEYS[] = {"p", NULL};
     static const char *const QUANT_KEYS[] = {"k", "B", NULL};
@@ -681,7 +683,9 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
             return errf(c, at, "%s needs kernel_size (write %s: {kernel_size: 2})", scope,
                         KIND_NAMES[l->kind]),
                    -1;
-        if (check_keys(c, mm, scope, POOL_KEYS)) return -1;
+        if (check_keys(c, mm, scope, l->kind == SN_LAYER_MAXPOOL ? MAXPOOL_KEYS : POOL_KEYS) ||
+            opt_bool(c, mm, scope, "spike_gate", &l->spike_gate))
+            return -1;
         if (!(v = need(c, mm, "kernel_size", scope)) ||
             rd_pair(c, v, scope, "kernel_size", 1, MAX_KERNEL, &l->kernel_h, &l->kernel_w))
             return -1;

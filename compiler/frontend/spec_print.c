@@ -144,6 +144,7 @@ static void put_layer(sn_strbuf *sb, const sn_layer_spec *l) {
         put_pair(sb, l->stride_h, l->stride_w);
         sn_sb_puts(sb, ", padding: ");
         put_pair(sb, l->pad_h, l->pad_w);
+        if (l->spike_gate) sn_sb_puts(sb, ", spike_gate: true");
         sn_sb_puts(sb, "}");
         break;
     case SN_LAYER_BATCHNORM:
@@ -405,6 +406,7 @@ int sn_spec_equal(const sn_model_spec *a, const sn_model_spec *b, char *why, siz
         DIFF(x->dropout_p != y->dropout_p, "%s: dropout p differs", what);
         DIFF(x->quant_k != y->quant_k || x->quant_B != y->quant_B, "%s: quant differs", what);
         DIFF(x->units != y->units, "%s: units differ", what);
+        DIFF(x->spike_gate != y->spike_gate, "%s: spike_gate differs", what);
         if (!neuron_equal(&x->neuron, &y->neuron, what, why, n)) return 0;
     }
     const sn_quant_spec *qa = &a->quant, *qb = &b->quant;

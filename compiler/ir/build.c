@@ -167,6 +167,8 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
     }
     case SN_LAYER_MAXPOOL:
     case SN_LAYER_AVGPOOL:
+        a.spike_gate = l->spike_gate && !b->g->training;
+        a.stateful = a.spike_gate && b->g->step_major;
         return add_node(b, l->kind == SN_LAYER_MAXPOOL ? SN_OP_MAXPOOL : SN_OP_AVGPOOL, &b->cur, 1,
                         &a, NULL) < 0
                    ? b->st->code

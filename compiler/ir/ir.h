@@ -103,9 +103,12 @@ typedef struct sn_attrs {
                                    [0, spike_input] (spike counts; set by the SNN converter) */
     int int_weights;   /* conv/linear: the weights are known to be whole numbers in [-127, 127] */
     float input_scale; /* encode_direct: multiplier applied to the input (0 = 1) */
+    int spike_gate;    /* maxpool over [T, N, ...] spike trains: out[t] = the spike at t of the
+                          window input with the most spikes in steps 0..t (first in window order
+                          on ties) */
     int stateful;      /* neuron, time_mean in a step-major graph: state carried across the T
-                          runs of the plan (membrane potential; the running sum, with T the
-                          total step count) */
+                               runs of the plan (membrane potential; the running sum, with T the
+                               total step count) */
     float label_smoothing; /* softmax_ce */
     int training;          /* dropout, batchnorm_train: training semantics */
     uint64_t stream;       /* dropout: RNG stream (shared by forward and backward) */

@@ -111,6 +111,11 @@ sn_code sn_infer_shapes(const sn_graph *g, sn_op op, const int *in, int nin, con
         if (a->ph * 2 > a->kh || a->pw * 2 > a->kw)
             return sn_fail(st, SN_ERR_INPUT, "padding %dx%d must be at most half the kernel %dx%d",
                            a->ph, a->pw, a->kh, a->kw);
+        if (a->spike_gate && (op != SN_OP_MAXPOOL || x->lead != 2))
+            return sn_fail(st, SN_ERR_INPUT,
+                           "spike_gate needs max pooling of spike trains (a [T, N, C, H, W] "
+                           "input: put it after a spiking layer in a network with an snn "
+                           "section)");
         int64_t oh, ow;
         if (infer_window(x, a, "pooling", &oh, &ow, st)) return st->code;
         out[0].d[x->lead + 1] = oh;

@@ -610,7 +610,11 @@ sn_code sn_convert_rate(const sn_model_spec *ann, const sn_weights *aw, const do
             bi++;
             continue;
         }
-        push(snn, &cap, l, st);
+        sn_layer_spec pl = *l;
+        /* max pooling of spike trains passes the most active input's spikes, not the OR of
+         * the window (which fires far more often than any input) */
+        if (pl.kind == SN_LAYER_MAXPOOL) pl.spike_gate = 1;
+        push(snn, &cap, &pl, st);
     }
     if (!st->code && pi != npoints)
         sn_fail(st, SN_ERR_INPUT, "%d activation scales given for %d activation layers", npoints,

@@ -223,7 +223,48 @@ void sn_prep_theta(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t 
             }
 }
 
+void sn_spike_maxpool(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi) {
+    const sn_spike_pool_params *p = params;
+    const float *x = ptrs[0];
+    float *y = ptrs[1], *cnt = ptrs[2];
+    const sn_cpu_layout *li = &p->in, *lo_ = &p->out;
+    int64_t ix = sn_lay_image(li), iy = sn_lay_image(lo_);
+    for (int64_t n = lo; n < hi; n++) {
+        float *cn = cnt + n * ix;
+        if (!p->stateful || ctx->t == 0) memset(cn, 0, (size_t)ix * sizeof(float));
+        for (int t = 0; t < p->T; t++) {
+            const float *xn = x + ((int64_t)t * p->N + n) * ix;
+            float *yn = y + ((int64_t)t * p->N + n) * iy;
+            for (int c = 0; c < li->C; c++)
+                for (int h = 0; h < li->H; h++)
+                    for (int w = 0; w < li->W; w++) {
+                        int64_t a = sn_lay_at(li, c, h, w);
+                        cn[a] += xn[a];
+                    }
+            memset(yn, 0, (size_t)iy * sizeof(float));
+            for (int c = 0; c < lo_->C; c++)
+                for (int oh = 0; oh < lo_->H; oh++)
+                    for (int ow = 0; ow < lo_->W; ow++) {
+                        int64_t best = -1;
+                        float bc = 0.0f;
+                        for (int kh = 0; kh < p->KH; kh++)
+                            for (int kw = 0; kw < p->KW; kw++) {
+                                int h = oh * p->SH - p->PH + kh, w = ow * p->SW - p->PW + kw;
+                                if (h < 0 || h >= li->H || w < 0 || w >= li->W) continue;
+                                int64_t a = sn_lay_at(li, c, h, w);
+                                if (best < 0 || cn[a] > bc) {
+                                    best = a;
+                                    bc = cn[a];
+                                }
+                            }
+                        yn[sn_lay_at(lo_, c, oh, ow)] = best >= 0 ? xn[best] : 0.0f;
+                    }
+        }
+    }
+}
+
 sn_cpu_fn sn_cpu_builtin(const char *name) {
+    if (strcmp(name, "cpu.spike_maxpool") == 0) return sn_spike_maxpool;
     if (strcmp(name, "cpu.pack_theta") == 0) return sn_prep_theta;
     if (strcmp(name, "cpu.prep_conv") == 0) return sn_prep_conv;
     if (strcmp(name, "cpu.prep_bn") == 0) return sn_prep_bn;

@@ -38,6 +38,22 @@ void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t l
 int64_t sn_prep_conv_tasks(const sn_prep_conv_params *p);
 void sn_prep_bn(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 
+/* Gated max pooling of spike trains (SN_OP_MAXPOOL with spike_gate), a plan step in plain C
+ * used by both backends: for each window, out[t] = in[t] of the window input with the most
+ * spikes in steps 0..t (first in window order on ties; padding never wins). ptrs: [0] x
+ * [T][N] images of layout `in`, [1] y [T][N] images of layout `out` (halo and padded
+ * channels written 0), [2] counts, one step's input (N images of layout `in`), zeroed at
+ * the start unless `stateful` and ctx->t > 0 (step-major runs). Tasks: images [lo, hi). */
+#include "layout.h"
+typedef struct sn_spike_pool_params {
+    int64_t N;
+    int T;
+    int KH, KW, SH, SW, PH, PW;
+    sn_cpu_layout in, out;
+    int stateful;
+} sn_spike_pool_params;
+void sn_spike_maxpool(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+
 /* Weights of the integer convolution (sn_gen_conv_i8), what sn_prep_conv does when
  * p->int8 is set (same buffers, same tasks, same plan name "cpu.prep_conv"): OIHW floats
  * -> int8 [Ob][ceil(C/4)][KH][KW][vl][4] (4 consecutive input channels per 32-bit lane,

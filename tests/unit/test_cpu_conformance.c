@@ -122,6 +122,15 @@ static const conf_case cases[] = {
             "    - conv2d: {out_channels: 12, kernel_size: 3, padding: 1}\n    - lif: {tau: 2.0}\n "
             "   - maxpool: {kernel_size: 2}\n"
             "  - c:\n    - flatten\n    - linear: {out_features: 5}\n    - if: {v_reset: null}\n"},
+    {"snn_conv_if_gated_maxpool_exact", 1, 2, 0,
+     "snn: {T: 6, encoder: direct}\n" HEAD(
+         3, 7, 7,
+         6) "network:\n  - f:\n"
+            "    - conv2d: {out_channels: 20, kernel_size: 3, padding: 1}\n    - if: {v_reset: "
+            "null}\n    - maxpool: {kernel_size: 2, spike_gate: true}\n"
+            "    - conv2d: {out_channels: 6, kernel_size: 3, padding: 1}\n    - if\n"
+            "    - maxpool: {kernel_size: 3, stride: 1, padding: 1, spike_gate: true}\n"
+            "  - c:\n    - flatten\n    - linear: {out_features: 6}\n"},
     {"snn_poisson_linear_lif_exact", 1, 3, 0,
      "snn: {T: 4, encoder: poisson}\n" HEAD(
          1, 4, 4, 7) "network:\n  - l:\n    - flatten\n"

@@ -9,9 +9,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "runtime/core/rng.h"
+#include "runtime/cpu/prep.h"
 #include "runtime/ref/ref_ops.h"
 
 #define LEN(a) ((int64_t)(sizeof(a) / sizeof((a)[0])))
@@ -1533,7 +1535,53 @@ static void test_topk(void) {
     CHECK_EQ_INT(sn_ref_topk_correct(1, 3, zn, lbad, 3), 0);
 }
 
+/* Gated spike max pooling: the window passes the spikes of its input with the most spikes so
+ * far (first in window order on ties), not the OR of the window; spike deletion keeps a
+ * count's spikes independently. */
+static void test_spike_maxpool_and_drop(void) {
+    /* T = 3, one 2x2 map -> 1x1; step inputs (window order) and the expected output:
+     * t0 [1 0 0 0]: counts 1 0 0 0 -> input 0 -> 1
+     * t1 [0 1 1 0]: counts 1 1 1 0 -> tie, input 0 -> 0 (the OR would give 1)
+     * t2 [0 1 0 0]: counts 1 2 1 0 -> input 1 -> 1 */
+    float x[12] = {1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0}, y[3] = {-1, -1, -1}, cnt[4];
+    sn_spike_pool_params p;
+    memset(&p, 0, sizeof p);
+    p.N = 1;
+    p.T = 3;
+    p.KH = p.KW = p.SH = p.SW = 2;
+    p.in = (sn_cpu_layout){0, 1, 1, 2, 2, 0};
+    p.out = (sn_cpu_layout){0, 1, 1, 1, 1, 0};
+    sn_kctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    void *ptrs[3] = {x, y, cnt};
+    sn_spike_maxpool(&ctx, &p, ptrs, 0, 1);
+    CHECK(y[0] == 1.0f && y[1] == 0.0f && y[2] == 1.0f);
+    /* the same one step at a time (step-major): counts carried over */
+    p.T = 1;
+    p.stateful = 1;
+    for (int t = 0; t < 3; t++) {
+        ctx.t = t;
+        void *pt[3] = {x + 4 * t, y + t, cnt};
+        sn_spike_maxpool(&ctx, &p, pt, 0, 1);
+    }
+    CHECK(y[0] == 1.0f && y[1] == 0.0f && y[2] == 1.0f);
+    /* spike deletion: P = 0 keeps every spike, P = 1 none, counts clamp to [0, U] */
+    float c[4] = {0, 2, 4, 9}, k[4];
+    sn_ref_spike_drop(4, 4, 0.0f, 123, c, k);
+    CHECK(k[0] == 0 && k[1] == 2 && k[2] == 4 && k[3] == 4);
+    sn_ref_spike_drop(4, 4, 1.0f, 123, c, k);
+    CHECK(k[0] == 0 && k[1] == 0 && k[2] == 0 && k[3] == 0);
+    /* P = 0.5 over many counts of 4: about half survive */
+    static float many[4000], kept[4000];
+    for (int i = 0; i < 4000; i++) many[i] = 4;
+    sn_ref_spike_drop(4000, 4, 0.5f, 7, many, kept);
+    double s = 0;
+    for (int i = 0; i < 4000; i++) s += kept[i];
+    CHECK_CLOSE(s / 16000.0, 0.5, 0.02, 0);
+}
+
 int main(void) {
+    RUN(test_spike_maxpool_and_drop);
     RUN(test_conv2d_hand);
     RUN(test_conv2d_1x1_stride);
     RUN(test_conv2d_backward_fd);

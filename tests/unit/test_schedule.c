@@ -28,7 +28,7 @@ static const char *NETS[] = {
     "name: convnet\ninput: {channels: 2, height: 8, width: 8}\nnum_classes: 3\n"
     "snn: {T: 6, encoder: direct, readout: membrane, neuron: {model: if, v_reset: none}}\n"
     "network:\n  - features:\n      - conv2d: {out_channels: 5, kernel_size: 3, padding: 1}\n"
-    "      - if\n      - maxpool: {kernel_size: 2}\n"
+    "      - if\n      - maxpool: {kernel_size: 2, spike_gate: true}\n"
     "      - conv2d: {out_channels: 19, kernel_size: 3, padding: 1}\n"
     "      - if: {v_reset: 0.0}\n  - classifier:\n      - flatten\n"
     "      - linear: {out_features: 3}\n",

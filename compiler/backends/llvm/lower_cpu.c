@@ -635,6 +635,35 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         return SN_OK; /* folded into the consumer's weight packing */
     case SN_OP_MAXPOOL:
     case SN_OP_AVGPOOL: {
+        if (n->a.spike_gate) { /* a plain-C step (sn_spike_maxpool), as in the reference */
+            const sn_tensor *y = &g->tensors[n->out[0]];
+            int C, H, W;
+            lw_dims(x, &C, &H, &W);
+            sn_spike_pool_params p;
+            memset(&p, 0, sizeof p);
+            p.T = (int)x->shape.d[0];
+            p.N = lw_images(x) / p.T;
+            p.KH = n->a.kh;
+            p.KW = n->a.kw;
+            p.SH = n->a.sh;
+            p.SW = n->a.sw;
+            p.PH = n->a.ph;
+            p.PW = n->a.pw;
+            p.stateful = n->a.stateful;
+            p.in = L->lay[n->in[0]];
+            p.out = lw_blocked(L, C, (int)y->shape.d[y->lead + 1], (int)y->shape.d[y->lead + 2]);
+            char name[SN_PLAN_NAME_MAX];
+            sn_fmt(name, sizeof name, "%s.counts", n->name);
+            int bufs[3] = {L->buf[n->in[0]], lw_set_output(L, grp->out, &p.out),
+                           lw_owned_buf(L, name, p.N * sn_lay_image(&p.in))};
+            if (bufs[0] < 0 || bufs[1] < 0 || bufs[2] < 0) return L->st->code;
+            (void)H;
+            (void)W;
+            return sn_plan_add_step(L->plan, grp->name, "cpu.spike_maxpool", sn_spike_maxpool, &p,
+                                    sizeof p, bufs, 3, p.N, L->st) < 0
+                       ? L->st->code
+                       : SN_OK;
+        }
         sn_pool_desc d;
         memset(&d, 0, sizeof d);
         d.N = 1;

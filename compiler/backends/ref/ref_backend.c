@@ -7,6 +7,7 @@
 
 #include "../../../runtime/core/rng.h"
 #include "../../../runtime/core/util.h"
+#include "../../../runtime/cpu/prep.h"
 #include "../../../runtime/ref/ref_ops.h"
 
 typedef struct rk_n {
@@ -392,6 +393,26 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
         case SN_OP_MAXPOOL:
         case SN_OP_AVGPOOL: {
             sn_pool_params p = sn_pool_params_of(g, nd);
+            if (nd->a.spike_gate) { /* plain NCHW layouts; counts kept by the plan */
+                sn_spike_pool_params q;
+                memset(&q, 0, sizeof q);
+                q.T = (int)x->shape.d[0];
+                q.N = p.N / q.T;
+                q.KH = p.KH;
+                q.KW = p.KW;
+                q.SH = p.SH;
+                q.SW = p.SW;
+                q.PH = p.PH;
+                q.PW = p.PW;
+                q.stateful = nd->a.stateful;
+                q.in = (sn_cpu_layout){0, 1, p.C, p.H, p.W, 0};
+                q.out = (sn_cpu_layout){0, 1, p.C, p.OH, p.OW, 0};
+                if ((bufs[nb++] = state_buffer(plan, nd->name, q.N * p.C * p.H * p.W, st)) < 0)
+                    goto fail;
+                s = sn_plan_add_step(plan, nd->name, "cpu.spike_maxpool", sn_spike_maxpool, &q,
+                                     sizeof q, bufs, nb, q.N, st);
+                break;
+            }
             s = sn_plan_add_step(plan, nd->name, kname,
                                  nd->op == SN_OP_MAXPOOL ? k_maxpool : k_avgpool, &p, sizeof p,
                                  bufs, nb, 1, st);
