@@ -229,36 +229,49 @@ void sn_spike_maxpool(sn_kctx *ctx, const void *params, void *const *ptrs, int64
     float *y = ptrs[1], *cnt = ptrs[2];
     const sn_cpu_layout *li = &p->in, *lo_ = &p->out;
     int64_t ix = sn_lay_image(li), iy = sn_lay_image(lo_);
+    /* channels in blocks of vl lanes (1 for plain layouts): offset of channel cb*vl + l is
+     * sn_lay_at(cb*vl) + l in both layouts */
+    int vl = li->blocked ? li->vl : 1, ncb = sn_lay_cb(li);
+    float bc[64];
+    int64_t bo[64];
     for (int64_t n = lo; n < hi; n++) {
         float *cn = cnt + n * ix;
         if (!p->stateful || ctx->t == 0) memset(cn, 0, (size_t)ix * sizeof(float));
         for (int t = 0; t < p->T; t++) {
             const float *xn = x + ((int64_t)t * p->N + n) * ix;
             float *yn = y + ((int64_t)t * p->N + n) * iy;
-            for (int c = 0; c < li->C; c++)
-                for (int h = 0; h < li->H; h++)
-                    for (int w = 0; w < li->W; w++) {
-                        int64_t a = sn_lay_at(li, c, h, w);
-                        cn[a] += xn[a];
-                    }
+            /* counts of every element (halo and padded lanes hold 0 and are never read) */
+            for (int64_t a = 0; a < ix; a++) cn[a] += xn[a];
             memset(yn, 0, (size_t)iy * sizeof(float));
-            for (int c = 0; c < lo_->C; c++)
+            for (int cb = 0; cb < ncb; cb++) {
+                int lanes = li->C - cb * vl < vl ? li->C - cb * vl : vl;
                 for (int oh = 0; oh < lo_->H; oh++)
                     for (int ow = 0; ow < lo_->W; ow++) {
-                        int64_t best = -1;
-                        float bc = 0.0f;
+                        int any = 0;
                         for (int kh = 0; kh < p->KH; kh++)
                             for (int kw = 0; kw < p->KW; kw++) {
                                 int h = oh * p->SH - p->PH + kh, w = ow * p->SW - p->PW + kw;
                                 if (h < 0 || h >= li->H || w < 0 || w >= li->W) continue;
-                                int64_t a = sn_lay_at(li, c, h, w);
-                                if (best < 0 || cn[a] > bc) {
-                                    best = a;
-                                    bc = cn[a];
+                                int64_t a0 = sn_lay_at(li, cb * vl, h, w);
+                                if (!any) {
+                                    for (int l = 0; l < lanes; l++) {
+                                        bc[l] = cn[a0 + l];
+                                        bo[l] = a0 + l;
+                                    }
+                                    any = 1;
+                                    continue;
                                 }
+                                for (int l = 0; l < lanes; l++)
+                                    if (cn[a0 + l] > bc[l]) { /* first maximum wins ties */
+                                        bc[l] = cn[a0 + l];
+                                        bo[l] = a0 + l;
+                                    }
                             }
-                        yn[sn_lay_at(lo_, c, oh, ow)] = best >= 0 ? xn[best] : 0.0f;
+                        if (!any) continue;
+                        int64_t ao = sn_lay_at(lo_, cb * vl, oh, ow);
+                        for (int l = 0; l < lanes; l++) yn[ao + l] = xn[bo[l]];
                     }
+            }
         }
     }
 }
