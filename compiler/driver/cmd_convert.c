@@ -47,18 +47,18 @@ static int run_convert(const sn_args *a) {
     sn_status_init(&st);
     const char *out = sn_args_str(a, "-o", NULL);
     const char *wpath = sn_args_str(a, "--weights", NULL);
-    int mode = 0, fusion;
-    int64_t calib, batch, threads, T;
-    double pct;
+    int fusion;
+    int64_t batch, threads, T;
     sn_target target;
+    sn_convert_mode mode;
+    sn_calib_opts co;
+    memset(&co, 0, sizeof co);
     if (!out) return sn_fail(&st, SN_ERR_INPUT, "missing -o SNN_DIR"), sn_report("convert", &st);
     if (!wpath)
         return sn_fail(&st, SN_ERR_INPUT,
                        "missing --weights ANN.safetensors (conversion needs trained weights)"),
                sn_report("convert", &st);
-    if (sn_args_choice(a, "--mode", sn_convert_mode_names, 0, &mode, &st) ||
-        sn_args_int(a, "--calib", 512, 1, INT64_MAX, &calib, &st) ||
-        sn_args_float(a, "--percentile", 99.99, 1.0, 100.0, &pct, &st) ||
+    if (sn_snn_convert_args(a, &mode, &co, &st) ||
         sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st) ||
         sn_args_int(a, "--threads", 0, 0, 1024, &threads, &st) ||
         sn_args_int(a, "--T", 0, 0, 1000000, &T, &st) ||
@@ -82,22 +82,19 @@ static int run_convert(const sn_args *a) {
     sn_build_opts bo = {.batch = 1};
     if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
     if (sn_session_weights(&g, &spec, wpath, 0, &w, &st)) goto done;
-    sn_calib_opts co = {sn_args_str(a, "--data", NULL), calib, pct, batch, target, (int)threads};
-    if (sn_snn_convert(&spec, &w, (sn_convert_mode)mode, &co, quiet, &snn, &sw, &info, &st))
-        goto done;
-    if (T > 0)
-        snn.snn.T = (int)T;
-    else if (!sn_spec_has_quant(&spec))
-        snn.snn.T = 32;
+    co.batch = batch;
+    co.target = target;
+    co.threads = (int)threads;
+    if (sn_snn_convert(&spec, &w, &mode, &co, quiet, &snn, &sw, &info, &st)) goto done;
+    if (T > 0) snn.snn.T = (int)T;
     if (sn_mkdirs(out, &st)) goto done;
     char path[4096];
     sn_spec_print_yaml(&snn, &yaml);
     sn_path_join(path, sizeof path, out, "model.yaml");
     if (sn_write_file_atomic(path, sn_sb_cstr(&yaml), strlen(sn_sb_cstr(&yaml)), &st)) goto done;
     sn_path_join(path, sizeof path, out, "weights.safetensors");
-    sn_st_meta meta[2] = {
-        {(char *)"converted_from", spec.source_path},
-        {(char *)"mode", (char *)(sn_spec_has_quant(&spec) && mode != 2 ? "exact" : "rate")}};
+    sn_st_meta meta[2] = {{(char *)"converted_from", spec.source_path},
+                          {(char *)"mode", (char *)sn_convert_mode_names[mode]}};
     if (sn_weights_save(&sw, path, meta, 2, &st)) goto done;
     sn_path_join(path, sizeof path, out, "conversion.txt");
     const char *notes = sn_sb_cstr(&info.notes);

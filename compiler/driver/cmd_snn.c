@@ -375,17 +375,17 @@ done:
 static int run_snn(const sn_args *a) {
     sn_status st;
     sn_status_init(&st);
-    int mode = 0, fusion, schedule = 0;
-    int64_t calib, batch_opt, limit, seed, threads;
-    double pct;
+    int fusion, schedule = 0;
+    int64_t batch_opt, limit, seed, threads;
     sn_target target;
+    sn_convert_mode mode;
+    sn_calib_opts co;
+    memset(&co, 0, sizeof co);
     double Ts[MAX_RUNS], noises[MAX_RUNS];
     int nT = 0, nnoise = 1;
     noises[0] = 0.0;
-    if (sn_args_choice(a, "--mode", sn_convert_mode_names, 0, &mode, &st) ||
+    if (sn_snn_convert_args(a, &mode, &co, &st) ||
         sn_args_choice(a, "--schedule", sn_schedule_names, 0, &schedule, &st) ||
-        sn_args_int(a, "--calib", 512, 1, INT64_MAX, &calib, &st) ||
-        sn_args_float(a, "--percentile", 99.99, 1.0, 100.0, &pct, &st) ||
         sn_args_int(a, "--batch", 0, 1, 1 << 16, &batch_opt, &st) ||
         sn_args_int(a, "--limit", 0, 0, INT64_MAX, &limit, &st) ||
         sn_args_int(a, "--seed", 0, 0, INT64_MAX, &seed, &st) ||
@@ -428,16 +428,15 @@ static int run_snn(const sn_args *a) {
     if (sn_session_weights(&g, &spec, wpath, (uint64_t)seed, &w, &st)) goto done;
     int converted = !sn_spec_has_spiking(&spec);
     if (converted) {
-        sn_calib_opts co = {sn_args_str(a, "--data", NULL), calib, pct, 64, target, (int)threads};
-        if (sn_snn_convert(&spec, &w, (sn_convert_mode)mode, &co, quiet, &snn, &sw, &info, &st))
-            goto done;
-        if (!sn_spec_has_quant(&spec)) snn.snn.T = 32;
+        co.batch = 64;
+        co.target = target;
+        co.threads = (int)threads;
+        if (sn_snn_convert(&spec, &w, &mode, &co, quiet, &snn, &sw, &info, &st)) goto done;
         net = &snn;
         nw = &sw;
         if (!quiet)
             printf("converted %s to a spiking network (%d blocks, %s, input scale %g)\n", spec.name,
-                   info.blocks, sn_spec_has_quant(&spec) && mode != 2 ? "exact" : "rate",
-                   (double)info.input_scale);
+                   info.blocks, sn_convert_mode_names[mode], (double)info.input_scale);
     } else if (sn_args_has(a, "--compare-ann")) {
         sn_fail(&st, SN_ERR_INPUT,
                 "--compare-ann needs the ANN: give the ANN model and its weights (snnc snn "

@@ -11,32 +11,6 @@
 
 const char *const sn_convert_mode_names[] = {"auto", "exact", "rate", NULL};
 
-/* The physical layout a plan buffer records ("NCHW16c+h1", "NCHW+h0", "NC", "" for the
- * reference backend's plain NCHW). */
-static sn_cpu_layout buffer_layout(const sn_buffer *b, const sn_shape *s, int lead) {
-    sn_cpu_layout l;
-    memset(&l, 0, sizeof l);
-    l.C = s->rank > lead ? (int)s->d[lead] : 1;
-    l.H = s->rank > lead + 1 ? (int)s->d[lead + 1] : 1;
-    l.W = s->rank > lead + 2 ? (int)s->d[lead + 2] : 1;
-    l.vl = 1;
-    int vl = 0, h = 0;
-    if (sscanf(b->layout, "NCHW%dc+h%d", &vl, &h) == 2 && vl > 0) {
-        l.blocked = 1;
-        l.vl = vl;
-        l.halo = h;
-    } else if (sscanf(b->layout, "NCHW+h%d", &h) == 1) {
-        l.halo = h;
-    }
-    return l;
-}
-
-static int64_t images_of(const sn_tensor *t) {
-    int64_t n = 1;
-    for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
-    return n;
-}
-
 /* The buffer holding tensor t, looking through ops that only rename (flatten, dropout at
  * evaluation) when t itself got none. */
 static int tensor_buffer(const sn_graph *g, const sn_plan *plan, int t) {
@@ -193,11 +167,23 @@ done:
     return st->code;
 }
 
-sn_code sn_snn_convert(const sn_model_spec *ann, const sn_weights *aw, sn_convert_mode mode,
+sn_code sn_snn_convert_args(const sn_args *a, sn_convert_mode *mode, sn_calib_opts *co,
+                            sn_status *st) {
+    int m = 0;
+    if (sn_args_choice(a, "--mode", sn_convert_mode_names, 0, &m, st) ||
+        sn_args_int(a, "--calib", 512, 1, INT64_MAX, &co->images, st) ||
+        sn_args_float(a, "--percentile", 99.99, 1.0, 100.0, &co->percentile, st))
+        return st->code;
+    *mode = (sn_convert_mode)m;
+    co->data_dir = sn_args_str(a, "--data", NULL);
+    return SN_OK;
+}
+
+sn_code sn_snn_convert(const sn_model_spec *ann, const sn_weights *aw, sn_convert_mode *mode,
                        const sn_calib_opts *co, int quiet, sn_model_spec *snn, sn_weights *sw,
                        sn_convert_info *info, sn_status *st) {
-    if (mode == SN_CONV_AUTO) mode = sn_spec_has_quant(ann) ? SN_CONV_EXACT : SN_CONV_RATE;
-    if (mode == SN_CONV_EXACT) return sn_convert_exact(ann, aw, snn, sw, info, st);
+    if (*mode == SN_CONV_AUTO) *mode = sn_spec_has_quant(ann) ? SN_CONV_EXACT : SN_CONV_RATE;
+    if (*mode == SN_CONV_EXACT) return sn_convert_exact(ann, aw, snn, sw, info, st);
     int *points = calloc((size_t)ann->nlayers + 1, sizeof *points);
     double *lambda = calloc((size_t)ann->nlayers + 1, sizeof *lambda);
     if (!points || !lambda) {
@@ -260,9 +246,9 @@ sn_code sn_spk_prepare(const sn_graph *g, sn_plan *plan, sn_spk_metrics *m, sn_s
             const sn_tensor *t = &g->tensors[out];
             sn_strlcpy(r->name, n->name, sizeof r->name);
             r->units = n->op == SN_OP_THRESHOLD ? n->a.U : 1;
-            r->shape = t->shape;
-            r->lead = t->lead;
-            r->neurons = sn_shape_numel(&t->shape) / (t->shape.d[0] * t->shape.d[1]);
+            r->T = t->lead == 2 ? t->shape.d[0] : 1;
+            sn_tensor_dims(t, &r->C, &r->H, &r->W);
+            r->neurons = (int64_t)r->C * r->H * r->W;
             r->buf = tensor_buffer(g, plan, out);
             if (r->buf < 0)
                 return sn_fail(st, SN_ERR_RUNTIME, "internal error: %s has no output buffer",
@@ -276,8 +262,8 @@ sn_code sn_spk_prepare(const sn_graph *g, sn_plan *plan, sn_spk_metrics *m, sn_s
             r->syn = 1;
             r->spike_fed = n->a.spike_input > 0;
             int64_t O = y->shape.d[y->lead];
-            int64_t per_out = sn_shape_numel(&y->shape) / images_of(y);
-            int64_t K = sn_shape_numel(&x->shape) / images_of(x);
+            int64_t per_out = sn_shape_numel(&y->shape) / sn_tensor_images(y);
+            int64_t K = sn_shape_numel(&x->shape) / sn_tensor_images(x);
             if (n->op == SN_OP_CONV2D) {
                 int64_t C = x->shape.d[x->lead];
                 r->macs = (double)per_out * (double)C * n->a.kh * n->a.kw;
@@ -285,15 +271,14 @@ sn_code sn_spk_prepare(const sn_graph *g, sn_plan *plan, sn_spk_metrics *m, sn_s
                 r->macs = (double)O * (double)K;
             }
             if (!r->spike_fed) continue;
-            r->shape = x->shape;
-            r->lead = x->lead;
+            r->T = x->lead == 2 ? x->shape.d[0] : 1;
+            sn_tensor_dims(x, &r->C, &r->H, &r->W);
             r->buf = tensor_buffer(g, plan, n->in[0]);
             if (r->buf < 0)
                 return sn_fail(st, SN_ERR_RUNTIME, "internal error: the input of %s has no buffer",
                                n->name);
             plan->bufs[r->buf].keep = 1;
-            int H = x->shape.rank > x->lead + 1 ? (int)x->shape.d[x->lead + 1] : 1;
-            int W = x->shape.rank > x->lead + 2 ? (int)x->shape.d[x->lead + 2] : 1;
+            int H = r->H, W = r->W;
             r->fan = malloc((size_t)H * (size_t)W * sizeof(double));
             if (!r->fan) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
             if (n->op == SN_OP_CONV2D) {
@@ -316,12 +301,11 @@ void sn_spk_accumulate(sn_spk_metrics *m, const sn_plan *plan, int64_t nb) {
         sn_spk_row *r = &m->rows[i];
         if (r->buf < 0) continue;
         const sn_buffer *b = &plan->bufs[r->buf];
-        sn_cpu_layout l =
-            buffer_layout(b, &r->shape, r->lead); /* CPU buffers are [images, floats] */
+        /* (CPU buffers are shaped [images, floats]: the map comes from the graph) */
+        sn_cpu_layout l = sn_lay_parse(b->layout, r->C, r->H, r->W);
         const float *p = b->ptr;
-        int64_t T = r->lead == 2 ? r->shape.d[0] : 1;
         double acc = 0.0;
-        for (int64_t t = 0; t < T; t++)
+        for (int64_t t = 0; t < r->T; t++)
             for (int64_t n = 0; n < nb; n++) {
                 const float *img = p + (t * m->batch + n) * sn_lay_image(&l);
                 for (int c = 0; c < l.C; c++)

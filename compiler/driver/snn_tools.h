@@ -31,10 +31,15 @@ typedef struct sn_calib_opts {
     int threads;
 } sn_calib_opts;
 
-/* Converts ann (weights aw) by `mode` (auto: exact when it has quant layers, else rate);
- * rate conversion first measures activation scales with `co`. Prints one line per step
- * unless quiet. */
-sn_code sn_snn_convert(const sn_model_spec *ann, const sn_weights *aw, sn_convert_mode mode,
+/* Reads the conversion options 'convert' and 'snn' share: --mode, --calib, --percentile
+ * and --data (the caller sets co->batch, co->target and co->threads). */
+sn_code sn_snn_convert_args(const sn_args *a, sn_convert_mode *mode, sn_calib_opts *co,
+                            sn_status *st);
+
+/* Converts ann (weights aw) by *mode (auto resolves to exact when it has quant layers, else
+ * rate, and is written back); rate conversion first measures activation scales with `co`.
+ * Prints one line per step unless quiet. */
+sn_code sn_snn_convert(const sn_model_spec *ann, const sn_weights *aw, sn_convert_mode *mode,
                        const sn_calib_opts *co, int quiet, sn_model_spec *snn, sn_weights *sw,
                        sn_convert_info *info, sn_status *st);
 
@@ -51,8 +56,8 @@ typedef struct sn_spk_row {
     double macs;     /* synaptic: ANN MACs per image */
     /* where to read */
     int buf;
-    sn_shape shape; /* logical [T, N, C, H, W] or [T, N, K] */
-    int lead;
+    int64_t T;   /* time steps held by the buffer read (1 without a time axis) */
+    int C, H, W; /* its map (C = K, H = W = 1 for flat [T, N, K]) */
     double *fan; /* synaptic: fan-out per input position [H*W] */
 } sn_spk_row;
 

@@ -168,6 +168,10 @@ sn_code sn_infer_shapes(const sn_graph *g, sn_op op, const int *in, int nin, con
                         sn_status *st);
 /* Multiply-accumulates of one execution of node i (all batch elements). */
 int64_t sn_node_macs(const sn_graph *g, int i);
+/* Images in an activation: the product of its leading dims (N, or T x N). */
+int64_t sn_tensor_images(const sn_tensor *t);
+/* The map dims of an activation [lead..., C, H, W] or [lead..., K] (then H = W = 1). */
+void sn_tensor_dims(const sn_tensor *t, int *C, int *H, int *W);
 
 /* ---- checks and views ---- */
 /* Verifies structural invariants (topological order, arity, single producer, shape

@@ -4,10 +4,16 @@
 #include "../../runtime/core/util.h"
 #include "ir.h"
 
-static int64_t lead_product(const sn_tensor *t) {
+int64_t sn_tensor_images(const sn_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
     return n;
+}
+
+void sn_tensor_dims(const sn_tensor *t, int *C, int *H, int *W) {
+    *C = (int)t->shape.d[t->lead];
+    *H = t->shape.rank > t->lead + 1 ? (int)t->shape.d[t->lead + 1] : 1;
+    *W = t->shape.rank > t->lead + 2 ? (int)t->shape.d[t->lead + 2] : 1;
 }
 
 static sn_code need_inputs(int nin, int lo, int hi, sn_status *st) {
@@ -346,30 +352,30 @@ int64_t sn_node_macs(const sn_graph *g, int i) {
     switch (n->op) {
     case SN_OP_CONV2D: {
         const sn_tensor *w = &g->tensors[n->in[1]];
-        return lead_product(y) * y->shape.d[y->lead] * y->shape.d[y->lead + 1] *
+        return sn_tensor_images(y) * y->shape.d[y->lead] * y->shape.d[y->lead + 1] *
                y->shape.d[y->lead + 2] * w->shape.d[1] * w->shape.d[2] * w->shape.d[3];
     }
     case SN_OP_LINEAR: {
         const sn_tensor *w = &g->tensors[n->in[1]];
-        return lead_product(x) * w->shape.d[0] * w->shape.d[1];
+        return sn_tensor_images(x) * w->shape.d[0] * w->shape.d[1];
     }
     /* gradients: as many multiply-adds as the forward op (x here is dy, or x for weights) */
     case SN_OP_CONV2D_BWD_DATA: {
         const sn_tensor *w = &g->tensors[n->in[1]];
-        return lead_product(x) * x->shape.d[x->lead] * x->shape.d[x->lead + 1] *
+        return sn_tensor_images(x) * x->shape.d[x->lead] * x->shape.d[x->lead + 1] *
                x->shape.d[x->lead + 2] * w->shape.d[1] * w->shape.d[2] * w->shape.d[3];
     }
     case SN_OP_CONV2D_BWD_WEIGHT: {
         const sn_tensor *dy = &g->tensors[n->in[1]];
-        return lead_product(dy) * dy->shape.d[dy->lead] * dy->shape.d[dy->lead + 1] *
+        return sn_tensor_images(dy) * dy->shape.d[dy->lead] * dy->shape.d[dy->lead + 1] *
                dy->shape.d[dy->lead + 2] * y->shape.d[1] * y->shape.d[2] * y->shape.d[3];
     }
     case SN_OP_LINEAR_BWD_DATA: {
         const sn_tensor *w = &g->tensors[n->in[1]];
-        return lead_product(x) * w->shape.d[0] * w->shape.d[1];
+        return sn_tensor_images(x) * w->shape.d[0] * w->shape.d[1];
     }
     case SN_OP_LINEAR_BWD_WEIGHT:
-        return lead_product(x) * y->shape.d[0] * y->shape.d[1];
+        return sn_tensor_images(x) * y->shape.d[0] * y->shape.d[1];
     default:
         return 0;
     }

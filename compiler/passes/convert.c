@@ -625,7 +625,7 @@ sn_code sn_convert_rate(const sn_model_spec *ann, const sn_weights *aw, const do
     snn->snn.input_scale = 1.0f;
     snn->snn.readout = SN_READOUT_MEMBRANE;
     snn->quant.enabled = 0;
-    if (!ann->snn.enabled) snn->snn.T = 1;
+    if (!ann->snn.enabled) snn->snn.T = 32; /* rate coding needs time steps (--T overrides) */
     info->input_scale = 1.0f;
     {
         char name[SN_NAME_MAX];

@@ -11,6 +11,7 @@
 #define SN_CPU_LAYOUT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct sn_cpu_layout {
     int blocked;
@@ -47,6 +48,31 @@ static inline int64_t sn_lay_at(const sn_cpu_layout *l, int c, int y, int x) {
     int64_t base = (int64_t)(y + l->halo) * sn_lay_row(l) + (int64_t)(x + l->halo) * sn_lay_pix(l);
     return l->blocked ? (c / l->vl) * sn_lay_plane(l) + base + c % l->vl
                       : c * sn_lay_plane(l) + base;
+}
+
+/* The name a plan buffer records for its layout ("NCHW16c+h1", "NCHW+h0", "NC"), and the
+ * layout of a C x H x W map back from it; any other name (the reference backend's "") is
+ * plain NCHW without halo. */
+static inline void sn_lay_name(const sn_cpu_layout *l, char *out, size_t n) {
+    if (l->blocked)
+        snprintf(out, n, "NCHW%dc+h%d", l->vl, l->halo);
+    else if (l->H == 1 && l->W == 1)
+        snprintf(out, n, "NC");
+    else
+        snprintf(out, n, "NCHW+h%d", l->halo);
+}
+
+static inline sn_cpu_layout sn_lay_parse(const char *name, int C, int H, int W) {
+    sn_cpu_layout l = {0, 1, C, H, W, 0};
+    int vl = 0, h = 0;
+    if (sscanf(name, "NCHW%dc+h%d", &vl, &h) == 2 && vl > 0) {
+        l.blocked = 1;
+        l.vl = vl;
+        l.halo = h;
+    } else if (sscanf(name, "NCHW+h%d", &h) == 1) {
+        l.halo = h;
+    }
+    return l;
 }
 
 #endif

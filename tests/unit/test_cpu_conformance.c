@@ -235,28 +235,9 @@ static void randomize_weights(sn_weights *w, int exact, sn_rng *r) {
 
 /* The layout a CPU plan buffer records, rebuilt from its name ("NCHW16c+h1", "NC", ...). */
 static sn_cpu_layout parse_layout(const char *s, const sn_tensor *t) {
-    sn_cpu_layout l;
-    memset(&l, 0, sizeof l);
-    l.C = (int)t->shape.d[t->lead];
-    l.H = t->shape.rank > t->lead + 1 ? (int)t->shape.d[t->lead + 1] : 1;
-    l.W = t->shape.rank > t->lead + 2 ? (int)t->shape.d[t->lead + 2] : 1;
-    l.vl = 1;
-    if (strcmp(s, "NC") == 0) return l;
-    int vl = 0, h = 0;
-    if (sscanf(s, "NCHW%dc+h%d", &vl, &h) == 2) {
-        l.blocked = 1;
-        l.vl = vl;
-        l.halo = h;
-    } else if (sscanf(s, "NCHW+h%d", &h) == 1) {
-        l.halo = h;
-    }
-    return l;
-}
-
-static int64_t images_of(const sn_tensor *t) {
-    int64_t n = 1;
-    for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
-    return n;
+    int C, H, W;
+    sn_tensor_dims(t, &C, &H, &W);
+    return sn_lay_parse(s, C, H, W);
 }
 
 static int compared, cases_run;
@@ -355,7 +336,7 @@ static void compare_run(const conf_case *c, const sn_graph *gp, sn_plan *refp, s
             memcpy(got, cb->ptr, (size_t)n * sizeof(float));
         } else {
             sn_cpu_layout l = parse_layout(cb->layout, tt);
-            sn_layout_to_nchw(cb->ptr, images_of(tt), &l, got);
+            sn_layout_to_nchw(cb->ptr, sn_tensor_images(tt), &l, got);
         }
         const float *want = ref.bufs[rb].ptr;
         double maxdiff = 0;
@@ -585,7 +566,7 @@ static void compare_exact(const char *what, const sn_graph *g, const sn_plan *re
         int64_t n = sn_shape_numel(&tt->shape);
         float *got = malloc((size_t)n * sizeof(float));
         sn_cpu_layout l = parse_layout(cb->layout, tt);
-        sn_layout_to_nchw(cb->ptr, images_of(tt), &l, got);
+        sn_layout_to_nchw(cb->ptr, sn_tensor_images(tt), &l, got);
         const float *want = ref->bufs[rb].ptr;
         int64_t bad = 0, first = -1;
         for (int64_t i = 0; i < n; i++)
@@ -747,7 +728,7 @@ static void load_layout_nchw(const sn_buffer *b, const sn_tensor *t, float *out)
         return;
     }
     sn_cpu_layout l = parse_layout(b->layout, t);
-    sn_layout_to_nchw(b->ptr, images_of(t), &l, out);
+    sn_layout_to_nchw(b->ptr, sn_tensor_images(t), &l, out);
 }
 
 static void check_close(const char *what, const char *name, const float *got, const float *want,

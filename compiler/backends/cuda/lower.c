@@ -214,12 +214,6 @@ static int64_t numel(lower *L, int t) {
     return sn_shape_numel(&L->g->tensors[t].shape);
 }
 
-static int64_t lead_count(const sn_tensor *t) {
-    int64_t n = 1;
-    for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
-    return n;
-}
-
 /* Channels and spatial size of an activation [lead..., C, (H, W)]. */
 static void chan_dims(const sn_tensor *t, int *C, int64_t *HW) {
     *C = t->shape.rank > t->lead ? (int)t->shape.d[t->lead] : 1;
@@ -729,7 +723,7 @@ static sn_code lower_bwd_data(lower *L, const sn_group *grp) {
     }
     /* linear: dx[N][K] = dy[N][M] W[M][K]; column-major dx^T = W^T-as-stored dy^T */
     const sn_tensor *xt = &g->tensors[n->in[2]], *yt = &g->tensors[n->in[0]];
-    int64_t N = lead_count(xt), K = xt->shape.d[xt->lead], M = yt->shape.d[yt->lead];
+    int64_t N = sn_tensor_images(xt), K = xt->shape.d[xt->lead], M = yt->shape.d[yt->lead];
     if (!sgemm(L, n->name, 0, 0, K, N, M, L->tbuf[n->in[1]], K, L->tbuf[n->in[0]], M, dx, K))
         return L->st->code;
     if (e.n > 0 && eltwise(L, grp->name, dx, dx, N * K, (int)K, 1, &e, 0)) return L->st->code;
@@ -1130,7 +1124,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
     case SN_OP_LINEAR_BWD_WEIGHT: {
         /* dW[M][K] = dy^T x: column-major dW^T (K x M) = x^T-as-stored (K x N) dy (N x M) */
         const sn_tensor *yt = &g->tensors[n->in[1]];
-        int64_t N = lead_count(x), K = x->shape.d[x->lead], M = yt->shape.d[yt->lead];
+        int64_t N = sn_tensor_images(x), K = x->shape.d[x->lead], M = yt->shape.d[yt->lead];
         if (!sgemm(L, n->name, 0, 1, K, M, N, xb, K, L->tbuf[n->in[1]], M, yb, K))
             return L->st->code;
         if (n->a.has_bias && n->nout > 1 &&

@@ -23,27 +23,11 @@ sn_cpu_layout lw_flat(int K) {
     return l;
 }
 
-void lw_layout_name(const sn_cpu_layout *l, char *out, size_t n) {
-    if (l->blocked)
-        snprintf(out, n, "NCHW%dc+h%d", l->vl, l->halo);
-    else if (l->H == 1 && l->W == 1)
-        snprintf(out, n, "NC");
-    else
-        snprintf(out, n, "NCHW+h%d", l->halo);
-}
-
-/* Images in an activation: the product of its leading dims (N, or T x N). */
-int64_t lw_images(const sn_tensor *x) {
-    int64_t n = 1;
-    for (int i = 0; i < x->lead; i++) n *= x->shape.d[i];
-    return n;
-}
-
 /* An arena buffer holding `lay` for `images` images. */
 int lw_new_act(lower *L, const char *name, const sn_cpu_layout *lay, int64_t images) {
     sn_shape s = sn_shape2(images, sn_lay_image(lay));
     int b = sn_plan_add_buffer(L->plan, name, SN_F32, &s, SN_BUF_ARENA, L->st);
-    if (b >= 0) lw_layout_name(lay, L->plan->bufs[b].layout, sizeof L->plan->bufs[b].layout);
+    if (b >= 0) sn_lay_name(lay, L->plan->bufs[b].layout, sizeof L->plan->bufs[b].layout);
     return b;
 }
 
@@ -206,15 +190,15 @@ int lw_as_layout(lower *L, int t, const sn_cpu_layout *want) {
     if (lw_lay_eq(&L->lay[t], want)) return L->buf[t];
     char name[SN_PLAN_NAME_MAX];
     char ln[32];
-    lw_layout_name(want, ln, sizeof ln);
+    sn_lay_name(want, ln, sizeof ln);
     sn_fmt(name, sizeof name, "%s@%s", L->g->tensors[t].name, ln);
     int b = sn_plan_find_buffer(L->plan, name);
     if (b >= 0) return b;
-    b = lw_new_act(L, name, want, lw_images(&L->g->tensors[t]));
+    b = lw_new_act(L, name, want, sn_tensor_images(&L->g->tensors[t]));
     if (b < 0) return -1;
     sn_reorder_desc d;
     memset(&d, 0, sizeof d);
-    d.N = lw_images(&L->g->tensors[t]);
+    d.N = sn_tensor_images(&L->g->tensors[t]);
     d.src = L->lay[t];
     d.dst = *want;
     int bufs[2] = {L->buf[t], b};
@@ -226,18 +210,11 @@ int lw_as_layout(lower *L, int t, const sn_cpu_layout *want) {
 }
 
 int lw_set_output(lower *L, int t, const sn_cpu_layout *lay) {
-    int b = lw_new_act(L, L->g->tensors[t].name, lay, lw_images(&L->g->tensors[t]));
+    int b = lw_new_act(L, L->g->tensors[t].name, lay, sn_tensor_images(&L->g->tensors[t]));
     if (b < 0) return -1;
     L->buf[t] = b;
     L->lay[t] = *lay;
     return b;
-}
-
-/* The map dims of an activation [lead..., C, H, W] or [lead..., K]. */
-void lw_dims(const sn_tensor *x, int *C, int *H, int *W) {
-    *C = (int)x->shape.d[x->lead];
-    *H = x->shape.rank > x->lead + 1 ? (int)x->shape.d[x->lead + 1] : 1;
-    *W = x->shape.rank > x->lead + 2 ? (int)x->shape.d[x->lead + 2] : 1;
 }
 
 /* Epilogue ops of group members after the anchor; returns the bn node (or -1) and the pool. */
@@ -359,9 +336,9 @@ static sn_code threshold_step(lower *L, const sn_node *n, const char *name, int 
     const sn_tensor *x = &L->g->tensors[n->in[0]];
     sn_threshold_desc d;
     memset(&d, 0, sizeof d);
-    d.N = lw_images(x);
+    d.N = sn_tensor_images(x);
     int C, H, W;
-    lw_dims(x, &C, &H, &W);
+    sn_tensor_dims(x, &C, &H, &W);
     d.lay = lw_blocked(L, C, H, W);
     d.U = n->a.U;
     int vb = lw_as_layout(L, n->in[0], &d.lay);
@@ -431,7 +408,7 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     memset(&d, 0, sizeof d);
     d.N = g->batch;
     int C, H, W;
-    lw_dims(x, &C, &H, &W);
+    sn_tensor_dims(x, &C, &H, &W);
     for (int i = 0; i < x->lead - 1; i++) d.N *= x->shape.d[i]; /* T x N for spiking graphs */
     d.O = (int)y0->shape.d[y0->lead];
     d.OH = (int)y0->shape.d[y0->lead + 1];
@@ -549,8 +526,7 @@ static sn_code lower_linear(lower *L, const sn_group *grp) {
     const sn_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
     sn_linear_desc d;
     memset(&d, 0, sizeof d);
-    d.N = 1;
-    for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+    d.N = sn_tensor_images(x);
     d.K = (int)w->shape.d[1];
     d.M = (int)w->shape.d[0];
     d.vl = L->vl;
@@ -578,10 +554,9 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
     const sn_tensor *x = &g->tensors[n->in[0]];
     sn_eltwise_desc d;
     memset(&d, 0, sizeof d);
-    d.N = 1;
-    for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+    d.N = sn_tensor_images(x);
     int C, H, W;
-    lw_dims(x, &C, &H, &W);
+    sn_tensor_dims(x, &C, &H, &W);
     /* the anchor is an op too: treat the whole group as an epilogue */
     sn_group all = *grp;
     memmove(all.nodes + 1, all.nodes, sizeof(int) * (size_t)grp->nnodes);
@@ -638,11 +613,11 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         if (n->a.spike_gate) { /* a plain-C step (sn_spike_maxpool), as in the reference */
             const sn_tensor *y = &g->tensors[n->out[0]];
             int C, H, W;
-            lw_dims(x, &C, &H, &W);
+            sn_tensor_dims(x, &C, &H, &W);
             sn_spike_pool_params p;
             memset(&p, 0, sizeof p);
             p.T = (int)x->shape.d[0];
-            p.N = lw_images(x) / p.T;
+            p.N = sn_tensor_images(x) / p.T;
             p.KH = n->a.kh;
             p.KW = n->a.kw;
             p.SH = n->a.sh;
@@ -666,10 +641,9 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         }
         sn_pool_desc d;
         memset(&d, 0, sizeof d);
-        d.N = 1;
-        for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+        d.N = sn_tensor_images(x);
         int C, H, W;
-        lw_dims(x, &C, &H, &W);
+        sn_tensor_dims(x, &C, &H, &W);
         const sn_tensor *y = &g->tensors[n->out[0]];
         d.in = lw_blocked(L, C, H, W);
         d.out = lw_blocked(L, C, (int)y->shape.d[y->lead + 1], (int)y->shape.d[y->lead + 2]);
@@ -694,8 +668,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         const sn_tensor *y = &g->tensors[n->out[0]];
         sn_reorder_desc d;
         memset(&d, 0, sizeof d);
-        d.N = 1;
-        for (int i = 0; i < x->lead; i++) d.N *= x->shape.d[i];
+        d.N = sn_tensor_images(x);
         d.src = L->lay[n->in[0]];
         d.dst = lw_flat((int)y->shape.d[y->lead]);
         d.flatten = 1;
@@ -722,7 +695,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         lay.halo = 0; /* encoders index the elements densely, as the reference */
         int xb = lw_as_layout(L, n->in[0], &lay);
         if (xb < 0) return L->st->code;
-        d.M = lw_images(x) * sn_lay_image(&lay);
+        d.M = sn_tensor_images(x) * sn_lay_image(&lay);
         int yb = lw_set_output(L, grp->out, &lay);
         if (yb < 0) return L->st->code;
         int bufs[2] = {xb, yb};
@@ -734,13 +707,13 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
     case SN_OP_SPIKE_DROP: {
         /* dense NCHW order, so element i is the reference's element i */
         int C, H, W;
-        lw_dims(x, &C, &H, &W);
+        sn_tensor_dims(x, &C, &H, &W);
         sn_cpu_layout plain = {0, 1, C, H, W, 0};
         int xb = lw_as_layout(L, n->in[0], &plain);
         if (xb < 0) return L->st->code;
         sn_spike_drop_desc d;
         memset(&d, 0, sizeof d);
-        d.M = lw_images(x) * sn_lay_image(&plain);
+        d.M = sn_tensor_images(x) * sn_lay_image(&plain);
         d.U = n->a.U;
         d.p = n->a.p;
         d.stream = n->a.stream;
@@ -758,7 +731,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
             return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: no input buffer");
         sn_cpu_layout lay = L->lay[n->in[0]];
         int T = (int)x->shape.d[0];
-        int64_t M = lw_images(x) / T * sn_lay_image(&lay);
+        int64_t M = sn_tensor_images(x) / T * sn_lay_image(&lay);
         int bufs[3] = {L->buf[n->in[0]], lw_set_output(L, grp->out, &lay), -1};
         if (bufs[1] < 0) return L->st->code;
         if (n->a.stateful) { /* step-major: state kept between runs, padded to whole vectors */
@@ -876,12 +849,11 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     {
         const sn_tensor *x = &g->tensors[g->input];
         int C, H, W;
-        lw_dims(x, &C, &H, &W);
+        sn_tensor_dims(x, &C, &H, &W);
         sn_cpu_layout in = {0, 1, C, H, W, 0};
         plan->in_buf = sn_plan_add_buffer(plan, "input", SN_F32, &x->shape, SN_BUF_ARENA, st);
         if (plan->in_buf < 0) goto fail;
-        lw_layout_name(&in, plan->bufs[plan->in_buf].layout,
-                       sizeof plan->bufs[plan->in_buf].layout);
+        sn_lay_name(&in, plan->bufs[plan->in_buf].layout, sizeof plan->bufs[plan->in_buf].layout);
         L.buf[g->input] = plan->in_buf;
         L.lay[g->input] = in;
         if (g->label >= 0) {

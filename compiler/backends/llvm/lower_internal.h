@@ -39,10 +39,7 @@ typedef void (*gen_fn)(sn_irb *k, const void *desc);
 /* layouts */
 sn_cpu_layout lw_blocked(lower *L, int C, int H, int W); /* with the plan's halo */
 sn_cpu_layout lw_flat(int K);
-void lw_layout_name(const sn_cpu_layout *l, char *out, size_t n);
 int lw_lay_eq(const sn_cpu_layout *a, const sn_cpu_layout *b);
-int64_t lw_images(const sn_tensor *x);
-void lw_dims(const sn_tensor *x, int *C, int *H, int *W);
 
 /* buffers: -1 (with L->st set) on failure */
 int lw_new_act(lower *L, const char *name, const sn_cpu_layout *lay, int64_t images);

@@ -85,13 +85,13 @@ static int grad_buf(lower *L, int t) {
 }
 
 static int64_t nimg(const sn_tensor *x) {
-    return lw_images(x);
+    return sn_tensor_images(x);
 }
 
 /* The activation layout a tensor gets in the CPU backend: blocked maps, flat vectors. */
 static sn_cpu_layout act_layout(lower *L, const sn_tensor *x) {
     int C, H, W;
-    lw_dims(x, &C, &H, &W);
+    sn_tensor_dims(x, &C, &H, &W);
     return x->shape.rank == x->lead + 1 ? lw_flat(C) : lw_blocked(L, C, H, W);
 }
 
@@ -100,7 +100,7 @@ static sn_code bn_train(lower *L, const sn_group *grp) {
     const sn_node *n = &g->nodes[grp->nodes[0]];
     const sn_tensor *x = &g->tensors[n->in[0]];
     int C, H, W;
-    lw_dims(x, &C, &H, &W);
+    sn_tensor_dims(x, &C, &H, &W);
     sn_cpu_layout lay = act_layout(L, x);
     int xb = lw_as_layout(L, n->in[0], &lay);
     int sm = chan_buf(L, n->out[1], NULL, C), si = chan_buf(L, n->out[2], NULL, C);
@@ -178,7 +178,7 @@ static sn_code bn_bwd(lower *L, const sn_group *grp) {
     const sn_node *n = &g->nodes[grp->nodes[0]];
     const sn_tensor *x = &g->tensors[n->in[0]];
     int C, H, W;
-    lw_dims(x, &C, &H, &W);
+    sn_tensor_dims(x, &C, &H, &W);
     sn_cpu_layout lay = act_layout(L, x);
     int xb = lw_as_layout(L, n->in[0], &lay), dyb = lw_as_layout(L, n->in[1], &lay);
     int dg = chan_buf(L, n->out[1], NULL, C), db = chan_buf(L, n->out[2], NULL, C);
@@ -229,8 +229,8 @@ static sn_code conv_bwd_data(lower *L, const sn_group *grp) {
     const sn_node *n = &g->nodes[grp->nodes[0]];
     const sn_tensor *dy = &g->tensors[n->in[0]], *x = &g->tensors[n->in[2]];
     int C, H, W, O, OH, OW;
-    lw_dims(x, &C, &H, &W);
-    lw_dims(dy, &O, &OH, &OW);
+    sn_tensor_dims(x, &C, &H, &W);
+    sn_tensor_dims(dy, &O, &OH, &OW);
     sn_cpu_layout dyl = lw_blocked(L, O, OH, OW), dxl = lw_blocked(L, C, H, W);
     int dyb = lw_as_layout(L, n->in[0], &dyl);
     if (dyb < 0) return L->st->code;
@@ -292,8 +292,8 @@ static sn_code conv_bwd_weight(lower *L, const sn_group *grp) {
     const sn_node *n = &g->nodes[grp->nodes[0]];
     const sn_tensor *x = &g->tensors[n->in[0]], *dy = &g->tensors[n->in[1]];
     int C, H, W, O, OH, OW;
-    lw_dims(x, &C, &H, &W);
-    lw_dims(dy, &O, &OH, &OW);
+    sn_tensor_dims(x, &C, &H, &W);
+    sn_tensor_dims(dy, &O, &OH, &OW);
     sn_cpu_layout dyl = lw_blocked(L, O, OH, OW);
     /* x in the layout the forward convolution read it (plain with a halo for a first layer) */
     sn_cpu_layout xl = L->lay[n->in[0]];
@@ -416,8 +416,8 @@ static sn_code pool_bwd(lower *L, const sn_group *grp) {
     const sn_node *n = &g->nodes[grp->nodes[0]];
     const sn_tensor *x = &g->tensors[n->in[0]], *dy = &g->tensors[n->in[1]];
     int C, H, W, OH, OW, Cy;
-    lw_dims(x, &C, &H, &W);
-    lw_dims(dy, &Cy, &OH, &OW);
+    sn_tensor_dims(x, &C, &H, &W);
+    sn_tensor_dims(dy, &Cy, &OH, &OW);
     sn_poolb_desc d;
     memset(&d, 0, sizeof d);
     d.N = nimg(x);
@@ -486,7 +486,7 @@ static sn_code time_bwd(lower *L, const sn_group *grp) {
         sn_neuron_desc d;
         memset(&d, 0, sizeof d);
         d.T = T;
-        d.M = lw_images(x) / T * sn_lay_image(&lay);
+        d.M = sn_tensor_images(x) / T * sn_lay_image(&lay);
         d.p = n->a.neuron;
         int xb = L->buf[n->in[0]], sb = lw_as_layout(L, n->in[1], &lay);
         int yb = sb < 0 ? -1 : lw_set_output(L, grp->out, &lay);
@@ -512,7 +512,7 @@ static sn_code time_bwd(lower *L, const sn_group *grp) {
     sn_time_mean_desc d;
     memset(&d, 0, sizeof d);
     d.T = T;
-    d.M = lw_images(xs) / T * sn_lay_image(&lay);
+    d.M = sn_tensor_images(xs) / T * sn_lay_image(&lay);
     int ib = lw_as_layout(L, n->in[0], &lay);
     if (ib < 0) return L->st->code;
     /* the encoder's dx keeps its halo-free layout: consumers reorder as they need */

@@ -248,17 +248,11 @@ static void k_mse(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t
     *(float *)b[2] = (float)sn_ref_mse_onehot(l->N, l->K, b[0], b[1], NULL);
 }
 
-static int64_t lead_n(const sn_tensor *t) {
-    int64_t n = 1;
-    for (int i = 0; i < t->lead; i++) n *= t->shape.d[i];
-    return n;
-}
-
 sn_conv_params sn_conv_params_of(const sn_graph *g, const sn_node *nd) {
     const sn_tensor *x = &g->tensors[nd->in[0]], *y = &g->tensors[nd->out[0]];
     sn_conv_params p;
     memset(&p, 0, sizeof p);
-    p.N = lead_n(x);
+    p.N = sn_tensor_images(x);
     p.C = (int)x->shape.d[x->lead];
     p.H = (int)x->shape.d[x->lead + 1];
     p.W = (int)x->shape.d[x->lead + 2];
@@ -298,7 +292,7 @@ sn_linear_params sn_linear_params_of(const sn_graph *g, const sn_node *nd) {
     const sn_tensor *x = &g->tensors[nd->in[0]], *w = &g->tensors[nd->in[1]];
     sn_linear_params p;
     memset(&p, 0, sizeof p);
-    p.N = lead_n(x);
+    p.N = sn_tensor_images(x);
     p.K = (int)w->shape.d[1];
     p.M = (int)w->shape.d[0];
     p.has_bias = nd->a.has_bias;
@@ -309,7 +303,7 @@ sn_bn_params sn_bn_params_of(const sn_graph *g, const sn_node *nd) {
     const sn_tensor *x = &g->tensors[nd->in[0]];
     sn_bn_params p;
     memset(&p, 0, sizeof p);
-    p.N = lead_n(x);
+    p.N = sn_tensor_images(x);
     p.C = (int)x->shape.d[x->lead];
     p.HW = 1;
     for (int i = x->lead + 1; i < x->shape.rank; i++) p.HW *= x->shape.d[i];
@@ -486,7 +480,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
         case SN_OP_THRESHOLD: {
             sn_threshold_params p;
             memset(&p, 0, sizeof p);
-            p.N = lead_n(x);
+            p.N = sn_tensor_images(x);
             p.C = (int)x->shape.d[x->lead];
             p.HW = nx / (p.N * p.C);
             p.U = nd->a.U;
@@ -527,7 +521,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             const sn_tensor *xt = &g->tensors[xin], *yt = &g->tensors[yin];
             sn_linear_params p;
             memset(&p, 0, sizeof p);
-            p.N = lead_n(xt);
+            p.N = sn_tensor_images(xt);
             p.K = (int)xt->shape.d[xt->lead];
             p.M = (int)yt->shape.d[yt->lead];
             p.has_bias = nd->a.has_bias;
