@@ -1,6 +1,6 @@
 // mse_onehot.cu: mean squared error against one-hot labels (runtime/ref/loss.c), forward
-// and gradient: loss (may be null) = mean over N*K of (x - onehot)^2, grad (may be null)
-// = 2 (x - onehot) / (N*K). Row sums in double, added by thread 0 in row order. A label
+// and gradient: loss (may be null) = mean over N*K of (logits - onehot)^2, grad (may be null)
+// = 2 (logits - onehot) / (N*K). Row sums in double, added by thread 0 in row order. A label
 // outside [0, K) gives NaN (loss and that row's gradient).
 //
 // Slots: KERNEL, N, K. Block: 256 threads; grid: 1.
@@ -9,7 +9,7 @@ constexpr i64 NR = {{N}};
 constexpr int K = {{K}};
 
 extern "C" __global__ void __launch_bounds__(256)
-{{KERNEL}}(const float *__restrict__ x, const int *__restrict__ labels,
+{{KERNEL}}(const float *__restrict__ logits, const int *__restrict__ labels,
            float *__restrict__ loss, float *__restrict__ grad, double *__restrict__ rowloss) {
     const double nan = __longlong_as_double(0x7ff8000000000000ll);
     const double cnt = (double)NR * (double)K;
@@ -18,7 +18,7 @@ extern "C" __global__ void __launch_bounds__(256)
         const bool ok = label >= 0 && label < K;
         double s = 0.0;
         for (int j = 0; j < K; j++) {
-            const double d = (double)x[n * K + j] - (j == label ? 1.0 : 0.0);
+            const double d = (double)logits[n * K + j] - (j == label ? 1.0 : 0.0);
             s = __dadd_rn(s, __dmul_rn(d, d));
             if (grad) grad[n * K + j] = ok ? (float)(2.0 * d / cnt) : (float)nan;
         }

@@ -33,7 +33,9 @@ static const sn_cmd bench_cmd = {
     .max_pos = 1,
     .opts =
         {
-            {"--target", "TARGET", "cpu (default) or ref", 0},
+            {"--target", "TARGET", "cpu (default), ref or cuda", 0},
+            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+             0},
             {"--mode", "MODE",
              "infer (default: a forward pass) or train (a full optimizer step of the model's "
              "recipe: forward in training mode, loss, backward, update, weight repacking)",
@@ -180,7 +182,8 @@ static int run_bench(const sn_args *a) {
     {
         /* --target only (--fusion is handled above with its extra 'both') */
         int t = 0;
-        if (sn_args_choice(a, "--target", sn_target_names, 0, &t, &st))
+        if (sn_args_choice(a, "--target", sn_target_names, 0, &t, &st) ||
+            sn_session_precision(a, (sn_target)t, &st))
             return sn_report("bench", &st);
         target = (sn_target)t;
     }

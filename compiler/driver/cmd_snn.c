@@ -42,7 +42,10 @@ static const sn_cmd snn_cmd = {
             {"--calib", "N", "rate calibration images from the training split (default 512)", 0},
             {"--percentile", "P", "rate activation-scale percentile (default 99.99)", 0},
             {"--compare-ann", NULL, "also run the ANN and count agreeing predictions", 0},
-            {"--target", "TARGET", "backend: cpu (default) or ref", 0},
+            {"--target", "TARGET", "backend: cpu (default), ref or cuda (GPU, layer-major only)",
+             0},
+            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+             0},
             {"--fusion", "on|off", "fuse ops into kernels (default on; cpu target)", 0},
             {"--batch", "N", "images per batch (default max(4, 64/T))", 0},
             {"--limit", "N", "evaluate only the first N test images", 0},
@@ -392,6 +395,7 @@ static int run_snn(const sn_args *a) {
         sn_args_int(a, "--threads", 0, 0, 1024, &threads, &st) ||
         sn_session_target(a, &target, &fusion, &st))
         return sn_report("snn", &st);
+    if (target == SN_TARGET_CUDA && schedule == 0) schedule = 1; /* the GPU runs layer-major */
     const char *tl = sn_args_str(a, "--T", NULL), *nl = sn_args_str(a, "--noise", NULL);
     if (tl && (nT = parse_list(tl, "--T", 1, Ts, MAX_RUNS, &st)) < 0) return sn_report("snn", &st);
     if (nl && (nnoise = parse_list(nl, "--noise", 0, noises, MAX_RUNS, &st)) < 0)

@@ -66,7 +66,9 @@ static const sn_cmd train_cmd = {
             {"--checkpoint-every", "N",
              "also write last.safetensors every N steps (default: only at epoch ends)", 0},
             {"--target", "TARGET",
-             "backend: cpu (LLVM JIT, default) or ref (reference interpreter)", 0},
+             "backend: cpu (LLVM JIT, default), ref (reference interpreter) or cuda (GPU)", 0},
+            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+             0},
             {"--fusion", "on|off", "fuse ops into kernels (default on; cpu target)", 0},
             {"--seed", "S", "seed for init, shuffling, augmentation, dropout (default: train.seed)",
              0},
@@ -132,7 +134,9 @@ static sn_code save_ckpt(run *r, const char *name, sn_status *st) {
     m.best = r->best;
     sn_strlcpy(m.model, r->spec.name, sizeof m.model);
     sn_opt_state o = opt_state(r);
-    if (sn_checkpoint_save(path, &r->tr.w, &o, &m, st)) return st->code;
+    /* weights a GPU plan trained are copied back first */
+    if (sn_plan_sync_weights(&r->tr.tp, st) || sn_checkpoint_save(path, &r->tr.w, &o, &m, st))
+        return st->code;
     char f[256];
     sn_fmt(f, sizeof f, "\"file\": \"%s\", \"step\": %lld", name, (long long)m.step);
     return log_event(r, "checkpoint", f, st);

@@ -16,9 +16,14 @@
 #endif
 #ifdef SNNC_HAVE_CUDA
 #include "../backends/cuda/cuda_backend.h"
+#include "../backends/cuda/exec.h"
 #endif
 
 const char *const sn_target_names[] = {"cpu", "ref", "cuda", NULL};
+const char *const sn_precision_names[] = {"fp32", "tf32", "bf16", NULL};
+
+/* --precision of the command (the cuda target's GEMM arithmetic); read by sn_session_target */
+static int g_precision;
 
 sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st) {
     static const char *const onoff[] = {"on", "off", NULL};
@@ -28,6 +33,14 @@ sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_s
         return st->code;
     *target = (sn_target)t;
     *fusion = f == 0;
+    return sn_session_precision(a, *target, st);
+}
+
+sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st) {
+    if (sn_args_choice(a, "--precision", sn_precision_names, 0, &g_precision, st)) return st->code;
+    if (g_precision != 0 && target != SN_TARGET_CUDA)
+        return sn_fail(st, SN_ERR_INPUT, "--precision %s applies to --target cuda only",
+                       sn_precision_names[g_precision]);
     return SN_OK;
 }
 
@@ -40,7 +53,19 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
     if (target == SN_TARGET_REF) return sn_lower_ref(g, plan, st);
     if (target == SN_TARGET_CUDA) {
 #ifdef SNNC_HAVE_CUDA
-        return sn_cuda_check_run(st);
+        (void)capture;
+        be->groups = calloc(1, sizeof *be->groups);
+        if (!be->groups) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+        if (sn_fuse(g, fusion, be->groups, st)) return st->code;
+        sn_cuda_plan_info info;
+        sn_code c = sn_cuda_plan(g, be->groups, (sn_cu_precision)g_precision, plan, &info, st);
+        be->compile_seconds = sn_now() - t0;
+        if (!c)
+            fprintf(stderr,
+                    "cuda: %s (%s), %d kernels (%d cached) in %.2f s, %.1f MiB of activations\n",
+                    info.device, info.arch, info.kernels, info.cached, info.compile_seconds,
+                    (double)info.device_bytes / 1048576.0);
+        return c;
 #else
         return sn_fail(st, SN_ERR_INPUT, "this snnc was built without the CUDA backend");
 #endif

@@ -35,6 +35,8 @@ typedef enum sn_target {
     SN_TARGET_CUDA,    /* NVRTC-compiled CUDA kernels ('snnc compile --target cuda') */
 } sn_target;
 extern const char *const sn_target_names[]; /* NULL-terminated, indexed by sn_target */
+/* --precision values (the cuda target's GEMMs: fp32 FMA, TF32 or BF16 tensor cores) */
+extern const char *const sn_precision_names[];
 
 /* What a lowered plan depends on (the JIT holding its kernels, the fused groups). */
 typedef struct sn_backend {
@@ -46,8 +48,10 @@ typedef struct sn_backend {
     double compile_seconds;
 } sn_backend;
 
-/* Reads --target and --fusion. */
+/* Reads --target, --fusion and (for the cuda target) --precision. */
 sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st);
+/* Reads --precision alone (commands that parse --target themselves). */
+sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st);
 /* Fuses (CPU) and lowers g into plan for the target. be must outlive plan. With capture,
  * be->art keeps every kernel's object code and LLVM IR. */
 sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int capture,

@@ -12,6 +12,7 @@ void sn_plan_init(sn_plan *p) {
 }
 
 void sn_plan_free(sn_plan *p) {
+    if (p->dev_free) p->dev_free(p->dev);
     for (int i = 0; i < p->nsteps; i++) free(p->steps[i].params);
     for (int i = 0; i < p->nprep; i++) free(p->prep[i].params);
     free(p->prep);
@@ -202,12 +203,22 @@ void sn_plan_memplan(sn_plan *p) {
         }
     }
     for (int i = 0; i < nb; i++)
-        if (p->bufs[i].keep) last[i] = p->nsteps;
+        if (p->bufs[i].keep) {
+            first[i] = -1;
+            last[i] = p->nsteps;
+        }
     /* step-major: the steps run T times over the same input */
     if (p->step_major && p->in_buf >= 0) last[p->in_buf] = p->nsteps;
     int n = 0;
-    for (int i = 0; i < nb; i++)
-        if (p->bufs[i].kind == SN_BUF_ARENA) order[n++] = i;
+    int64_t naive = 0;
+    for (int i = 0; i < nb; i++) {
+        if (p->bufs[i].kind != SN_BUF_ARENA) continue;
+        if (first[i] > last[i]) { /* nothing touches it: no space (the arena's start) */
+            p->bufs[i].offset = 0;
+            continue;
+        }
+        order[n++] = i;
+    }
     /* largest first, then first-fit against every already placed buffer whose lifetime
      * overlaps */
     for (int i = 1; i < n; i++)
@@ -216,7 +227,7 @@ void sn_plan_memplan(sn_plan *p) {
             order[j] = order[j - 1];
             order[j - 1] = t;
         }
-    int64_t end = 0, naive = 0;
+    int64_t end = 0;
     for (int i = 0; i < n; i++) {
         int b = order[i];
         int64_t size = (p->bufs[b].bytes + 63) & ~(int64_t)63;
@@ -264,12 +275,15 @@ static void run_range(void *arg, int64_t lo, int64_t hi) {
     j->s->fn(j->ctx, j->s->params, j->ptrs, lo, hi);
 }
 
+sn_code sn_plan_sync_weights(sn_plan *p, sn_status *st) {
+    return p->dev_sync ? p->dev_sync(p, st) : SN_OK;
+}
+
 sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
     sn_kctx ctx;
-    ctx.seed = 0;
-    ctx.training = 0;
-    ctx.lr = 0;
-    ctx.step = 0;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.plan = p;
+    ctx.st = st;
     atomic_init(&ctx.bad_input, 0);
     atomic_init(&ctx.oom, 0);
     for (int i = 0; i < p->nprep; i++) {
@@ -280,6 +294,7 @@ sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
         for (int k = 0; k < s->nbufs; k++)
             j.ptrs[k] = s->bufs[k] >= 0 ? p->bufs[s->bufs[k]].ptr : NULL;
         sn_pool_for(pool, s->ntasks, 1, run_range, &j);
+        if (ctx.failed) return st->code;
         if (atomic_load(&ctx.bad_input) > 0)
             return sn_fail(st, SN_ERR_INPUT,
                            "preparation step %s (%s): the weights hold values this kernel cannot "
@@ -302,6 +317,9 @@ sn_code sn_plan_enable_profiling(sn_plan *p, sn_status *st) {
 
 sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_status *st) {
     sn_kctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.plan = p;
+    ctx.st = st;
     ctx.seed = seed;
     ctx.training = training;
     ctx.lr = p->lr;
@@ -321,6 +339,7 @@ sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_s
         double t0 = p->step_seconds ? sn_now() : 0.0;
         sn_pool_for(pool, s->ntasks, s->grain, run_range, &j);
         if (p->step_seconds) p->step_seconds[i] += sn_now() - t0;
+        if (ctx.failed) return st->code;
         if (atomic_load(&ctx.oom))
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory in step %s (%s)", s->name, s->kernel);
         if (atomic_load(&ctx.bad_input) > 0)

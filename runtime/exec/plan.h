@@ -28,6 +28,10 @@ typedef struct sn_kctx {
     float lr;               /* optimizer steps: the learning rate of this step */
     int64_t step;           /* optimizer steps: the step number, from 1 */
     int t;                  /* step-major plans: the time step of this run (else 0) */
+    /* steps that run on another device (one task each) report failures here */
+    const struct sn_plan *plan; /* the plan being run */
+    sn_status *st;              /* set with sn_fail ... */
+    int failed;                 /* ... and this set to 1 */
 } sn_kctx;
 
 typedef void (*sn_cpu_fn)(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
@@ -88,6 +92,12 @@ typedef struct sn_plan {
     double *step_seconds; /* per-step accumulated time when profiling (NULL otherwise) */
     float lr;             /* handed to kernels through sn_kctx by sn_plan_run */
     int64_t step;
+    /* A backend whose buffers live elsewhere (the CUDA device) keeps its state here. The
+     * plan's own buffers are then the host side of the inputs and outputs; weights may be
+     * newer on the device until sn_plan_sync_weights copies them back. */
+    void *dev;
+    void (*dev_free)(void *dev);
+    sn_code (*dev_sync)(struct sn_plan *p, sn_status *st);
 } sn_plan;
 
 void sn_plan_init(sn_plan *p);
@@ -107,7 +117,8 @@ int sn_plan_find_buffer(const sn_plan *p, const char *name);
 void sn_plan_layout_sequential(sn_plan *p);
 /* Assigns arena offsets from buffer lifetimes (first write .. last read over the steps):
  * buffers whose lifetimes do not overlap share space. The input stays live from the start
- * and the outputs (out, loss) to the end. */
+ * and the outputs (out, loss) to the end; `keep` buffers live through the whole run; a
+ * buffer that no step touches and nothing keeps gets no space. */
 void sn_plan_memplan(sn_plan *p);
 /* Gives every arena buffer its own space (no reuse): for inspecting intermediates. */
 void sn_plan_disable_reuse(sn_plan *p);
@@ -121,6 +132,10 @@ sn_code sn_plan_bind_stores(sn_plan *p, sn_weights *const *stores, int nstores, 
 sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st);
 /* Runs all steps in order. Fails (SN_ERR_INPUT) if a kernel flagged bad input. */
 sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_status *st);
+/* Makes the bound weight stores current: a backend that updates weights on its own device
+ * (CUDA training) copies them back. Call it before reading or saving weights a plan has
+ * trained. A no-op for CPU plans. */
+sn_code sn_plan_sync_weights(sn_plan *p, sn_status *st);
 /* Enables per-step timing (accumulated into p->step_seconds). */
 sn_code sn_plan_enable_profiling(sn_plan *p, sn_status *st);
 

@@ -45,7 +45,63 @@ static char *canonical(const sn_cu_kernel *k) {
     return s;
 }
 
+/* The kernel's parameter list as the source declares it matches what each launch passes:
+ * the same count, names and order; pointers for buffers, u64 for the seed, int for the
+ * training flag, float for the learning-rate scalars. (The executor fills the parameters
+ * from the step's arguments, so a mismatch would pass garbage on a GPU.) */
+static void check_signatures(const sn_cu_program *p) {
+    for (int i = 0; i < p->nsteps; i++) {
+        const sn_cu_step *s = &p->steps[i];
+        if (s->kind != SN_CU_LAUNCH) continue;
+        const sn_cu_kernel *k = &p->kernels[s->kernel];
+        char head[SN_CU_NAME_MAX + 32];
+        snprintf(head, sizeof head, "%s(", k->name);
+        const char *q = strstr(k->source, head);
+        CHECK_MSG(q != NULL, "%s: no entry point in the source", k->name);
+        if (!q) continue;
+        q += strlen(head);
+        const char *end = strchr(q, ')');
+        int np = 0;
+        while (q && end && q < end) {
+            const char *c = memchr(q, ',', (size_t)(end - q));
+            const char *pe = c ? c : end;
+            char decl[256];
+            size_t l = (size_t)(pe - q) < sizeof decl - 1 ? (size_t)(pe - q) : sizeof decl - 1;
+            memcpy(decl, q, l);
+            decl[l] = 0;
+            char *nm = decl + l; /* the last identifier is the parameter's name */
+            while (nm > decl && (nm[-1] == ' ' || nm[-1] == '\n')) *--nm = 0;
+            while (nm > decl &&
+                   (nm[-1] == '_' || (nm[-1] >= 'a' && nm[-1] <= 'z') ||
+                    (nm[-1] >= 'A' && nm[-1] <= 'Z') || (nm[-1] >= '0' && nm[-1] <= '9')))
+                nm--;
+            if (np < s->nargs) {
+                const sn_cu_arg *a = &s->args[np];
+                CHECK_MSG(strcmp(nm, a->name) == 0, "%s: parameter %d is %s, the launch passes %s",
+                          k->name, np, nm, a->name);
+                int ptr = strchr(decl, '*') != NULL;
+                int want_ptr = a->kind == SN_CU_ARG_BUF || a->kind == SN_CU_ARG_NULL;
+                CHECK_MSG(ptr == want_ptr, "%s: parameter %s: pointer expected %d", k->name, nm,
+                          want_ptr);
+                if (a->kind == SN_CU_ARG_SEED)
+                    CHECK_MSG(strstr(decl, "u64") || strstr(decl, "unsigned long long"),
+                              "%s: %s is not 64-bit", k->name, nm);
+                if (a->kind == SN_CU_ARG_TRAINING)
+                    CHECK_MSG(strncmp(decl + strspn(decl, " \n"), "int ", 4) == 0,
+                              "%s: %s is not an int", k->name, nm);
+                if (a->kind == SN_CU_ARG_LR || a->kind == SN_CU_ARG_ADAM_STEP_SIZE ||
+                    a->kind == SN_CU_ARG_ADAM_BC2_SQRT)
+                    CHECK_MSG(strstr(decl, "float") != NULL, "%s: %s is not a float", k->name, nm);
+            }
+            np++;
+            q = c ? c + 1 : NULL;
+        }
+        CHECK_MSG(np == s->nargs, "%s: %d parameters, the launch passes %d", k->name, np, s->nargs);
+    }
+}
+
 static void collect(const sn_cu_program *p) {
+    check_signatures(p);
     for (int i = 0; i < p->nkernels; i++) {
         const sn_cu_kernel *k = &p->kernels[i];
         total_kernels++;
@@ -212,6 +268,22 @@ static const char odd_yaml[] = "name: odd_shapes\n"
                                "train: {optimizer: sgd, lr: 0.05, momentum: 0.9, nesterov: true, "
                                "batch_size: 4}\n";
 
+static const char gated_yaml[] = "name: gated_pool\n"
+                                 "input: {channels: 3, height: 6, width: 6}\n"
+                                 "num_classes: 10\n"
+                                 "snn: {T: 3, encoder: direct, readout: rate}\n"
+                                 "network:\n"
+                                 "  - features:\n"
+                                 "      - conv2d: {out_channels: 4, kernel_size: 3, padding: 1}\n"
+                                 "      - if: {}\n"
+                                 "      - maxpool: {kernel_size: 2, spike_gate: true}\n"
+                                 "      - maxpool: {kernel_size: 3, stride: 1, padding: 1, "
+                                 "spike_gate: true}\n"
+                                 "  - classifier:\n"
+                                 "      - flatten\n"
+                                 "      - linear: {out_features: 10}\n"
+                                 "data: {dataset: cifar10, path: .}\n";
+
 static void lower_odd_shapes(void) {
     char path[4096];
     snprintf(path, sizeof path, "%s/odd_shapes.yaml", sn_test_tmpdir());
@@ -224,6 +296,13 @@ static void lower_odd_shapes(void) {
     lower_model(path, 0, SN_CU_FP32);
     lower_model(path, 1, SN_CU_FP32);
     lower_model(path, 1, SN_CU_TF32);
+    /* a spiking net with a gated spike max pool (rate conversion's pools) */
+    snprintf(path, sizeof path, "%s/gated_pool.yaml", sn_test_tmpdir());
+    if (sn_write_file_replace(path, gated_yaml, sizeof gated_yaml - 1, &st)) {
+        CHECK_MSG(0, "%s", st.msg);
+        return;
+    }
+    lower_model(path, 0, SN_CU_FP32);
 }
 
 static int by_name(const void *a, const void *b) {

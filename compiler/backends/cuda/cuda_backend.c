@@ -178,14 +178,3 @@ sn_code sn_cuda_device_arch(char *arch, size_t n, sn_status *st) {
     sn_cuda_driver_close(d);
     return SN_OK;
 }
-
-sn_code sn_cuda_check_run(sn_status *st) {
-    sn_cuda_driver *d;
-    if (sn_cuda_driver_open(0, &d, st)) return st->code;
-    sn_fail(st, SN_ERR_RUNTIME,
-            "found %s (sm_%d), but this snnc cannot run plans on the cuda target yet: "
-            "'snnc compile MODEL.yaml --target cuda -o DIR' writes its kernels",
-            sn_cuda_driver_device(d), sn_cuda_driver_cc(d));
-    sn_cuda_driver_close(d);
-    return st->code;
-}

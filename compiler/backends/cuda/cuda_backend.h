@@ -30,8 +30,4 @@ sn_code sn_cuda_write(const sn_cu_program *p, const char *arch, const char *dir,
  * with the driver's message when there is none. */
 sn_code sn_cuda_device_arch(char *arch, size_t n, sn_status *st);
 
-/* '--target cuda' for running (eval, train, bench): needs the driver. Without one: "no CUDA
- * driver found (libcuda.so.1): ..." (SN_ERR_RUNTIME). */
-sn_code sn_cuda_check_run(sn_status *st);
-
 #endif

@@ -237,6 +237,11 @@ sn_code sn_cuda_synchronize(sn_cuda_driver *d, sn_status *st) {
     return SN_OK;
 }
 
+sn_code sn_cuda_make_current(sn_cuda_driver *d, sn_status *st) {
+    CU_CALL(d, CtxSetCurrent, (d->ctx), NULL);
+    return SN_OK;
+}
+
 /* ---- cuBLAS ------------------------------------------------------------------------------ */
 
 struct sn_cublas {

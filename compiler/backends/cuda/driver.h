@@ -36,6 +36,8 @@ sn_code sn_cuda_upload(sn_cuda_driver *d, CUdeviceptr dst, const void *src, size
 sn_code sn_cuda_download(sn_cuda_driver *d, void *dst, CUdeviceptr src, size_t bytes,
                          sn_status *st);
 sn_code sn_cuda_synchronize(sn_cuda_driver *d, sn_status *st);
+/* Makes the device's context current on the calling thread. */
+sn_code sn_cuda_make_current(sn_cuda_driver *d, sn_status *st);
 
 /* ---- cuBLAS (linear layers) ---- */
 typedef struct sn_cublas sn_cublas;

@@ -510,6 +510,41 @@ static int pool_kernel(lower *L, const char *name, const sn_pool_params *pp, int
     return launch(L, name, k, (uint64_t)(n + 255) / 256, 1, 256, &a) ? 0 : -1;
 }
 
+/* The gated spike max pool over x [T, N, C, H, W] (spike_pool.cu). */
+static sn_code spike_pool(lower *L, const sn_node *n, const sn_pool_params *pp, int x, int y) {
+    const sn_tensor *xt = &L->g->tensors[n->in[0]];
+    int64_t T = xt->shape.d[0], planes = sn_tensor_images(xt) / T * pp->C;
+    if (n->a.stateful)
+        return sn_fail(L->st, SN_ERR_RUNTIME,
+                       "CUDA backend: %s carries spike counts across runs (step-major), which "
+                       "the GPU schedule does not do",
+                       n->name);
+    if ((int64_t)pp->KH * pp->KW > 64)
+        return sn_fail(L->st, SN_ERR_RUNTIME,
+                       "CUDA backend: %s: a gated spike pool window of %dx%d is larger than 64",
+                       n->name, pp->KH, pp->KW);
+    sn_cu_slots s;
+    sn_cu_slots_init(&s);
+    sn_cu_slot_i64(&s, "T", (long long)T);
+    sn_cu_slot_i64(&s, "PLANES", (long long)planes);
+    sn_cu_slot_i64(&s, "H", pp->H);
+    sn_cu_slot_i64(&s, "W", pp->W);
+    sn_cu_slot_i64(&s, "OH", pp->OH);
+    sn_cu_slot_i64(&s, "OW", pp->OW);
+    sn_cu_slot_i64(&s, "KH", pp->KH);
+    sn_cu_slot_i64(&s, "KW", pp->KW);
+    sn_cu_slot_i64(&s, "SH", pp->SH);
+    sn_cu_slot_i64(&s, "SW", pp->SW);
+    sn_cu_slot_i64(&s, "PH", pp->PH);
+    sn_cu_slot_i64(&s, "PW", pp->PW);
+    int k = add_kernel(L, "spike_pool.cu", "spikepool", n->name, &s);
+    argv a = {0};
+    arg_buf(&a, "x", x);
+    arg_buf(&a, "y", y);
+    int64_t cnt = planes * pp->OH * pp->OW;
+    return launch(L, n->name, k, (uint64_t)(cnt + 255) / 256, 1, 256, &a) ? SN_OK : L->st->code;
+}
+
 /* ---- groups ------------------------------------------------------------------------------- */
 
 /* The epilogue of a conv2d / linear group: the bias (folded into the batch norm's shift
@@ -530,7 +565,7 @@ static int anchor_epilogue(lower *L, const sn_group *grp, epi *e, const sn_node 
     for (int i = 1; i < grp->nnodes; i++) {
         const sn_node *m = &g->nodes[grp->nodes[i]];
         if (m->op == SN_OP_BATCHNORM) continue;
-        if ((m->op == SN_OP_MAXPOOL || m->op == SN_OP_AVGPOOL) && pool) {
+        if ((m->op == SN_OP_MAXPOOL || m->op == SN_OP_AVGPOOL) && pool && !m->a.spike_gate) {
             *pool = m;
             continue;
         }
@@ -841,7 +876,7 @@ static sn_code lower_loss(lower *L, const sn_node *n, int grad) {
     int k = add_kernel(L, ce ? "softmax_ce.cu" : "mse_onehot.cu", grad ? "lossgrad" : "loss",
                        n->name, &s);
     argv a = {0};
-    arg_buf(&a, "x", L->tbuf[n->in[0]]);
+    arg_buf(&a, "logits", L->tbuf[n->in[0]]);
     arg_buf(&a, "labels", L->tbuf[n->in[1]]);
     arg_buf(&a, "loss", grad ? -1 : L->tbuf[n->out[0]]);
     arg_buf(&a, "grad", grad ? L->tbuf[n->out[0]] : -1);
@@ -878,7 +913,11 @@ static sn_code lower_optim(lower *L, const sn_node *n) {
         arg_run(&a, "step_size", SN_CU_ARG_ADAM_STEP_SIZE);
         arg_run(&a, "bc2_sqrt", SN_CU_ARG_ADAM_BC2_SQRT);
     }
-    return launch(L, n->name, k, ew_blocks(cnt), 1, 256, &a) ? SN_OK : L->st->code;
+    sn_cu_step *step = launch(L, n->name, k, ew_blocks(cnt), 1, 256, &a);
+    if (!step) return L->st->code;
+    step->beta1 = n->a.beta1;
+    step->beta2 = n->a.beta2;
+    return SN_OK;
 }
 
 static sn_code lower_single(lower *L, const sn_group *grp) {
@@ -921,6 +960,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
     case SN_OP_MAXPOOL:
     case SN_OP_AVGPOOL: {
         sn_pool_params pp = sn_pool_params_of(g, n);
+        if (n->a.spike_gate) return spike_pool(L, n, &pp, xb, yb);
         return pool_kernel(L, n->name, &pp, n->op == SN_OP_MAXPOOL, 0, xb, -1, yb) ? L->st->code
                                                                                    : SN_OK;
     }
@@ -972,8 +1012,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         sn_cu_slot(&s, "STREAM", "0x%016llx", (unsigned long long)n->a.stream);
         int k = add_kernel(L, "dropout.cu", "dropoutbwd", n->name, &s);
         argv a = {0};
-        arg_buf(&a, "dy", xb);
-        arg_buf(&a, "dx", yb);
+        arg_buf(&a, "x", xb); /* the forward kernel's parameters: x = dy, y = dx */
+        arg_buf(&a, "y", yb);
         arg_run(&a, "seed", SN_CU_ARG_SEED);
         arg_run(&a, "training", SN_CU_ARG_TRAINING);
         return launch(L, n->name, k, ew_blocks(cnt), 1, 256, &a) ? SN_OK : L->st->code;
@@ -1002,7 +1042,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         return launch(L, n->name, k, ew_blocks(cnt), 1, 256, &a) ? SN_OK : L->st->code;
     }
     case SN_OP_ENCODE_POISSON: {
-        int bad = add_buf(L, "", 8, SN_I64, -1, "temp");
+        int bad = add_buf(L, "", 8, SN_I64, -1, "counter");
         if (bad < 0) return L->st->code;
         sn_fmt(L->p->bufs[bad].name, sizeof L->p->bufs[bad].name, "%s.bad_inputs", n->name);
         sn_cu_slots s;
@@ -1157,6 +1197,10 @@ void sn_cu_program_free(sn_cu_program *p) {
 sn_code sn_cuda_lower(const sn_graph *g, const sn_groups *gs, const sn_cu_options *o,
                       sn_cu_program *p, sn_status *st) {
     memset(p, 0, sizeof *p);
+    if (g->step_major)
+        return sn_fail(st, SN_ERR_INPUT,
+                       "the CUDA backend runs spiking graphs layer-major (all T steps of a layer "
+                       "at once): use --schedule layer or auto");
     sn_strlcpy(p->model, g->model, sizeof p->model);
     p->precision = o->precision;
     p->fusion = gs->fused;

@@ -30,7 +30,9 @@ typedef struct sn_cu_buffer {
     sn_dtype dtype;
     int tensor;       /* graph tensor, or -1 for a temporary */
     int alias_of;     /* another buffer whose memory this one is (a flatten), or -1 */
-    const char *role; /* "input", "label", "param", "buffer", "act", "const", "optstate", "temp" */
+    const char *role; /* "input", "label", "param", "buffer", "act", "const", "optstate", "temp",
+                       * "counter" (an i64 the executor zeroes before and checks after a run:
+                       * input values a kernel rejected) */
     int used;         /* read or written by a step (fused-away intermediates are not) */
 } sn_cu_buffer;
 
@@ -82,6 +84,7 @@ typedef struct sn_cu_step {
     int A, B, C;
     float alpha, beta;
     int64_t macs;
+    float beta1, beta2; /* Adam steps: for the bias corrections computed each step */
 } sn_cu_step;
 
 typedef struct sn_cu_program {
