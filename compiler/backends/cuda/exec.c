@@ -378,6 +378,7 @@ static sn_code host_plan(sn_cuda_exec *e, const sn_graph *g, sn_plan *plan, sn_s
     int s = sn_plan_add_step(plan, p->model, "cuda.run", run_fn, &e, sizeof e, io, nio, 1, st);
     if (s < 0) return st->code;
     for (int i = 0; i < p->nsteps; i++) plan->steps[s].macs += p->steps[i].macs;
+    plan->steps[s].flops = 2 * plan->steps[s].macs;
     return SN_OK;
 }
 
