@@ -136,7 +136,7 @@ static void collect(const sn_cu_program *p) {
     }
 }
 
-static void lower_model(const char *path, int train, sn_cu_precision prec) {
+static void lower_model_fusion(const char *path, int train, sn_cu_precision prec, int fusion) {
     sn_status st;
     sn_status_init(&st);
     sn_model_spec spec;
@@ -152,7 +152,7 @@ static void lower_model(const char *path, int train, sn_cu_precision prec) {
     if (sn_spec_load(path, NULL, 0, &spec, &st) ||
         (train ? sn_train_graph(&spec, 8, &g, &st)
                : (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st))) ||
-        sn_fuse(&g, 1, &gs, &st) || sn_cuda_lower(&g, &gs, &o, &p, &st)) {
+        sn_fuse(&g, fusion, &gs, &st) || sn_cuda_lower(&g, &gs, &o, &p, &st)) {
         CHECK_MSG(0, "%s (%s, %s): %s", path, train ? "train" : "infer",
                   sn_cu_precision_names[prec], st.msg);
     } else {
@@ -163,6 +163,10 @@ static void lower_model(const char *path, int train, sn_cu_precision prec) {
     sn_groups_free(&gs);
     sn_graph_free(&g);
     sn_spec_free(&spec);
+}
+
+static void lower_model(const char *path, int train, sn_cu_precision prec) {
+    lower_model_fusion(path, train, prec, 1);
 }
 
 /* Ops the inference graphs and small training graphs of models/ lack (a direct encoder
@@ -336,6 +340,7 @@ static void test_every_model_every_kernel(void) {
         lower_model(path, 0, SN_CU_FP32);
         if (everything || small) lower_model(path, 1, SN_CU_FP32);
         if (everything || small) {
+            lower_model_fusion(path, 0, SN_CU_FP32, 0); /* the unfused baseline: im2col + GEMM */
             lower_model(path, 0, SN_CU_TF32);
             lower_model(path, 0, SN_CU_BF16);
         }

@@ -574,6 +574,53 @@ static int anchor_epilogue(lower *L, const sn_group *grp, epi *e, const sn_node 
     return 0;
 }
 
+static sn_cu_step *sgemm(lower *L, const char *name, int transa, int transb, int64_t m, int64_t n,
+                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc);
+
+/* The unfused baseline (fusion off): im2col, one cuBLAS GEMM, back to NCHW, then the
+ * conv's own epilogue (its bias) as an elementwise kernel. */
+static sn_code conv_im2col(lower *L, const sn_node *n, const sn_conv_params *cp, const epi *e,
+                           int y) {
+    int64_t K = (int64_t)cp->C * cp->KH * cp->KW, P = (int64_t)cp->OH * cp->OW, NP = cp->N * P;
+    int col = temp_buf(L, n->name, "col", K * NP * 4);
+    int z = temp_buf(L, n->name, "gemm", (int64_t)cp->O * NP * 4);
+    if (col < 0 || z < 0) return L->st->code;
+    sn_cu_slots s;
+    sn_cu_slots_init(&s);
+    sn_cu_slot_i64(&s, "N", (long long)cp->N);
+    sn_cu_slot_i64(&s, "C", cp->C);
+    sn_cu_slot_i64(&s, "H", cp->H);
+    sn_cu_slot_i64(&s, "W", cp->W);
+    sn_cu_slot_i64(&s, "OH", cp->OH);
+    sn_cu_slot_i64(&s, "OW", cp->OW);
+    sn_cu_slot_i64(&s, "KH", cp->KH);
+    sn_cu_slot_i64(&s, "KW", cp->KW);
+    sn_cu_slot_i64(&s, "SH", cp->SH);
+    sn_cu_slot_i64(&s, "SW", cp->SW);
+    sn_cu_slot_i64(&s, "PH", cp->PH);
+    sn_cu_slot_i64(&s, "PW", cp->PW);
+    int k = add_kernel(L, "im2col.cu", "im2col", n->name, &s);
+    argv a = {0};
+    arg_buf(&a, "x", L->tbuf[n->in[0]]);
+    arg_buf(&a, "col", col);
+    if (!launch(L, n->name, k, ew_blocks(K * NP), 1, 256, &a)) return L->st->code;
+    /* z [O][NP] row-major = C (NP x O) column-major = col^T (NP x K) W^T (K x O) */
+    sn_cu_step *g = sgemm(L, n->name, 0, 0, NP, cp->O, K, col, NP, L->tbuf[n->in[1]], K, z, NP);
+    if (!g) return L->st->code;
+    sn_cu_slots_init(&s);
+    sn_cu_slot_i64(&s, "N", (long long)cp->N);
+    sn_cu_slot_i64(&s, "O", cp->O);
+    sn_cu_slot_i64(&s, "P", (long long)P);
+    k = add_kernel(L, "col2nchw.cu", "col2nchw", n->name, &s);
+    argv b = {0};
+    arg_buf(&b, "z", z);
+    arg_buf(&b, "y", y);
+    if (!launch(L, n->name, k, ew_blocks(cp->N * cp->O * P), 1, 256, &b)) return L->st->code;
+    if (e->n > 0 && eltwise(L, n->name, y, y, cp->N * cp->O * P, cp->O, P, e, 0))
+        return L->st->code;
+    return SN_OK;
+}
+
 static sn_code lower_conv(lower *L, const sn_group *grp) {
     const sn_graph *g = L->g;
     const sn_node *n = &g->nodes[grp->nodes[0]];
@@ -581,6 +628,8 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     epi e;
     const sn_node *pool = NULL;
     if (anchor_epilogue(L, grp, &e, &pool)) return L->st->code;
+    if (!L->p->fusion && !pool && grp->nnodes == 1)
+        return conv_im2col(L, n, &cp, &e, L->tbuf[grp->out]);
     int pkh = pool ? pool->a.kh : 1, pkw = pool ? pool->a.kw : 1;
     int fuse_pool = pool && 64 % (pkh * pkw) == 0;
     int y = L->tbuf[grp->out], conv_out = y;
