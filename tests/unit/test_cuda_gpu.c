@@ -109,6 +109,18 @@ static float *inputs(const sn_model_spec *spec, int64_t batch) {
     return x;
 }
 
+/* --precision for the cuda plans made next (0 fp32, 1 tf32, 2 bf16), as the commands set it */
+static void set_precision(int prec) {
+    static const char *const precs[] = {"--precision=fp32", "--precision=tf32", "--precision=bf16"};
+    sn_status st;
+    sn_status_init(&st);
+    sn_cmd cmd = {.name = "t", .opts = {{"--precision", "P", "", 0}}};
+    sn_args a;
+    char *argv[1] = {(char *)precs[prec]};
+    if (sn_args_parse(&cmd, 1, argv, &a, &st) || sn_session_precision(&a, SN_TARGET_CUDA, &st))
+        CHECK_MSG(0, "%s", st.msg);
+}
+
 static void compare_infer(const char *path, const char *text) {
     sn_status st;
     sn_status_init(&st);
@@ -121,18 +133,11 @@ static void compare_infer(const char *path, const char *text) {
     int64_t nr = 0, nc = 0;
     float *ref = infer(&spec, SN_TARGET_REF, 1, x, &nr);
     int ncls = spec.num_classes;
-    static const char *const precs[] = {"--precision=fp32", "--precision=tf32", "--precision=bf16"};
+    static const char *const precs[] = {"fp32", "tf32", "bf16"};
     for (int mode = 0; mode < 4 && ref; mode++) {
         /* fp32 fused, fp32 unfused, tf32 fused, bf16 fused */
         int fusion = mode != 1, prec = mode < 2 ? 0 : mode - 1;
-        sn_cmd cmd = {.name = "t", .opts = {{"--precision", "P", "", 0}}};
-        sn_args a;
-        char *argv[1] = {(char *)precs[prec]};
-        sn_target tgt = SN_TARGET_CUDA;
-        if (sn_args_parse(&cmd, 1, argv, &a, &st) || sn_session_precision(&a, tgt, &st)) {
-            CHECK_MSG(0, "%s", st.msg);
-            break;
-        }
+        set_precision(prec);
         float *gpu = infer(&spec, SN_TARGET_CUDA, fusion, x, &nc);
         if (!gpu) continue;
         CHECK_EQ_INT(nc, nr);
@@ -163,14 +168,10 @@ static void compare_infer(const char *path, const char *text) {
         }
         if (prec == 0) CHECK_MSG(same == decided, "%s: %d/%d same top-1", spec.name, same, decided);
         fprintf(stderr, "  %-26s %s fusion %-3s max |gpu - ref| %.2g (scale %.2g), %d/%d same\n",
-                spec.name, precs[prec] + 12, fusion ? "on" : "off", maxd, scale, same, decided);
+                spec.name, precs[prec], fusion ? "on" : "off", maxd, scale, same, decided);
         free(gpu);
     }
-    /* back to fp32 for whatever runs next */
-    sn_cmd cmd = {.name = "t", .opts = {{"--precision", "P", "", 0}}};
-    sn_args a;
-    char *argv[1] = {(char *)precs[0]};
-    if (!sn_args_parse(&cmd, 1, argv, &a, &st)) sn_session_precision(&a, SN_TARGET_CUDA, &st);
+    set_precision(0); /* back to fp32 for whatever runs next */
     free(ref);
     free(x);
     sn_spec_free(&spec);

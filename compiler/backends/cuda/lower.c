@@ -485,21 +485,26 @@ static void gemm_conv_bwd_weight(gemm *G, const sn_conv_params *p) {
 
 /* ---- pooling ------------------------------------------------------------------------------ */
 
+/* The window geometry slots every pooling template has. */
+static void pool_slots(sn_cu_slots *s, const sn_pool_params *pp) {
+    sn_cu_slot_i64(s, "H", pp->H);
+    sn_cu_slot_i64(s, "W", pp->W);
+    sn_cu_slot_i64(s, "OH", pp->OH);
+    sn_cu_slot_i64(s, "OW", pp->OW);
+    sn_cu_slot_i64(s, "KH", pp->KH);
+    sn_cu_slot_i64(s, "KW", pp->KW);
+    sn_cu_slot_i64(s, "SH", pp->SH);
+    sn_cu_slot_i64(s, "SW", pp->SW);
+    sn_cu_slot_i64(s, "PH", pp->PH);
+    sn_cu_slot_i64(s, "PW", pp->PW);
+}
+
 static int pool_kernel(lower *L, const char *name, const sn_pool_params *pp, int is_max, int bwd,
                        int x, int dy, int y) {
     sn_cu_slots s;
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "PLANES", (long long)(pp->N * pp->C));
-    sn_cu_slot_i64(&s, "H", pp->H);
-    sn_cu_slot_i64(&s, "W", pp->W);
-    sn_cu_slot_i64(&s, "OH", pp->OH);
-    sn_cu_slot_i64(&s, "OW", pp->OW);
-    sn_cu_slot_i64(&s, "KH", pp->KH);
-    sn_cu_slot_i64(&s, "KW", pp->KW);
-    sn_cu_slot_i64(&s, "SH", pp->SH);
-    sn_cu_slot_i64(&s, "SW", pp->SW);
-    sn_cu_slot_i64(&s, "PH", pp->PH);
-    sn_cu_slot_i64(&s, "PW", pp->PW);
+    pool_slots(&s, pp);
     sn_cu_slot_bool(&s, "IS_MAX", is_max);
     int k = add_kernel(L, bwd ? "pool_bwd.cu" : "pool.cu", bwd ? "poolbwd" : "pool", name, &s);
     argv a = {0};
@@ -527,16 +532,7 @@ static sn_code spike_pool(lower *L, const sn_node *n, const sn_pool_params *pp, 
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "T", (long long)T);
     sn_cu_slot_i64(&s, "PLANES", (long long)planes);
-    sn_cu_slot_i64(&s, "H", pp->H);
-    sn_cu_slot_i64(&s, "W", pp->W);
-    sn_cu_slot_i64(&s, "OH", pp->OH);
-    sn_cu_slot_i64(&s, "OW", pp->OW);
-    sn_cu_slot_i64(&s, "KH", pp->KH);
-    sn_cu_slot_i64(&s, "KW", pp->KW);
-    sn_cu_slot_i64(&s, "SH", pp->SH);
-    sn_cu_slot_i64(&s, "SW", pp->SW);
-    sn_cu_slot_i64(&s, "PH", pp->PH);
-    sn_cu_slot_i64(&s, "PW", pp->PW);
+    pool_slots(&s, pp);
     int k = add_kernel(L, "spike_pool.cu", "spikepool", n->name, &s);
     argv a = {0};
     arg_buf(&a, "x", x);
