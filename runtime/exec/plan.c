@@ -78,7 +78,7 @@ static int add_step(sn_step **arr, int *n, int *cap, const char *name, const cha
         memcpy(s->params, params, params_size);
         s->params_size = params_size;
     }
-    memcpy(s->bufs, bufs, sizeof(int) * (size_t)nbufs);
+    if (nbufs > 0) memcpy(s->bufs, bufs, sizeof(int) * (size_t)nbufs);
     s->nbufs = nbufs;
     s->ntasks = ntasks < 1 ? 1 : ntasks;
     return (*n)++;
