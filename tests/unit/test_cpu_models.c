@@ -2,7 +2,6 @@
  * interpreter's predictions. Seeded Kaiming-normal weights, inputs drawn like
  * normalized images, batch 3; the logits must agree to 1e-3 of their scale and the top-1
  * class must be the same wherever the reference's top two differ by more than that. */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,39 +118,19 @@ static void compare_model(const char *path) {
     free(x);
 }
 
-static int by_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void test_all_models(void) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/models", SNNC_SOURCE_DIR);
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    if (!d) return;
-    char *names[64];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 64) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) names[n++] = sn_strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], by_name);
+    char *paths[64];
+    int n = sn_test_models(paths, 64);
     for (int i = 0; i < n; i++) {
-        char path[2048];
+        const char *name = sn_test_basename(paths[i]);
         /* quick mode (sanitizers): one VGG, the narrow one */
-        if (sn_test_quick() && strncmp(names[i], "vgg", 3) == 0 &&
-            strcmp(names[i], "vgg16_narrow_cifar10.yaml") != 0) {
-            free(names[i]);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        compare_model(path);
-        free(names[i]);
+        if (!sn_test_quick() || strncmp(name, "vgg", 3) != 0 ||
+            strcmp(name, "vgg16_narrow_cifar10.yaml") == 0)
+            compare_model(paths[i]);
+        free(paths[i]);
     }
-    CHECK_MSG(models_run >= (sn_test_quick() ? 4 : 10), "only %d models found in %s", models_run,
-              dir);
+    CHECK_MSG(models_run >= (sn_test_quick() ? 4 : 10), "only %d models found in models/",
+              models_run);
 }
 
 int main(void) {

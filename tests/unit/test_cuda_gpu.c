@@ -10,7 +10,6 @@
  * each tensor's scale after 3 steps.
  *
  * Needs a GPU: skips (77) when the driver cannot be opened or is the test mock. */
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,31 +244,14 @@ static void compare_train(const char *path, const char *text) {
     sn_spec_free(&spec);
 }
 
-static int by_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void test_models(void) {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/models", SNNC_SOURCE_DIR);
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    if (!d) return;
-    char *names[64];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 64) {
-        size_t len = strlen(e->d_name);
-        if (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) names[n++] = sn_strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], by_name);
+    char *paths[64];
+    int n = sn_test_models(paths, 64);
     for (int i = 0; i < n; i++) {
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        compare_infer(path, NULL);
-        if (strstr(names[i], "mnist") || strstr(names[i], "parity")) compare_train(path, NULL);
-        free(names[i]);
+        const char *name = sn_test_basename(paths[i]);
+        compare_infer(paths[i], NULL);
+        if (strstr(name, "mnist") || strstr(name, "parity")) compare_train(paths[i], NULL);
+        free(paths[i]);
     }
 }
 

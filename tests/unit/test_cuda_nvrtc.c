@@ -6,7 +6,6 @@
  * the kernel and carry the log; template slots are strict.
  *
  * Skips (exit 77) when NVRTC cannot be loaded. */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,34 +308,17 @@ static void lower_odd_shapes(void) {
     lower_model(path, 0, SN_CU_FP32);
 }
 
-static int by_name(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static void test_every_model_every_kernel(void) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/../models", SNNC_TEST_DIR);
-    DIR *d = opendir(dir);
-    CHECK_MSG(d != NULL, "%s", dir);
-    if (!d) return;
-    char *names[256];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < 256) {
-        size_t l = strlen(e->d_name);
-        if (l > 5 && strcmp(e->d_name + l - 5, ".yaml") == 0) names[n++] = sn_strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, by_name);
+    char *paths[256];
+    int n = sn_test_models(paths, 256);
     /* every model's inference kernels; training steps and tensor-core convolutions of the
      * small models (the large ones add only more shapes of the same templates; set
      * SNNC_TEST_CUDA_ALL=1 for all of them, about 2.5 minutes on 2 cores without a cache) */
     const char *all_env = getenv("SNNC_TEST_CUDA_ALL");
     int everything = all_env && *all_env && strcmp(all_env, "0") != 0;
     for (int i = 0; i < n; i++) {
-        char path[4096 + 256];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        int small = strstr(names[i], "mnist") != NULL;
+        const char *path = paths[i];
+        int small = strstr(sn_test_basename(path), "mnist") != NULL;
         lower_model(path, 0, SN_CU_FP32);
         if (everything || small) lower_model(path, 1, SN_CU_FP32);
         if (everything || small) {
@@ -345,7 +327,7 @@ static void test_every_model_every_kernel(void) {
             lower_model(path, 0, SN_CU_BF16);
         }
         models_seen++;
-        free(names[i]);
+        free(paths[i]);
     }
     CHECK(models_seen >= 5);
     lower_synthetic();

@@ -485,8 +485,8 @@ static void gemm_conv_bwd_weight(gemm *G, const sn_conv_params *p) {
 
 /* ---- pooling ------------------------------------------------------------------------------ */
 
-/* The window geometry slots every pooling template has. */
-static void pool_slots(sn_cu_slots *s, const sn_pool_params *pp) {
+/* The window geometry slots of the pooling and im2col templates. */
+static void window_slots(sn_cu_slots *s, const sn_pool_params *pp) {
     sn_cu_slot_i64(s, "H", pp->H);
     sn_cu_slot_i64(s, "W", pp->W);
     sn_cu_slot_i64(s, "OH", pp->OH);
@@ -504,7 +504,7 @@ static int pool_kernel(lower *L, const char *name, const sn_pool_params *pp, int
     sn_cu_slots s;
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "PLANES", (long long)(pp->N * pp->C));
-    pool_slots(&s, pp);
+    window_slots(&s, pp);
     sn_cu_slot_bool(&s, "IS_MAX", is_max);
     int k = add_kernel(L, bwd ? "pool_bwd.cu" : "pool.cu", bwd ? "poolbwd" : "pool", name, &s);
     argv a = {0};
@@ -519,11 +519,6 @@ static int pool_kernel(lower *L, const char *name, const sn_pool_params *pp, int
 static sn_code spike_pool(lower *L, const sn_node *n, const sn_pool_params *pp, int x, int y) {
     const sn_tensor *xt = &L->g->tensors[n->in[0]];
     int64_t T = xt->shape.d[0], planes = sn_tensor_images(xt) / T * pp->C;
-    if (n->a.stateful)
-        return sn_fail(L->st, SN_ERR_RUNTIME,
-                       "CUDA backend: %s carries spike counts across runs (step-major), which "
-                       "the GPU schedule does not do",
-                       n->name);
     if ((int64_t)pp->KH * pp->KW > 64)
         return sn_fail(L->st, SN_ERR_RUNTIME,
                        "CUDA backend: %s: a gated spike pool window of %dx%d is larger than 64",
@@ -532,7 +527,7 @@ static sn_code spike_pool(lower *L, const sn_node *n, const sn_pool_params *pp, 
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "T", (long long)T);
     sn_cu_slot_i64(&s, "PLANES", (long long)planes);
-    pool_slots(&s, pp);
+    window_slots(&s, pp);
     int k = add_kernel(L, "spike_pool.cu", "spikepool", n->name, &s);
     argv a = {0};
     arg_buf(&a, "x", x);
@@ -585,16 +580,9 @@ static sn_code conv_im2col(lower *L, const sn_node *n, const sn_conv_params *cp,
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "N", (long long)cp->N);
     sn_cu_slot_i64(&s, "C", cp->C);
-    sn_cu_slot_i64(&s, "H", cp->H);
-    sn_cu_slot_i64(&s, "W", cp->W);
-    sn_cu_slot_i64(&s, "OH", cp->OH);
-    sn_cu_slot_i64(&s, "OW", cp->OW);
-    sn_cu_slot_i64(&s, "KH", cp->KH);
-    sn_cu_slot_i64(&s, "KW", cp->KW);
-    sn_cu_slot_i64(&s, "SH", cp->SH);
-    sn_cu_slot_i64(&s, "SW", cp->SW);
-    sn_cu_slot_i64(&s, "PH", cp->PH);
-    sn_cu_slot_i64(&s, "PW", cp->PW);
+    sn_pool_params win = {cp->N,  cp->C,  cp->H,  cp->W,  cp->OH, cp->OW,
+                          cp->KH, cp->KW, cp->SH, cp->SW, cp->PH, cp->PW};
+    window_slots(&s, &win);
     int k = add_kernel(L, "im2col.cu", "im2col", n->name, &s);
     argv a = {0};
     arg_buf(&a, "x", L->tbuf[n->in[0]]);
