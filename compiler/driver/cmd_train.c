@@ -8,7 +8,7 @@
  *   epochs.csv         epoch, train_loss, train_acc, test_top1, test_topk, seconds
  *   log.jsonl          one JSON object per event (start, epoch, checkpoint, stop, end)
  *   last.safetensors   the latest checkpoint (weights, optimizer state, step, seed)
- *   best.safetensors   the checkpoint with the best test top-1 so far
+ *   best.safetensors   the checkpoint with the best test (or holdout) top-1 so far
  *   loss.svg, accuracy.svg, lr.svg
  *
  * Every random choice (shuffling, augmentation, dropout masks, initialization) is a pure
@@ -42,7 +42,11 @@ static const sn_cmd train_cmd = {
     .details =
         "The run directory (default runs/NAME-YYYYmmdd-HHMMSS) receives model.yaml (the resolved\n"
         "model), run.json, steps.csv, epochs.csv, log.jsonl, last.safetensors, best.safetensors\n"
-        "and loss/accuracy/lr plots as SVG. The test split is evaluated after every epoch.\n"
+        "and loss/accuracy/lr plots as SVG. The test split is evaluated after every epoch, or "
+        "with\n"
+        "--holdout N the last N training images instead (they are then not trained on), so a\n"
+        "recipe can be chosen without looking at the test set; the test_* columns of epochs.csv\n"
+        "then hold the holdout's accuracy and run.json says \"eval_split\": \"holdout\".\n"
         "Checkpoints are written at every epoch end, every --checkpoint-every steps, and when\n"
         "the run is interrupted (Ctrl-C or SIGTERM finish the current step first); --resume\n"
         "continues from last.safetensors and repeats the uninterrupted run's losses exactly.\n"
@@ -61,6 +65,10 @@ static const sn_cmd train_cmd = {
             {"--steps", "N", "stop after N optimizer steps in total (may end mid-epoch)", 0},
             {"--batch", "N", "images per step (default: train.batch_size of the model)", 0},
             {"--limit-train", "N", "use only the first N training images", 0},
+            {"--holdout", "N",
+             "evaluate on the last N training images (after --limit-train) instead of the test "
+             "split, and train on the rest",
+             0},
             {"--limit-test", "N", "evaluate on only the first N test images", 0},
             {"--topk", "K", "also report top-K test accuracy (default 5)", 0},
             {"--checkpoint-every", "N",
@@ -99,6 +107,8 @@ typedef struct run {
     int64_t epochs;      /* epochs the schedule spans */
     int topk;
     int64_t limit_test;
+    int64_t holdout;       /* > 0: r->test holds the last `holdout` training images */
+    const char *eval_name; /* "test" or "holdout", in printed lines */
     int64_t ckpt_every;
     double best;
     int quiet, tty;
@@ -184,9 +194,11 @@ static sn_code draw_plots(run *r, sn_status *st) {
     sn_code c = sn_svg_lines(path, &lc, ls, 2, st);
     if (c == SN_OK) {
         sn_fmt(title, sizeof title, "%s: accuracy (%%)", r->spec.name);
-        sn_fmt(kname, sizeof kname, "test top-%d", r->topk);
+        char t1name[32];
+        sn_fmt(kname, sizeof kname, "%s top-%d", r->eval_name, r->topk);
+        sn_fmt(t1name, sizeof t1name, "%s top-1", r->eval_name);
         sn_series as[3] = {
-            {"train", e[0], e[2], ne}, {"test top-1", e[0], e[3], ne}, {kname, e[0], e[4], ne}};
+            {"train", e[0], e[2], ne}, {t1name, e[0], e[3], ne}, {kname, e[0], e[4], ne}};
         sn_chart ac = {title, "epoch", "accuracy (%)", 0, 0};
         path_in(r, path, sizeof path, "accuracy.svg");
         c = sn_svg_lines(path, &ac, as, 3, st);
@@ -260,10 +272,12 @@ static sn_code write_run_json(run *r, sn_status *st) {
     sn_sb_printf(&sb,
                  ",\n  \"train_images\": %lld,\n  \"test_images\": %lld,\n  \"batch\": %d,\n"
                  "  \"steps_per_epoch\": %lld,\n  \"seed\": %llu,\n  \"limit_test\": %lld,\n"
-                 "  \"topk\": %d,\n  \"snnc\": \"%s\"\n}\n",
+                 "  \"topk\": %d,\n  \"holdout\": %lld,\n  \"eval_split\": \"%s\",\n"
+                 "  \"snnc\": \"%s\"\n}\n",
                  (long long)r->train.n, (long long)r->test.n, r->spec.train.batch_size,
                  (long long)r->spe, (unsigned long long)r->spec.train.seed,
-                 (long long)r->limit_test, r->topk, SNNC_VERSION);
+                 (long long)r->limit_test, r->topk, (long long)r->holdout, r->eval_name,
+                 SNNC_VERSION);
     char path[2304];
     path_in(r, path, sizeof path, "run.json");
     sn_code c = sn_write_file_atomic(path, sn_sb_cstr(&sb), sb.len, st);
@@ -272,8 +286,9 @@ static sn_code write_run_json(run *r, sn_status *st) {
 }
 
 /* A resumed run must see the data it started with: the first train_images images of the
- * training split (fewer when it was started with --limit-train); it evaluates as it did
- * (--limit-test, --topk) unless told otherwise. */
+ * training split (fewer when it was started with --limit-train), and the holdout images
+ * after them when it was started with --holdout; it evaluates as it did (--limit-test,
+ * --topk) unless told otherwise. */
 static sn_code resume_data(run *r, const sn_args *a, sn_status *st) {
     char path[2304];
     path_in(r, path, sizeof path, "run.json");
@@ -284,16 +299,25 @@ static sn_code resume_data(run *r, const sn_args *a, sn_status *st) {
     sn_code c = sn_json_parse(path, (const char *)text, len, &j, st);
     free(text);
     if (c) return c;
-    const sn_json *v = sn_json_get(&j, "train_images");
-    if (!v || v->type != SN_JSON_NUMBER || !v->is_int || v->integer < 1)
+    const sn_json *v = sn_json_get(&j, "train_images"), *ho = sn_json_get(&j, "holdout");
+    if (ho && (ho->type != SN_JSON_NUMBER || !ho->is_int || ho->integer < 0 ||
+               ho->integer > INT64_MAX / 2))
+        c = sn_fail(st, SN_ERR_INPUT, "%s: bad \"holdout\" (a count of images)", path);
+    else if (!v || v->type != SN_JSON_NUMBER || !v->is_int || v->integer < 1 ||
+             v->integer > INT64_MAX / 2)
         c = sn_fail(st, SN_ERR_INPUT, "%s: missing or bad \"train_images\"", path);
-    else if (v->integer > r->train.n)
-        c = sn_fail(st, SN_ERR_INPUT,
-                    "%s: the run was started with %lld training images but %s has only %lld; a "
-                    "resumed run must see the same data",
-                    path, (long long)v->integer, r->train.source, (long long)r->train.n);
-    else
-        sn_dataset_truncate(&r->train, v->integer);
+    if (c == SN_OK) {
+        r->holdout = ho ? ho->integer : 0;
+        int64_t need = v->integer + r->holdout;
+        if (need > r->train.n)
+            c = sn_fail(st, SN_ERR_INPUT,
+                        "%s: the run was started with %lld training images (%lld of them held "
+                        "out) but %s has only %lld; a resumed run must see the same data",
+                        path, (long long)need, (long long)r->holdout, r->train.source,
+                        (long long)r->train.n);
+        else
+            sn_dataset_truncate(&r->train, need);
+    }
     const sn_json *lt = sn_json_get(&j, "limit_test"), *tk = sn_json_get(&j, "topk");
     if (c == SN_OK && !sn_args_has(a, "--limit-test") && lt && lt->is_int && lt->integer >= 0)
         r->limit_test = lt->integer;
@@ -416,10 +440,10 @@ static sn_code end_epoch(run *r, int64_t epoch, double loss_sum, double acc_sum,
     double row[6] = {(double)epoch + 1, tl, 100.0 * ta, t1, tk, seconds};
     if (sn_csv_row(r->epochs_csv, row, st)) return st->code;
     int improved = t1 > r->best;
-    printf("epoch %lld/%lld: train loss %.4f acc %.2f%% | test top-1 %.2f%% top-%d %.2f%% | %.1f "
+    printf("epoch %lld/%lld: train loss %.4f acc %.2f%% | %s top-1 %.2f%% top-%d %.2f%% | %.1f "
            "s%s\n",
-           (long long)epoch + 1, (long long)r->epochs, tl, 100.0 * ta, t1, r->topk, tk, seconds,
-           improved ? " (best)" : "");
+           (long long)epoch + 1, (long long)r->epochs, tl, 100.0 * ta, r->eval_name, t1, r->topk,
+           tk, seconds, improved ? " (best)" : "");
     fflush(stdout);
     char f[512];
     sn_fmt(f, sizeof f,
@@ -525,8 +549,8 @@ static sn_code train_loop(run *r, int *interrupted, sn_status *st) {
             return st->code;
         clear_progress(r);
         double t1 = er.n ? 100.0 * (double)er.correct1 / (double)er.n : 0;
-        printf("step %lld (mid-epoch %lld): test top-1 %.2f%% top-%d %.2f%%\n",
-               (long long)r->tr.step, (long long)(r->tr.step / r->spe) + 1, t1, r->topk,
+        printf("step %lld (mid-epoch %lld): %s top-1 %.2f%% top-%d %.2f%%\n", (long long)r->tr.step,
+               (long long)(r->tr.step / r->spe) + 1, r->eval_name, t1, r->topk,
                er.n ? 100.0 * (double)er.correctk / (double)er.n : 0.0);
         if (save_ckpt(r, "last.safetensors", st) || draw_plots(r, st)) return st->code;
     }
@@ -547,7 +571,8 @@ static void run_free(run *r) {
 static int run_train(const sn_args *a) {
     sn_status st;
     sn_status_init(&st);
-    int64_t epochs_opt, steps_opt, batch_opt, limit_train, limit_test, topk, seed, threads, every;
+    int64_t epochs_opt, steps_opt, batch_opt, limit_train, limit_test, topk, seed, threads, every,
+        holdout;
     sn_target target;
     int fusion;
     if (sn_args_int(a, "--epochs", 0, 1, 1000000, &epochs_opt, &st) ||
@@ -555,6 +580,7 @@ static int run_train(const sn_args *a) {
         sn_args_int(a, "--batch", 0, 1, 1 << 16, &batch_opt, &st) ||
         sn_args_int(a, "--limit-train", 0, 1, INT64_MAX, &limit_train, &st) ||
         sn_args_int(a, "--limit-test", 0, 1, INT64_MAX, &limit_test, &st) ||
+        sn_args_int(a, "--holdout", 0, 1, INT64_MAX / 2, &holdout, &st) ||
         sn_args_int(a, "--topk", 5, 1, 1000, &topk, &st) ||
         sn_args_int(a, "--seed", 0, 0, INT64_MAX, &seed, &st) ||
         sn_args_int(a, "--threads", 0, 0, 1024, &threads, &st) ||
@@ -569,6 +595,7 @@ static int run_train(const sn_args *a) {
     const char *resume = sn_args_str(a, "--resume", NULL);
     r->topk = (int)topk;
     r->limit_test = limit_test;
+    r->holdout = holdout;
     r->ckpt_every = every;
     r->best = -1;
     r->quiet = sn_args_has(a, "--quiet");
@@ -584,10 +611,11 @@ static int run_train(const sn_args *a) {
     if (resume) {
         if (a->npos != 0 || nsets > 0 || sn_args_has(a, "--init") || sn_args_has(a, "--out") ||
             sn_args_has(a, "--seed") || sn_args_has(a, "--batch") ||
-            sn_args_has(a, "--limit-train")) {
+            sn_args_has(a, "--limit-train") || sn_args_has(a, "--holdout")) {
             sn_fail(&st, SN_ERR_INPUT,
                     "--resume continues a run as it was started: it takes no MODEL.yaml, --set, "
-                    "--init, --out, --seed, --batch or --limit-train (start a new run with --init "
+                    "--init, --out, --seed, --batch, --limit-train or --holdout (start a new run "
+                    "with --init "
                     "%s/last.safetensors to change them)",
                     resume);
             goto done;
@@ -620,6 +648,12 @@ static int run_train(const sn_args *a) {
         goto done;
     if (limit_train) sn_dataset_truncate(&r->train, limit_train);
     if (resume && resume_data(r, a, &st)) goto done;
+    if (r->holdout > 0) {
+        /* the evaluation split becomes the last training images; the test split is unused */
+        sn_dataset_free(&r->test);
+        if (sn_dataset_split_tail(&r->train, r->holdout, &r->test, &st)) goto done;
+    }
+    r->eval_name = r->holdout > 0 ? "holdout" : "test";
     train_transform(&r->spec, &r->etf, &r->ttf);
     if (sn_transform_check(&r->ttf, &r->train, &st)) goto done;
     int64_t batch = r->spec.train.batch_size;
@@ -702,9 +736,9 @@ static int run_train(const sn_args *a) {
         (long long)r->total_steps, r->tr.compile_seconds);
     if (log_event(r, "start", f, &st)) goto done;
     if (!resume && save_ckpt(r, "last.safetensors", &st)) goto done; /* step 0 */
-    printf("%s %s: %lld training images (%s), %lld test, %lld steps/epoch, run directory %s\n",
+    printf("%s %s: %lld training images (%s), %lld %s, %lld steps/epoch, run directory %s\n",
            resume ? "resuming" : "training", r->spec.name, (long long)r->train.n, r->train.source,
-           (long long)r->test.n, (long long)r->spe, r->dir);
+           (long long)r->test.n, r->eval_name, (long long)r->spe, r->dir);
     if (resume)
         printf("continuing at step %lld (epoch %lld, batch %lld)\n", (long long)step0,
                (long long)(step0 / r->spe) + 1, (long long)(step0 % r->spe));
@@ -734,9 +768,9 @@ static int run_train(const sn_args *a) {
                 (long long)r->tr.step, r->dir);
     } else {
         if (r->best >= 0)
-            printf("done: %lld steps in %.1f s; best test top-1 %.2f%% (best.safetensors); run "
+            printf("done: %lld steps in %.1f s; best %s top-1 %.2f%% (best.safetensors); run "
                    "directory %s\n",
-                   (long long)(r->tr.step - step0), secs, r->best, r->dir);
+                   (long long)(r->tr.step - step0), secs, r->eval_name, r->best, r->dir);
         else
             printf("done: %lld steps in %.1f s (no whole epoch, so no best.safetensors); run "
                    "directory %s\n",

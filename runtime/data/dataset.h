@@ -45,6 +45,10 @@ void sn_dataset_free(sn_dataset *ds);
 /* Keeps only the first n images (n <= ds->n). */
 void sn_dataset_truncate(sn_dataset *ds, int64_t n);
 
+/* Moves the last n images of ds (0 < n < ds->n) into a new dataset `tail` (a copy; ds keeps
+ * its first ds->n - n images): a held-out split of the training images. */
+sn_code sn_dataset_split_tail(sn_dataset *ds, int64_t n, sn_dataset *tail, sn_status *st);
+
 /* "CIFAR-10", "CIFAR-100", "MNIST". */
 const char *sn_data_format_name(sn_data_format fmt);
 

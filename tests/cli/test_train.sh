@@ -51,6 +51,36 @@ has "$ERR" "nothing to do"
 run 0 train --resume "$TMP/b" --quiet --epochs 4
 has "$OUT" "epoch 4/4"
 
+# --holdout: the last N of the (--limit-train) training images are the evaluation split
+# and are not trained on; its accuracy equals eval's on a test split of exactly those images
+run 0 train "$M" --data "$MNIST" --limit-train 600 --holdout 100 --quiet --epochs 1 --out "$TMP/ho"
+has "$OUT" "500 training images"
+has "$OUT" "100 holdout, 10 steps/epoch"
+has "$OUT" "holdout top-1"
+has "$TMP/ho/run.json" '"eval_split": "holdout"'
+has "$TMP/ho/run.json" '"train_images": 500'
+has "$TMP/ho/accuracy.svg" "holdout top-1"
+mkdir "$TMP/hod"
+{
+  printf '\x00\x00\x08\x03\x00\x00\x00\x64\x00\x00\x00\x1c\x00\x00\x00\x1c'
+  tail -c +$((16 + 500 * 784 + 1)) "$MNIST/train-images-idx3-ubyte" | head -c $((100 * 784))
+} >"$TMP/hod/t10k-images-idx3-ubyte"
+{
+  printf '\x00\x00\x08\x01\x00\x00\x00\x64'
+  tail -c +$((8 + 500 + 1)) "$MNIST/train-labels-idx1-ubyte" | head -c 100
+} >"$TMP/hod/t10k-labels-idx1-ubyte"
+run 0 eval "$TMP/ho/model.yaml" --weights "$TMP/ho/last.safetensors" --data "$TMP/hod" --quiet
+has "$OUT" "top-1: $(printf %.2f "$(awk -F, 'NR == 2 { print $4 }' "$TMP/ho/epochs.csv")")%"
+run 0 train --resume "$TMP/ho" --quiet --epochs 2
+has "$OUT" "500 training images"
+has "$OUT" "epoch 2/2"
+has "$OUT" "holdout top-1"
+run 2 train --resume "$TMP/ho" --holdout 50 --epochs 3
+has "$ERR" "--resume continues a run as it was started"
+run 2 train "$M" --data "$MNIST" --limit-train 600 --holdout 600 --quiet --out "$TMP/ho2"
+has "$ERR" "cannot hold out 600 of 600 images"
+check "no run directory for a holdout that leaves nothing to train on" test ! -e "$TMP/ho2"
+
 # SIGINT: finishes the step, writes a checkpoint, exits 130; the resumed run matches one
 # that was never interrupted
 "$SNNC" train "$M" "${SMALL[@]}" --set train.epochs=400 --out "$TMP/c" >"$OUT" 2>"$ERR" &

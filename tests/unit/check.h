@@ -75,8 +75,8 @@ int sn_test_result(void);
 int sn_test_quick(void);
 /* A scratch directory for this test binary (created), from $SNNC_TEST_TMP or /tmp. */
 const char *sn_test_tmpdir(void);
-/* The model files of the source tree (every .yaml file in models/) sorted by name: their full paths,
- * malloc'd, in paths[0..n). Returns n (after a failed CHECK, 0, if the folder cannot be
+/* The model files of the source tree (every .yaml file in models/) sorted by name: their full
+ * paths, malloc'd, in paths[0..n). Returns n (after a failed CHECK, 0, if the folder cannot be
  * read). */
 int sn_test_models(char **paths, int cap);
 /* The file name part of a path. */

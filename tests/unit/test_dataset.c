@@ -116,6 +116,24 @@ static void test_cifar10(void) {
     }
     /* CHW: byte 0 = R(0,0), byte 1024 = G(0,0), byte 2048 = B(0,0) */
     CHECK_EQ_INT(ds.pixels[3072 + 1024], pix(1, 1024));
+    /* hold out the last 3 images: a copy of images 9..11, the rest stays */
+    sn_dataset tail;
+    CHECK(sn_dataset_split_tail(&ds, 3, &tail, &st) == SN_OK);
+    CHECK_EQ_INT(ds.n, 9);
+    CHECK_EQ_INT(tail.n, 3);
+    CHECK(tail.c == 3 && tail.h == 32 && tail.w == 32 && tail.num_classes == 10);
+    CHECK_CONTAINS(tail.source, "training images 10-12 held out");
+    for (int i = 0; i < 3 && tail.n == 3; i++) {
+        CHECK_EQ_INT(tail.labels[i], i < 1 ? L2[2] : L4[i - 1]);
+        CHECK_MSG(check_image(&tail, i, i < 1 ? 102 : 200 + i - 1), "held-out image %d", i);
+    }
+    sn_dataset_free(&tail);
+    CHECK(sn_dataset_split_tail(&ds, 9, &tail, &st) == SN_ERR_INPUT); /* nothing left */
+    CHECK_CONTAINS(st.msg, "cannot hold out 9 of 9 images");
+    CHECK(tail.pixels == NULL && tail.n == 0 && ds.n == 9);
+    sn_status_init(&st);
+    CHECK(sn_dataset_split_tail(&ds, 0, &tail, &st) == SN_ERR_INPUT);
+    sn_status_init(&st);
     sn_dataset_truncate(&ds, 5);
     CHECK_EQ_INT(ds.n, 5);
     sn_dataset_truncate(&ds, 50); /* larger: unchanged */
