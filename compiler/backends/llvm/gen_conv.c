@@ -116,22 +116,12 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
     snprintf(name, sizeof name, "tile_n%d_r%d_w%d_q%d", nn, rr, ww, qq);
     /* tile(x, w, b, y, mask source, thresholds) */
     LLVMTypeRef params[6] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf};
-    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 6, 0));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    for (unsigned i = 0; i < 4; i++) {
-        unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-        LLVMAddAttributeAtIndex(fn, i + 1, LLVMCreateEnumAttribute(k->ctx, noalias, 0));
-    }
-    /* generate into fn with a temporary irb state */
-    sn_irb t = *k;
-    t.fn = fn;
-    t.b = LLVMCreateBuilderInContext(k->ctx);
-    t.entry = LLVMAppendBasicBlockInContext(k->ctx, fn, "entry");
-    LLVMPositionBuilderAtEnd(t.b, t.entry);
+    sn_irb t;
+    LLVMValueRef fn = sn_conv_tile_begin(k, &t, name, params, 6, 4);
     LLVMValueRef x = LLVMGetParam(fn, 0), w = LLVMGetParam(fn, 1), b = LLVMGetParam(fn, 2),
                  y = LLVMGetParam(fn, 3);
 
-    const sn_cpu_layout *in = &d->in, *out = &d->out;
+    const sn_cpu_layout *in = &d->in;
     int C = d->in.C;
     int64_t in_img = sn_lay_image(in), in_row = sn_lay_row(in), in_pix = sn_lay_pix(in);
     int64_t taps = (int64_t)d->KH * d->KW;
@@ -183,14 +173,39 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
         irb_for_end(&t, &ll);
         irb_for_end(&t, &lg);
     }
-    /* epilogue */
+#undef ACC
+    sn_conv_tile_end(&t, d, vl, nn, rr, ww, qq, acc, irb_slot_get, b, LLVMGetParam(fn, 5), y,
+                     LLVMGetParam(fn, 4));
+    return fn;
+}
+
+LLVMValueRef sn_conv_tile_begin(const sn_irb *k, sn_irb *t, const char *name, LLVMTypeRef *params,
+                                unsigned n, unsigned noalias) {
+    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, n, 0));
+    LLVMSetLinkage(fn, LLVMInternalLinkage);
+    unsigned kind = LLVMGetEnumAttributeKindForName("noalias", 7);
+    for (unsigned i = 0; i < noalias; i++)
+        LLVMAddAttributeAtIndex(fn, i + 1, LLVMCreateEnumAttribute(k->ctx, kind, 0));
+    /* generate into fn with a temporary irb state */
+    *t = *k;
+    t->fn = fn;
+    t->b = LLVMCreateBuilderInContext(k->ctx);
+    t->entry = LLVMAppendBasicBlockInContext(k->ctx, fn, "entry");
+    LLVMPositionBuilderAtEnd(t->b, t->entry);
+    return fn;
+}
+
+void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, int ww, int qq,
+                      const LLVMValueRef *acc, sn_conv_sum_fn sum, LLVMValueRef b, LLVMValueRef th,
+                      LLVMValueRef y, LLVMValueRef mask) {
+    const sn_cpu_layout *out = &d->out;
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
             o_pix = sn_lay_pix(out);
     LLVMValueRef bias[8], theta[8];
     int U = sn_epi_threshold_units(&d->epi);
     for (int q = 0; q < qq; q++) {
-        bias[q] = irb_vload(&t, irb_gepc(&t, b, (int64_t)q * vl), vl * 4);
-        theta[q] = U ? irb_gepc(&t, LLVMGetParam(fn, 5), (int64_t)q * U * vl) : NULL;
+        bias[q] = irb_vload(t, irb_gepc(t, b, (int64_t)q * vl), vl * 4);
+        theta[q] = U ? irb_gepc(t, th, (int64_t)q * U * vl) : NULL;
     }
     int pk = d->epi.pool ? d->epi.pk : 1;
     for (int i = 0; i < nn; i++)
@@ -200,31 +215,28 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
                     LLVMValueRef res = NULL;
                     for (int dr = 0; dr < pk; dr++)
                         for (int dc = 0; dc < pk; dc++) {
-                            LLVMValueRef v = irb_fadd(
-                                &t, irb_slot_get(&t, ACC(i, pr * pk + dr, pc * pk + dc, q)),
-                                bias[q]);
-                            v = sn_gen_epilogue_at(&t, &d->epi, v, theta[q]);
+                            int r = pr * pk + dr, c = pc * pk + dc;
+                            LLVMValueRef v =
+                                irb_fadd(t, sum(t, acc[((i * rr + r) * ww + c) * qq + q]), bias[q]);
+                            v = sn_gen_epilogue_at(t, &d->epi, v, theta[q]);
                             if (!res)
                                 res = v;
                             else if (d->epi.pool == 1)
-                                res = irb_fmax(&t, res, v);
+                                res = irb_fmax(t, res, v);
                             else
-                                res = irb_fadd(&t, res, v);
+                                res = irb_fadd(t, res, v);
                         }
                     if (d->epi.pool == 2)
-                        res = irb_fmul(&t, res, irb_vsplat(&t, 1.0f / (float)(pk * pk)));
+                        res = irb_fmul(t, res, irb_vsplat(t, 1.0f / (float)(pk * pk)));
                     int64_t off =
                         i * o_img + q * o_plane + (int64_t)pr * o_row + (int64_t)pc * o_pix;
-                    if (d->epi.mask)
-                        res = sn_gen_mask(
-                            &t, &d->epi, res,
-                            irb_vload(&t, irb_gepc(&t, LLVMGetParam(fn, 4), off), vl * 4));
-                    irb_vstore(&t, res, irb_gepc(&t, y, off), vl * 4);
+                    if (d->epi.mask && mask) /* the int8 kernel runs inference only: no mask */
+                        res = sn_gen_mask(t, &d->epi, res,
+                                          irb_vload(t, irb_gepc(t, mask, off), vl * 4));
+                    irb_vstore(t, res, irb_gepc(t, y, off), vl * 4);
                 }
-#undef ACC
-    LLVMBuildRetVoid(t.b);
-    LLVMDisposeBuilder(t.b);
-    return fn;
+    LLVMBuildRetVoid(t->b);
+    LLVMDisposeBuilder(t->b);
 }
 
 /* Zeroes the halo of output rows [row0, row0+rows) (in stored coordinates) for images
@@ -269,25 +281,79 @@ void sn_gen_conv_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, 
         }
 }
 
-void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
-    int vl = k->vl;
-    int Ob = ceil_div(d->O, vl);
-    int OCG = ceil_div(Ob, d->tq), RT = ceil_div(d->OH, d->tr), NT = ceil_div((int)d->N, d->tn);
-    int pk = d->epi.pool ? d->epi.pk : 1;
-    const sn_cpu_layout *in = &d->in, *out = &d->out;
-    /* tile variants */
-    int nvals[2] = {d->tn, (int)(d->N % d->tn)}, rvals[2] = {d->tr, d->OH % d->tr},
-        wvals[2] = {d->tw, d->OW % d->tw}, qvals[2] = {d->tq, Ob % d->tq};
-    LLVMValueRef tiles[2][2][2][2];
-    memset(tiles, 0, sizeof tiles);
+void sn_conv_frame_init(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_tile_fn tile,
+                        sn_conv_frame *f) {
+    memset(f, 0, sizeof *f);
+    f->Ob = ceil_div(d->O, vl);
+    f->OCG = ceil_div(f->Ob, d->tq);
+    f->RT = ceil_div(d->OH, d->tr);
+    f->NT = ceil_div((int)d->N, d->tn);
+    f->pk = d->epi.pool ? d->epi.pk : 1;
+    f->nv[0] = d->tn;
+    f->nv[1] = (int)(d->N % d->tn);
+    f->rv[0] = d->tr;
+    f->rv[1] = d->OH % d->tr;
+    f->wv[0] = d->tw;
+    f->wv[1] = d->OW % d->tw;
+    f->qv[0] = d->tq;
+    f->qv[1] = f->Ob % d->tq;
     for (int a = 0; a < 2; a++)
         for (int bq = 0; bq < 2; bq++)
             for (int c = 0; c < 2; c++)
                 for (int e = 0; e < 2; e++)
-                    if (nvals[a] && rvals[bq] && wvals[c] && qvals[e])
-                        tiles[a][bq][c][e] =
-                            gen_tile(k, d, nvals[a], rvals[bq], wvals[c], qvals[e]);
+                    if (f->nv[a] && f->rv[bq] && f->wv[c] && f->qv[e])
+                        f->tiles[a][bq][c][e] = tile(k, d, f->nv[a], f->rv[bq], f->wv[c], f->qv[e]);
+}
 
+void sn_conv_task_begin(sn_irb *k, sn_conv_frame *f) {
+    LLVMValueRef t = irb_for(k, &f->lt, k->a_lo, k->a_hi, 1, "task");
+    LLVMValueRef nt = irb_remc(k, t, f->NT);
+    LLVMValueRef rest = irb_divc(k, t, f->NT);
+    LLVMValueRef rt = irb_remc(k, rest, f->RT);
+    LLVMValueRef ocg = irb_divc(k, rest, f->RT);
+    f->n0 = irb_mul(k, nt, f->nv[0]);
+    f->r0 = irb_mul(k, rt, f->rv[0]);
+    f->ob0 = irb_mul(k, ocg, f->qv[0]);
+    f->orow0 = irb_divc(k, f->r0, f->pk);
+    f->last_n = irb_icmp_eq(k, nt, f->NT - 1);
+    f->last_r = irb_icmp_eq(k, rt, f->RT - 1);
+    f->last_q = irb_icmp_eq(k, ocg, f->OCG - 1);
+    f->first_r = irb_icmp_eq(k, rt, 0);
+}
+
+void sn_conv_task_end(sn_irb *k, sn_conv_frame *f) {
+    irb_for_end(k, &f->lt);
+}
+
+LLVMBasicBlockRef sn_conv_variant_begin(sn_irb *k, const sn_conv_frame *f, int a, int bq, int e) {
+    if (!f->nv[a] || !f->rv[bq] || !f->qv[e]) return NULL;
+    /* a tail variant runs on the last task of its dimension, the full one elsewhere */
+    LLVMValueRef cond = LLVMConstInt(LLVMInt1TypeInContext(k->ctx), 1, 0);
+    const LLVMValueRef last[3] = {f->last_n, f->last_r, f->last_q};
+    const int tail[3] = {f->nv[1], f->rv[1], f->qv[1]}, which[3] = {a, bq, e};
+    for (int i = 0; i < 3; i++)
+        if (tail[i])
+            cond =
+                LLVMBuildAnd(k->b, cond, which[i] ? last[i] : LLVMBuildNot(k->b, last[i], ""), "");
+    return irb_if(k, cond, "variant");
+}
+
+void sn_conv_variant_end(sn_irb *k, const sn_conv_desc *d, const sn_conv_frame *f,
+                         LLVMValueRef yimg, int a, int bq, int e, LLVMBasicBlockRef cont) {
+    sn_gen_conv_zero_halo(k, d, yimg, f->nv[a], f->qv[e], f->orow0, f->rv[bq] / f->pk, f->first_r,
+                          f->last_r);
+    irb_endif(k, cont);
+}
+
+int sn_conv_col_variant(const sn_conv_desc *d, int col) {
+    return d->OW - col >= d->tw ? 0 : 1;
+}
+
+void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
+    int vl = k->vl;
+    sn_conv_frame f;
+    sn_conv_frame_init(k, d, vl, gen_tile, &f);
+    const sn_cpu_layout *in = &d->in, *out = &d->out;
     LLVMValueRef x = irb_arg_buf(k, 0), w = irb_arg_buf(k, 1), b = irb_arg_buf(k, 2),
                  y = irb_arg_buf(k, 3);
     /* the mask source has the output's layout: the same offsets address it */
@@ -295,71 +361,43 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
     /* the thresholds of the tile's first channel block (or any pointer: unused) */
     int U = sn_epi_threshold_units(&d->epi);
     LLVMValueRef thb = U ? irb_arg_buf(k, 5) : y;
-    irb_loop lt;
-    LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
-    LLVMValueRef nt = irb_remc(k, t, NT);
-    LLVMValueRef rest = irb_divc(k, t, NT);
-    LLVMValueRef rt = irb_remc(k, rest, RT);
-    LLVMValueRef ocg = irb_divc(k, rest, RT);
-    LLVMValueRef n0 = irb_mul(k, nt, d->tn), r0 = irb_mul(k, rt, d->tr),
-                 ob0 = irb_mul(k, ocg, d->tq);
     int64_t in_img = sn_lay_image(in), in_row = sn_lay_row(in), in_pix = sn_lay_pix(in);
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
             o_pix = sn_lay_pix(out);
     int64_t w_block = (int64_t)d->in.C * d->KH * d->KW * vl;
+    sn_conv_task_begin(k, &f);
     /* tile origins that do not depend on the column */
-    LLVMValueRef xrow =
-        irb_gep(k, x,
-                irb_add(k, irb_mul(k, n0, in_img),
-                        irb_mul(k, irb_addc(k, irb_mul(k, r0, d->SH), in->halo - d->PH), in_row)));
-    LLVMValueRef wb = irb_gep(k, w, irb_mul(k, ob0, w_block));
-    LLVMValueRef bb = irb_gep(k, b, irb_mul(k, ob0, vl));
-    LLVMValueRef tht = U ? irb_gep(k, thb, irb_mul(k, ob0, (int64_t)U * vl)) : y;
-    LLVMValueRef yimg_off = irb_add(k, irb_mul(k, n0, o_img), irb_mul(k, ob0, o_plane));
+    LLVMValueRef xrow = irb_gep(
+        k, x,
+        irb_add(k, irb_mul(k, f.n0, in_img),
+                irb_mul(k, irb_addc(k, irb_mul(k, f.r0, d->SH), in->halo - d->PH), in_row)));
+    LLVMValueRef wb = irb_gep(k, w, irb_mul(k, f.ob0, w_block));
+    LLVMValueRef bb = irb_gep(k, b, irb_mul(k, f.ob0, vl));
+    LLVMValueRef tht = U ? irb_gep(k, thb, irb_mul(k, f.ob0, (int64_t)U * vl)) : y;
+    LLVMValueRef yimg_off = irb_add(k, irb_mul(k, f.n0, o_img), irb_mul(k, f.ob0, o_plane));
     LLVMValueRef yimg = irb_gep(k, y, yimg_off);
-    LLVMValueRef orow0 = irb_divc(k, r0, pk);
-    LLVMValueRef yrow_off = irb_add(k, yimg_off, irb_mul(k, irb_addc(k, orow0, out->halo), o_row));
+    LLVMValueRef yrow_off =
+        irb_add(k, yimg_off, irb_mul(k, irb_addc(k, f.orow0, out->halo), o_row));
     LLVMValueRef yrow = irb_gep(k, y, yrow_off);
-    LLVMValueRef last_n = irb_icmp_eq(k, nt, NT - 1), last_r = irb_icmp_eq(k, rt, RT - 1),
-                 last_q = irb_icmp_eq(k, ocg, OCG - 1), first_r = irb_icmp_eq(k, rt, 0);
-    /* Dispatch on the variant (a small decision tree over the tails). */
     for (int a = 0; a < 2; a++)
         for (int bq = 0; bq < 2; bq++)
             for (int e = 0; e < 2; e++) {
-                if (!nvals[a] || !rvals[bq] || !qvals[e]) continue;
-                /* condition: (a ? last_n && tail : !(last_n && tail)) ... */
-                LLVMValueRef cond = LLVMConstInt(LLVMInt1TypeInContext(k->ctx), 1, 0);
-                if (nvals[1])
-                    cond =
-                        LLVMBuildAnd(k->b, cond, a ? last_n : LLVMBuildNot(k->b, last_n, ""), "");
-                if (rvals[1])
-                    cond =
-                        LLVMBuildAnd(k->b, cond, bq ? last_r : LLVMBuildNot(k->b, last_r, ""), "");
-                if (qvals[1])
-                    cond =
-                        LLVMBuildAnd(k->b, cond, e ? last_q : LLVMBuildNot(k->b, last_q, ""), "");
-                LLVMBasicBlockRef cont = irb_if(k, cond, "variant");
-                int col = 0;
-                for (int ct = 0; col < d->OW; ct++) {
-                    int c = (d->OW - col >= d->tw) ? 0 : 1;
-                    int ww = wvals[c];
+                LLVMBasicBlockRef cont = sn_conv_variant_begin(k, &f, a, bq, e);
+                if (!cont) continue;
+                for (int col = 0; col < d->OW;) {
+                    int c = sn_conv_col_variant(d, col);
                     LLVMValueRef xt =
                         irb_gepc(k, xrow, (int64_t)(col * d->SW + in->halo - d->PW) * in_pix);
-                    LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / pk + out->halo) * o_pix);
+                    LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / f.pk + out->halo) * o_pix);
                     /* the same position in the mask source */
                     LLVMValueRef mt = irb_gep(
-                        k, mbase, irb_addc(k, yrow_off, (int64_t)(col / pk + out->halo) * o_pix));
+                        k, mbase, irb_addc(k, yrow_off, (int64_t)(col / f.pk + out->halo) * o_pix));
                     LLVMValueRef args[6] = {xt, wb, bb, yt, mt, tht};
-                    LLVMBuildCall2(k->b, LLVMGlobalGetValueType(tiles[a][bq][c][e]),
-                                   tiles[a][bq][c][e], args, 6, "");
-                    col += ww;
+                    LLVMValueRef fn = f.tiles[a][bq][c][e];
+                    LLVMBuildCall2(k->b, LLVMGlobalGetValueType(fn), fn, args, 6, "");
+                    col += f.wv[c];
                 }
-                sn_gen_conv_zero_halo(k, d, yimg, nvals[a], qvals[e], orow0, rvals[bq] / pk,
-                                      first_r, last_r);
-                irb_endif(k, cont);
+                sn_conv_variant_end(k, d, &f, yimg, a, bq, e, cont);
             }
-    irb_for_end(k, &lt);
-    (void)o_row;
-    (void)o_img;
-    (void)o_plane;
+    sn_conv_task_end(k, &f);
 }

@@ -141,21 +141,19 @@ static LLVMValueRef slot_i32(sn_irb *k) {
 /* One tile variant: tile(xs, w, b, y, theta) with xs the scratch (i32*) at the tile's
  * first image, channel block 0, first source row and column; w (i32*) the packed weights
  * of its first channel block; theta the thresholds of that block. */
+/* An int32 accumulator slot's sum as floats (exact below 2^24). */
+static LLVMValueRef sum_f32(sn_irb *t, LLVMValueRef acc) {
+    return LLVMBuildSIToFP(t->b, LLVMBuildLoad2(t->b, t->t_vi32, acc, ""), t->t_vf, "");
+}
+
 static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, int ww, int qq) {
     const int vl = 16;
     char name[96];
     snprintf(name, sizeof name, "tile_i8_n%d_r%d_w%d_q%d", nn, rr, ww, qq);
+    /* tile(u8 scratch, s8 weights, b, y, thresholds) */
     LLVMTypeRef params[5] = {k->t_pi32, k->t_pi32, k->t_pf, k->t_pf, k->t_pf};
-    LLVMValueRef fn = LLVMAddFunction(k->mod, name, LLVMFunctionType(k->t_void, params, 5, 0));
-    LLVMSetLinkage(fn, LLVMInternalLinkage);
-    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    for (unsigned i = 0; i < 5; i++)
-        LLVMAddAttributeAtIndex(fn, i + 1, LLVMCreateEnumAttribute(k->ctx, noalias, 0));
-    sn_irb t = *k;
-    t.fn = fn;
-    t.b = LLVMCreateBuilderInContext(k->ctx);
-    t.entry = LLVMAppendBasicBlockInContext(k->ctx, fn, "entry");
-    LLVMPositionBuilderAtEnd(t.b, t.entry);
+    sn_irb t;
+    LLVMValueRef fn = sn_conv_tile_begin(k, &t, name, params, 5, 5);
     LLVMValueRef xs = LLVMGetParam(fn, 0), w = LLVMGetParam(fn, 1), b = LLVMGetParam(fn, 2),
                  y = LLVMGetParam(fn, 3), th = LLVMGetParam(fn, 4);
     LLVMTypeRef pv = LLVMPointerType(t.t_vi32, 0);
@@ -206,45 +204,9 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
         }
     irb_for_end(&t, &lq);
 
-    /* epilogue: float(sum) + bias, the epilogue ops, pooling, store */
-    const sn_cpu_layout *out = &d->out;
-    int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
-            o_pix = sn_lay_pix(out);
-    int U = sn_epi_threshold_units(&d->epi);
-    LLVMValueRef bias[8], theta[8];
-    for (int q = 0; q < qq; q++) {
-        bias[q] = irb_vload(&t, irb_gepc(&t, b, (int64_t)q * vl), vl * 4);
-        theta[q] = U ? irb_gepc(&t, th, (int64_t)q * U * vl) : NULL;
-    }
-    int pk = d->epi.pool ? d->epi.pk : 1;
-    for (int i = 0; i < nn; i++)
-        for (int q = 0; q < qq; q++)
-            for (int pr = 0; pr < rr / pk; pr++)
-                for (int pc = 0; pc < ww / pk; pc++) {
-                    LLVMValueRef res = NULL;
-                    for (int dr = 0; dr < pk; dr++)
-                        for (int dc = 0; dc < pk; dc++) {
-                            LLVMValueRef s = LLVMBuildLoad2(
-                                t.b, t.t_vi32, ACC(i, pr * pk + dr, pc * pk + dc, q), "");
-                            LLVMValueRef v =
-                                irb_fadd(&t, LLVMBuildSIToFP(t.b, s, t.t_vf, ""), bias[q]);
-                            v = sn_gen_epilogue_at(&t, &d->epi, v, theta[q]);
-                            if (!res)
-                                res = v;
-                            else if (d->epi.pool == 1)
-                                res = irb_fmax(&t, res, v);
-                            else
-                                res = irb_fadd(&t, res, v);
-                        }
-                    if (d->epi.pool == 2)
-                        res = irb_fmul(&t, res, irb_vsplat(&t, 1.0f / (float)(pk * pk)));
-                    int64_t off =
-                        i * o_img + q * o_plane + (int64_t)pr * o_row + (int64_t)pc * o_pix;
-                    irb_vstore(&t, res, irb_gepc(&t, y, off), vl * 4);
-                }
+/* float(sum) (exact), then the fp32 kernel's bias, epilogue, pooling and store */
 #undef ACC
-    LLVMBuildRetVoid(t.b);
-    LLVMDisposeBuilder(t.b);
+    sn_conv_tile_end(&t, d, vl, nn, rr, ww, qq, acc, sum_f32, b, th, y, NULL);
     return fn;
 }
 
@@ -292,21 +254,9 @@ static void gen_convert(sn_irb *k, const sn_conv_desc *d, LLVMValueRef src, LLVM
 
 void sn_gen_conv_i8(sn_irb *k, const sn_conv_desc *d) {
     const int vl = 16;
-    int Ob = ceil_div(d->O, vl);
-    int OCG = ceil_div(Ob, d->tq), RT = ceil_div(d->OH, d->tr), NT = ceil_div((int)d->N, d->tn);
-    int pk = d->epi.pool ? d->epi.pk : 1;
+    sn_conv_frame f;
+    sn_conv_frame_init(k, d, vl, gen_tile, &f);
     const sn_cpu_layout *in = &d->in, *out = &d->out;
-    int nvals[2] = {d->tn, (int)(d->N % d->tn)}, rvals[2] = {d->tr, d->OH % d->tr},
-        wvals[2] = {d->tw, d->OW % d->tw}, qvals[2] = {d->tq, Ob % d->tq};
-    LLVMValueRef tiles[2][2][2][2];
-    memset(tiles, 0, sizeof tiles);
-    for (int a = 0; a < 2; a++)
-        for (int bq = 0; bq < 2; bq++)
-            for (int c = 0; c < 2; c++)
-                for (int e = 0; e < 2; e++)
-                    if (nvals[a] && rvals[bq] && wvals[c] && qvals[e])
-                        tiles[a][bq][c][e] =
-                            gen_tile(k, d, nvals[a], rvals[bq], wvals[c], qvals[e]);
 
     /* the u8 scratch, once per call (tasks reuse it) */
     LLVMTypeRef st = LLVMArrayType(k->t_i8, (unsigned)scratch_bytes(d, d->tn, d->tr));
@@ -319,61 +269,39 @@ void sn_gen_conv_i8(sn_irb *k, const sn_conv_desc *d) {
     LLVMValueRef w = LLVMBuildBitCast(k->b, irb_arg_buf(k, 1), k->t_pi32, "");
     int U = sn_epi_threshold_units(&d->epi);
     LLVMValueRef thb = U ? irb_arg_buf(k, 5) : y;
-    irb_loop lt;
-    LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
-    LLVMValueRef nt = irb_remc(k, t, NT);
-    LLVMValueRef rest = irb_divc(k, t, NT);
-    LLVMValueRef rt = irb_remc(k, rest, RT);
-    LLVMValueRef ocg = irb_divc(k, rest, RT);
-    LLVMValueRef n0 = irb_mul(k, nt, d->tn), r0 = irb_mul(k, rt, d->tr),
-                 ob0 = irb_mul(k, ocg, d->tq);
     int64_t in_img = sn_lay_image(in), in_row = sn_lay_row(in);
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
             o_pix = sn_lay_pix(out);
     int64_t w_block = (int64_t)ceil_div(in->C, 4) * d->KH * d->KW * vl; /* words */
-    LLVMValueRef xsrc =
-        irb_gep(k, x,
-                irb_add(k, irb_mul(k, n0, in_img),
-                        irb_mul(k, irb_addc(k, irb_mul(k, r0, d->SH), in->halo - d->PH), in_row)));
-    LLVMValueRef wb = gep_i32(k, w, irb_mul(k, ob0, w_block));
-    LLVMValueRef bb = irb_gep(k, b, irb_mul(k, ob0, vl));
-    LLVMValueRef tht = U ? irb_gep(k, thb, irb_mul(k, ob0, (int64_t)U * vl)) : y;
-    LLVMValueRef yimg = irb_gep(k, y, irb_add(k, irb_mul(k, n0, o_img), irb_mul(k, ob0, o_plane)));
-    LLVMValueRef orow0 = irb_divc(k, r0, pk);
-    LLVMValueRef yrow = irb_gep(k, yimg, irb_mul(k, irb_addc(k, orow0, out->halo), o_row));
-    LLVMValueRef last_n = irb_icmp_eq(k, nt, NT - 1), last_r = irb_icmp_eq(k, rt, RT - 1),
-                 last_q = irb_icmp_eq(k, ocg, OCG - 1), first_r = irb_icmp_eq(k, rt, 0);
     int64_t s_pix = 4; /* words per scratch pixel */
+    sn_conv_task_begin(k, &f);
+    LLVMValueRef xsrc = irb_gep(
+        k, x,
+        irb_add(k, irb_mul(k, f.n0, in_img),
+                irb_mul(k, irb_addc(k, irb_mul(k, f.r0, d->SH), in->halo - d->PH), in_row)));
+    LLVMValueRef wb = gep_i32(k, w, irb_mul(k, f.ob0, w_block));
+    LLVMValueRef bb = irb_gep(k, b, irb_mul(k, f.ob0, vl));
+    LLVMValueRef tht = U ? irb_gep(k, thb, irb_mul(k, f.ob0, (int64_t)U * vl)) : y;
+    LLVMValueRef yimg =
+        irb_gep(k, y, irb_add(k, irb_mul(k, f.n0, o_img), irb_mul(k, f.ob0, o_plane)));
+    LLVMValueRef yrow = irb_gep(k, yimg, irb_mul(k, irb_addc(k, f.orow0, out->halo), o_row));
     for (int a = 0; a < 2; a++)
         for (int bq = 0; bq < 2; bq++)
             for (int e = 0; e < 2; e++) {
-                if (!nvals[a] || !rvals[bq] || !qvals[e]) continue;
-                LLVMValueRef cond = LLVMConstInt(LLVMInt1TypeInContext(k->ctx), 1, 0);
-                if (nvals[1])
-                    cond =
-                        LLVMBuildAnd(k->b, cond, a ? last_n : LLVMBuildNot(k->b, last_n, ""), "");
-                if (rvals[1])
-                    cond =
-                        LLVMBuildAnd(k->b, cond, bq ? last_r : LLVMBuildNot(k->b, last_r, ""), "");
-                if (qvals[1])
-                    cond =
-                        LLVMBuildAnd(k->b, cond, e ? last_q : LLVMBuildNot(k->b, last_q, ""), "");
-                LLVMBasicBlockRef cont = irb_if(k, cond, "variant");
-                gen_convert(k, d, xsrc, scr, nvals[a], src_rows(d, rvals[bq]));
-                int col = 0;
-                while (col < d->OW) {
-                    int c = (d->OW - col >= d->tw) ? 0 : 1;
+                LLVMBasicBlockRef cont = sn_conv_variant_begin(k, &f, a, bq, e);
+                if (!cont) continue;
+                gen_convert(k, d, xsrc, scr, f.nv[a], src_rows(d, f.rv[bq]));
+                for (int col = 0; col < d->OW;) {
+                    int c = sn_conv_col_variant(d, col);
                     LLVMValueRef xt =
                         gep_i32c(k, scr32, (int64_t)(col * d->SW + in->halo - d->PW) * s_pix);
-                    LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / pk + out->halo) * o_pix);
+                    LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / f.pk + out->halo) * o_pix);
                     LLVMValueRef args[5] = {xt, wb, bb, yt, tht};
-                    LLVMBuildCall2(k->b, LLVMGlobalGetValueType(tiles[a][bq][c][e]),
-                                   tiles[a][bq][c][e], args, 5, "");
-                    col += wvals[c];
+                    LLVMValueRef fn = f.tiles[a][bq][c][e];
+                    LLVMBuildCall2(k->b, LLVMGlobalGetValueType(fn), fn, args, 5, "");
+                    col += f.wv[c];
                 }
-                sn_gen_conv_zero_halo(k, d, yimg, nvals[a], qvals[e], orow0, rvals[bq] / pk,
-                                      first_r, last_r);
-                irb_endif(k, cont);
+                sn_conv_variant_end(k, d, &f, yimg, a, bq, e, cont);
             }
-    irb_for_end(k, &lt);
+    sn_conv_task_end(k, &f);
 }

@@ -68,6 +68,51 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs);
 int64_t sn_conv_tasks(const sn_conv_desc *d);
 /* ptrs[5]: packed thresholds when the epilogue has SN_EPI_THRESHOLD. */
 void sn_gen_conv(sn_irb *k, const sn_conv_desc *d);
+/* The frame both direct convolution generators (sn_gen_conv, sn_gen_conv_i8) share: the
+ * register-tile variants, the task loop over (image group, row tile, channel group) with
+ * images innermost, and the dispatch of each task to its variant. Variant [a][bq][c][e]
+ * has nv[a] images, rv[bq] rows, wv[c] columns and qv[e] channel blocks; index 0 is the
+ * full tile, 1 the tail (0 when the extent divides evenly, and then no such variant). */
+typedef LLVMValueRef (*sn_conv_tile_fn)(sn_irb *k, const sn_conv_desc *d, int nn, int rr, int ww,
+                                        int qq);
+typedef struct sn_conv_frame {
+    int Ob, NT, RT, OCG, pk;
+    int nv[2], rv[2], wv[2], qv[2];
+    LLVMValueRef tiles[2][2][2][2];
+    /* the current task (between sn_conv_task_begin and sn_conv_task_end) */
+    irb_loop lt;
+    LLVMValueRef n0, r0, ob0, orow0; /* first image, conv row, channel block, output row */
+    LLVMValueRef last_n, last_r, last_q, first_r;
+} sn_conv_frame;
+/* Generates the tile variants with `tile` (vl output channels per block). */
+void sn_conv_frame_init(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_tile_fn tile,
+                        sn_conv_frame *f);
+/* Opens the loop over the kernel's tasks [a_lo, a_hi) and computes the task's origin. */
+void sn_conv_task_begin(sn_irb *k, sn_conv_frame *f);
+void sn_conv_task_end(sn_irb *k, sn_conv_frame *f);
+/* Opens the block that runs when the task's tile is variant (a, bq, *, e); NULL when that
+ * variant does not exist (then skip it). Close it with sn_conv_variant_end. */
+LLVMBasicBlockRef sn_conv_variant_begin(sn_irb *k, const sn_conv_frame *f, int a, int bq, int e);
+/* Zeroes the output halo of the variant's rows (yimg: the output at image n0, block ob0)
+ * and closes its block. */
+void sn_conv_variant_end(sn_irb *k, const sn_conv_desc *d, const sn_conv_frame *f,
+                         LLVMValueRef yimg, int a, int bq, int e, LLVMBasicBlockRef cont);
+/* The column variant (0 full, 1 tail) of the tile that starts at output column col. */
+int sn_conv_col_variant(const sn_conv_desc *d, int col);
+/* Starts a tile function `name`(params[0..n)) -> void, internal, its first `noalias`
+ * pointer parameters marked noalias; t becomes a builder state positioned in its entry. */
+LLVMValueRef sn_conv_tile_begin(const sn_irb *k, sn_irb *t, const char *name, LLVMTypeRef *params,
+                                unsigned n, unsigned noalias);
+/* Ends a tile: for each output value of the nn x rr x ww x qq tile (its sum as a float
+ * vector, sum(t, acc[index]) with index ((i*rr + r)*ww + c)*qq + q, read where it is used
+ * so the accumulators stay in registers until then), adds the bias (b: [qq*vl] floats), applies the
+ * epilogue (thresholds from th, [qq][U][vl]), pools, masks (against mask, the output's
+ * layout, when the epilogue masks) and stores at y; then returns from the function. */
+typedef LLVMValueRef (*sn_conv_sum_fn)(sn_irb *t, LLVMValueRef acc);
+void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, int ww, int qq,
+                      const LLVMValueRef *acc, sn_conv_sum_fn sum, LLVMValueRef b, LLVMValueRef th,
+                      LLVMValueRef y, LLVMValueRef mask);
+
 /* Zeroes the output halo of a tile's rows (shared by the direct kernels): images [0, nn)
  * and channel blocks [0, qq) from yimg (image n0, block ob0), output rows [row0,
  * row0+rows), plus the top/bottom halo rows when `first` / `last` (i1 values). */
