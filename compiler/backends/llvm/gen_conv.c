@@ -305,7 +305,7 @@ void sn_conv_frame_init(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_tile_f
                         f->tiles[a][bq][c][e] = tile(k, d, f->nv[a], f->rv[bq], f->wv[c], f->qv[e]);
 }
 
-void sn_conv_task_begin(sn_irb *k, sn_conv_frame *f) {
+void sn_conv_task_begin(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_frame *f) {
     LLVMValueRef t = irb_for(k, &f->lt, k->a_lo, k->a_hi, 1, "task");
     LLVMValueRef nt = irb_remc(k, t, f->NT);
     LLVMValueRef rest = irb_divc(k, t, f->NT);
@@ -319,6 +319,16 @@ void sn_conv_task_begin(sn_irb *k, sn_conv_frame *f) {
     f->last_r = irb_icmp_eq(k, rt, f->RT - 1);
     f->last_q = irb_icmp_eq(k, ocg, f->OCG - 1);
     f->first_r = irb_icmp_eq(k, rt, 0);
+    const sn_cpu_layout *in = &d->in, *out = &d->out;
+    f->x_off = irb_add(
+        k, irb_mul(k, f->n0, sn_lay_image(in)),
+        irb_mul(k, irb_addc(k, irb_mul(k, f->r0, d->SH), in->halo - d->PH), sn_lay_row(in)));
+    f->y_img_off =
+        irb_add(k, irb_mul(k, f->n0, sn_lay_image(out)), irb_mul(k, f->ob0, sn_lay_plane(out)));
+    f->y_row_off =
+        irb_add(k, f->y_img_off, irb_mul(k, irb_addc(k, f->orow0, out->halo), sn_lay_row(out)));
+    f->b_off = irb_mul(k, f->ob0, vl);
+    f->th_off = irb_mul(k, f->ob0, (int64_t)sn_epi_threshold_units(&d->epi) * vl);
 }
 
 void sn_conv_task_end(sn_irb *k, sn_conv_frame *f) {
@@ -361,23 +371,16 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
     /* the thresholds of the tile's first channel block (or any pointer: unused) */
     int U = sn_epi_threshold_units(&d->epi);
     LLVMValueRef thb = U ? irb_arg_buf(k, 5) : y;
-    int64_t in_img = sn_lay_image(in), in_row = sn_lay_row(in), in_pix = sn_lay_pix(in);
-    int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
-            o_pix = sn_lay_pix(out);
+    int64_t in_pix = sn_lay_pix(in), o_pix = sn_lay_pix(out);
     int64_t w_block = (int64_t)d->in.C * d->KH * d->KW * vl;
-    sn_conv_task_begin(k, &f);
+    sn_conv_task_begin(k, d, vl, &f);
     /* tile origins that do not depend on the column */
-    LLVMValueRef xrow = irb_gep(
-        k, x,
-        irb_add(k, irb_mul(k, f.n0, in_img),
-                irb_mul(k, irb_addc(k, irb_mul(k, f.r0, d->SH), in->halo - d->PH), in_row)));
+    LLVMValueRef xrow = irb_gep(k, x, f.x_off);
     LLVMValueRef wb = irb_gep(k, w, irb_mul(k, f.ob0, w_block));
-    LLVMValueRef bb = irb_gep(k, b, irb_mul(k, f.ob0, vl));
-    LLVMValueRef tht = U ? irb_gep(k, thb, irb_mul(k, f.ob0, (int64_t)U * vl)) : y;
-    LLVMValueRef yimg_off = irb_add(k, irb_mul(k, f.n0, o_img), irb_mul(k, f.ob0, o_plane));
-    LLVMValueRef yimg = irb_gep(k, y, yimg_off);
-    LLVMValueRef yrow_off =
-        irb_add(k, yimg_off, irb_mul(k, irb_addc(k, f.orow0, out->halo), o_row));
+    LLVMValueRef bb = irb_gep(k, b, f.b_off);
+    LLVMValueRef tht = U ? irb_gep(k, thb, f.th_off) : y;
+    LLVMValueRef yimg = irb_gep(k, y, f.y_img_off);
+    LLVMValueRef yrow_off = f.y_row_off;
     LLVMValueRef yrow = irb_gep(k, y, yrow_off);
     for (int a = 0; a < 2; a++)
         for (int bq = 0; bq < 2; bq++)

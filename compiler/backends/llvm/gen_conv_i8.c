@@ -269,22 +269,16 @@ void sn_gen_conv_i8(sn_irb *k, const sn_conv_desc *d) {
     LLVMValueRef w = LLVMBuildBitCast(k->b, irb_arg_buf(k, 1), k->t_pi32, "");
     int U = sn_epi_threshold_units(&d->epi);
     LLVMValueRef thb = U ? irb_arg_buf(k, 5) : y;
-    int64_t in_img = sn_lay_image(in), in_row = sn_lay_row(in);
-    int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
-            o_pix = sn_lay_pix(out);
+    int64_t o_pix = sn_lay_pix(out);
     int64_t w_block = (int64_t)ceil_div(in->C, 4) * d->KH * d->KW * vl; /* words */
     int64_t s_pix = 4; /* words per scratch pixel */
-    sn_conv_task_begin(k, &f);
-    LLVMValueRef xsrc = irb_gep(
-        k, x,
-        irb_add(k, irb_mul(k, f.n0, in_img),
-                irb_mul(k, irb_addc(k, irb_mul(k, f.r0, d->SH), in->halo - d->PH), in_row)));
+    sn_conv_task_begin(k, d, vl, &f);
+    LLVMValueRef xsrc = irb_gep(k, x, f.x_off);
     LLVMValueRef wb = gep_i32(k, w, irb_mul(k, f.ob0, w_block));
-    LLVMValueRef bb = irb_gep(k, b, irb_mul(k, f.ob0, vl));
-    LLVMValueRef tht = U ? irb_gep(k, thb, irb_mul(k, f.ob0, (int64_t)U * vl)) : y;
-    LLVMValueRef yimg =
-        irb_gep(k, y, irb_add(k, irb_mul(k, f.n0, o_img), irb_mul(k, f.ob0, o_plane)));
-    LLVMValueRef yrow = irb_gep(k, yimg, irb_mul(k, irb_addc(k, f.orow0, out->halo), o_row));
+    LLVMValueRef bb = irb_gep(k, b, f.b_off);
+    LLVMValueRef tht = U ? irb_gep(k, thb, f.th_off) : y;
+    LLVMValueRef yimg = irb_gep(k, y, f.y_img_off);
+    LLVMValueRef yrow = irb_gep(k, y, f.y_row_off);
     for (int a = 0; a < 2; a++)
         for (int bq = 0; bq < 2; bq++)
             for (int e = 0; e < 2; e++) {

@@ -83,12 +83,16 @@ typedef struct sn_conv_frame {
     irb_loop lt;
     LLVMValueRef n0, r0, ob0, orow0; /* first image, conv row, channel block, output row */
     LLVMValueRef last_n, last_r, last_q, first_r;
+    /* element offsets of the task's origin: its first input row (image n0, the row above
+     * conv row r0 by the padding, in the input layout), its output image (n0, block ob0)
+     * and that image's first output row, its bias and its thresholds ([U][vl] per block) */
+    LLVMValueRef x_off, y_img_off, y_row_off, b_off, th_off;
 } sn_conv_frame;
 /* Generates the tile variants with `tile` (vl output channels per block). */
 void sn_conv_frame_init(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_tile_fn tile,
                         sn_conv_frame *f);
 /* Opens the loop over the kernel's tasks [a_lo, a_hi) and computes the task's origin. */
-void sn_conv_task_begin(sn_irb *k, sn_conv_frame *f);
+void sn_conv_task_begin(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_frame *f);
 void sn_conv_task_end(sn_irb *k, sn_conv_frame *f);
 /* Opens the block that runs when the task's tile is variant (a, bq, *, e); NULL when that
  * variant does not exist (then skip it). Close it with sn_conv_variant_end. */
