@@ -17,9 +17,8 @@
 //
 // Slots: KERNEL; IDX (the index type: int when every element index fits in 31 bits, else
 // i64); M, NCOL, KDIM, TAPS; A_ELEM, B_ELEM (bodies returning A(m, k), B(k, j), called in
-// range only); OUT_INDEX (body returning the y index of row m, column group q); EPILOGUE
-// (statements updating float v; m, oi (the output index), p0, p1, aux in scope);
-// POOL_INIT, POOL_ACC, POOL_FINISH (statements on float acc and the epilogue's v).
+// range only); OUT_INDEX (body returning the y index of row m, column group q); STORE
+// (igemm_store.cuh rendered with the fused epilogue and pooling: the store phase).
 
 typedef {{IDX}} idx;
 constexpr idx GM = {{M}};
@@ -89,21 +88,5 @@ extern "C" __global__ void __launch_bounds__(256)
         for (int j = 0; j < 4; j++) Cs[ty * 4 + i][tx * 4 + j] = racc[i][j];
     __syncthreads();
 
-    // epilogue: one stored value per (row, column group)
-    constexpr int QN = BN / TAPS;
-    for (int e = tid; e < BM * QN; e += NT) {
-        const int r = e / QN, q = e % QN;
-        const idx m = m0 + r, jq = j0 / TAPS + q;
-        if (m >= GM || jq >= GN / TAPS) continue;
-        const idx oi = out_index(m, jq);
-        float acc = 0.0f;
-{{POOL_INIT}}
-        for (int tap = 0; tap < TAPS; tap++) {
-            float v = Cs[r][q * TAPS + tap];
-{{EPILOGUE}}
-{{POOL_ACC}}
-        }
-{{POOL_FINISH}}
-        y[oi] = acc;
-    }
+{{STORE}}
 }

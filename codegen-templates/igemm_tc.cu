@@ -142,21 +142,5 @@ extern "C" __global__ void __launch_bounds__(128)
         }
     __syncthreads();
 
-    // epilogue: one stored value per (row, column group)
-    constexpr int QN = BN / TAPS;
-    for (int e = tid; e < BM * QN; e += NT) {
-        const int r = e / QN, q = e % QN;
-        const idx m = m0 + r, jq = j0 / TAPS + q;
-        if (m >= GM || jq >= GN / TAPS) continue;
-        const idx oi = out_index(m, jq);
-        float acc = 0.0f;
-{{POOL_INIT}}
-        for (int tap = 0; tap < TAPS; tap++) {
-            float v = Cs[r][q * TAPS + tap];
-{{EPILOGUE}}
-{{POOL_ACC}}
-        }
-{{POOL_FINISH}}
-        y[oi] = acc;
-    }
+{{STORE}}
 }

@@ -334,6 +334,22 @@ static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, in
         sn_sb_free(&code);
         return -1;
     }
+    /* the store phase (epilogue and pooling), shared by both GEMM templates */
+    sn_cu_slots ss;
+    sn_cu_slots_init(&ss);
+    sn_cu_slot(&ss, "EPILOGUE", "%s", sn_sb_cstr(&code));
+    sn_cu_slot(&ss, "POOL_INIT", "%s", G->pool_init);
+    sn_cu_slot(&ss, "POOL_ACC", "%s", G->pool_acc);
+    sn_cu_slot(&ss, "POOL_FINISH", "%s", G->pool_finish);
+    sn_sb_free(&code);
+    sn_sb_init(&code);
+    sn_code rc = sn_cu_render("igemm_store.cuh", &ss, &code, L->st);
+    sn_cu_slots_free(&ss);
+    if (rc) {
+        sn_sb_free(&code);
+        return -1;
+    }
+
     int tc = L->o->precision != SN_CU_FP32;
     sn_cu_slots s;
     sn_cu_slots_init(&s);
@@ -345,10 +361,10 @@ static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, in
     sn_cu_slot(&s, "A_ELEM", "%s", sn_sb_cstr(&G->a_elem));
     sn_cu_slot(&s, "B_ELEM", "%s", sn_sb_cstr(&G->b_elem));
     sn_cu_slot(&s, "OUT_INDEX", "%s", sn_sb_cstr(&G->out_index));
-    sn_cu_slot(&s, "EPILOGUE", "%s", sn_sb_cstr(&code));
-    sn_cu_slot(&s, "POOL_INIT", "%s", G->pool_init);
-    sn_cu_slot(&s, "POOL_ACC", "%s", G->pool_acc);
-    sn_cu_slot(&s, "POOL_FINISH", "%s", G->pool_finish);
+    /* without the fragment's last newline: the slot's own line ends it */
+    size_t store_len =
+        code.len && sn_sb_cstr(&code)[code.len - 1] == '\n' ? code.len - 1 : code.len;
+    sn_cu_slot(&s, "STORE", "%.*s", (int)store_len, sn_sb_cstr(&code));
     if (tc) sn_cu_slot_bool(&s, "BF16", L->o->precision == SN_CU_BF16);
     sn_sb_free(&code);
     if (G->a_elem.oom || G->b_elem.oom || G->out_index.oom) {
