@@ -2,8 +2,9 @@
 // (runtime/ref/batchnorm.c): mean and biased variance over the m = N*HW values (two
 // passes, double, a fixed reduction tree), the running statistics updated with the
 // unbiased variance and PyTorch's momentum, num_batches_tracked incremented, and the
-// per-channel scale / shift that the following elementwise kernel applies
-// (y = x * scale + shift, the shared "affine" definition).
+// per-channel constants of the shared "normalize" definition that the following
+// elementwise kernel applies, y = ((x - hi) - lo) * s + b (see bn_fold.cu): the double
+// mean as a float pair hi + lo, s = invstd * gamma rounded once, b = beta.
 //
 // Slots: KERNEL, N (images), C, HW, EPS, MOMENTUM (doubles). Block: 256 threads; grid: C.
 // gamma, beta, running_mean, running_var and count may be null.
@@ -17,7 +18,7 @@ extern "C" __global__ void __launch_bounds__(256)
            const float *__restrict__ beta, float *__restrict__ running_mean,
            float *__restrict__ running_var, long long *__restrict__ count,
            float *__restrict__ save_mean, float *__restrict__ save_invstd,
-           float *__restrict__ scale, float *__restrict__ shift) {
+           float *__restrict__ bnp) {
     __shared__ double scratch[256];
     const int c = blockIdx.x, tid = threadIdx.x;
     const double m = (double)NB * (double)HW;
@@ -34,7 +35,7 @@ extern "C" __global__ void __launch_bounds__(256)
     if (tid != 0) return;
     const double var = ss / m;
     const double invstd = 1.0 / sqrt(var + {{EPS}});
-    const double g = gamma ? (double)gamma[c] : 1.0, b = beta ? (double)beta[c] : 0.0;
+    const double g = gamma ? (double)gamma[c] : 1.0;
     const double mom = {{MOMENTUM}};
     if (running_mean) running_mean[c] = (float)((1.0 - mom) * (double)running_mean[c] + mom * mean);
     if (running_var)
@@ -42,6 +43,9 @@ extern "C" __global__ void __launch_bounds__(256)
     if (count && c == 0) *count += 1;
     save_mean[c] = (float)mean;
     save_invstd[c] = (float)invstd;
-    scale[c] = (float)(invstd * g);
-    shift[c] = (float)(b - mean * invstd * g);
+    const float hi = (float)mean;
+    bnp[4 * c] = hi;
+    bnp[4 * c + 1] = (float)(mean - (double)hi);
+    bnp[4 * c + 2] = (float)(invstd * g);
+    bnp[4 * c + 3] = beta ? beta[c] : 0.0f;
 }

@@ -9,6 +9,11 @@
  * so snnc's kernel cache (keyed by the NVRTC version) never hands an object built for
  * another header or compiler to the emulator, nor an emulator object to a real GPU.
  *
+ * $SNNC_EMU_MUTATE=FROM=>TO (with \n for a newline) replaces the first FROM in every
+ * source that has one before compiling: a planted fault, to show that the conformance
+ * tests catch it (the setting is part of the version, so mutated objects never meet
+ * unmutated ones in the cache).
+ *
  * Options: those snnc passes (--gpu-architecture=sm_NN or compute_NN, --std=c++17, --fmad,
  * --ftz, --prec-div, --prec-sqrt, --generate-line-info); others fail with
  * NVRTC_ERROR_INVALID_OPTION. --fmad=true allows the GPU to contract a * b + c into an FMA;
@@ -46,7 +51,8 @@ static struct {
     int loaded;
     char *header; /* cuda_emu.h */
     char cxx[256];
-    unsigned version; /* hash of header and compiler */
+    char *from, *to;  /* $SNNC_EMU_MUTATE, decoded */
+    unsigned version; /* hash of header, compiler and mutation */
     char error[512];
 } E;
 
@@ -109,6 +115,22 @@ static unsigned fnv(unsigned h, const char *s) {
     return h;
 }
 
+/* n bytes of s with \n turned into a newline and \\ into a backslash */
+static char *unescape(const char *s, size_t n) {
+    char *o = malloc(n + 1), *w = o;
+    if (!o) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == '\\')) {
+            *w++ = s[i + 1] == 'n' ? '\n' : '\\';
+            i++;
+        } else {
+            *w++ = s[i];
+        }
+    }
+    *w = 0;
+    return o;
+}
+
 static int load(void) {
     if (E.loaded) return E.error[0] ? -1 : 0;
     E.loaded = 1;
@@ -130,8 +152,23 @@ static int load(void) {
                  "SNNC_EMU_CXX)");
         return -1;
     }
+    const char *mut = getenv("SNNC_EMU_MUTATE");
+    if (mut && *mut) {
+        const char *arrow = strstr(mut, "=>");
+        if (!arrow) {
+            snprintf(E.error, sizeof E.error, "SNNC_EMU_MUTATE=%s: expected FROM=>TO", mut);
+            return -1;
+        }
+        E.from = unescape(mut, (size_t)(arrow - mut));
+        E.to = unescape(arrow + 2, strlen(arrow + 2));
+        if (!E.from || !E.to || !*E.from) {
+            snprintf(E.error, sizeof E.error, "SNNC_EMU_MUTATE: empty FROM or out of memory");
+            return -1;
+        }
+    }
     unsigned h = fnv(2166136261u, E.header);
     h = fnv(h, E.cxx);
+    if (E.from) h = fnv(fnv(fnv(h, "mutate"), E.from), E.to);
     for (size_t i = 0; i < sizeof cxx_flags / sizeof cxx_flags[0]; i++) h = fnv(h, cxx_flags[i]);
     E.version = h % 100000u;
     return 0;
@@ -324,7 +361,17 @@ EMU_EXPORT nvrtcResult nvrtcCompileProgram(nvrtcProgram prog, int nopts, const c
     nvrtcResult rc = NVRTC_ERROR_COMPILATION;
     FILE *f = fopen(src, "w");
     if (f) {
-        fprintf(f, "%s\n#line 1 \"%s\"\n%s\n%s", E.header, p->name, p->src, footer);
+        const char *at = E.from ? strstr(p->src, E.from) : NULL;
+        fprintf(f, "%s\n#line 1 \"%s\"\n", E.header, p->name);
+        if (at) {
+            fwrite(p->src, 1, (size_t)(at - p->src), f);
+            fputs(E.to, f);
+            fputs(at + strlen(E.from), f);
+            fprintf(stderr, "cuda emulator: %s: planted fault (SNNC_EMU_MUTATE)\n", p->name);
+        } else {
+            fputs(p->src, f);
+        }
+        fprintf(f, "\n%s", footer);
         if (fclose(f) != 0) f = NULL;
     }
     if (!f) {

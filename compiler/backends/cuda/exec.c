@@ -89,11 +89,11 @@ typedef struct sn_cuda_exec {
     int nmods;
     CUdeviceptr arena;
     int64_t arena_bytes;
-    CUdeviceptr *dev; /* per program buffer (weights once acquired; views resolved) */
-    int64_t *off;     /* arena offset per program buffer, -1 for none */
-    int *host;        /* per program buffer: the plan's host buffer, or -1 */
-    int *mir;         /* per program buffer: its weight mirror, or -1 */
-    sn_cublas *blas;
+    CUdeviceptr *dev;   /* per program buffer (weights once acquired; views resolved) */
+    int64_t *off;       /* arena offset per program buffer, -1 for none */
+    int *host;          /* per program buffer: the plan's host buffer, or -1 */
+    int *mir;           /* per program buffer: its weight mirror, or -1 */
+    sn_cublas *blas[2]; /* pedantic fp32, TF32 (as the program's GEMM steps need them) */
     int sync_each;
 } sn_cuda_exec;
 
@@ -146,9 +146,9 @@ static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, sn_statu
         const sn_cu_step *s = &p->steps[i];
         if (s->prep != prep) continue;
         if (s->kind == SN_CU_SGEMM) {
-            if (sn_cublas_sgemm(e->blas, s->name, s->transa, s->transb, s->m, s->n, s->k, s->alpha,
-                                e->dev[s->A], s->lda, e->dev[s->B], s->ldb, s->beta, e->dev[s->C],
-                                s->ldc, st))
+            if (sn_cublas_sgemm(e->blas[s->tensor_cores != 0], s->name, s->transa, s->transb, s->m,
+                                s->n, s->k, s->alpha, e->dev[s->A], s->lda, e->dev[s->B], s->ldb,
+                                s->beta, e->dev[s->C], s->ldc, st))
                 return st->code;
             continue;
         }
@@ -406,21 +406,22 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
         free(e);
         return st->code;
     }
-    int nb = e->prog.nbufs ? e->prog.nbufs : 1, gemms = 0;
+    int nb = e->prog.nbufs ? e->prog.nbufs : 1, gemms[2] = {0, 0};
     e->dev = sn_calloc((size_t)nb, sizeof *e->dev);
     e->off = sn_calloc((size_t)nb, sizeof *e->off);
     e->host = sn_calloc((size_t)nb, sizeof *e->host);
     e->mir = sn_calloc((size_t)nb, sizeof *e->mir);
-    for (int i = 0; i < e->prog.nsteps; i++) gemms += e->prog.steps[i].kind == SN_CU_SGEMM;
+    for (int i = 0; i < e->prog.nsteps; i++)
+        if (e->prog.steps[i].kind == SN_CU_SGEMM) gemms[e->prog.steps[i].tensor_cores != 0]++;
     sn_code c = SN_OK;
     if (!e->dev || !e->off || !e->host || !e->mir) c = sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     for (int i = 0; !c && i < nb; i++) e->mir[i] = -1;
     if (!c) c = sn_cuda_compile(&e->prog, arch, 0, &cs, st);
     if (!c) c = load_kernels(e, st);
-    if (!c && gemms) {
-        int tf32 = precision != SN_CU_FP32;
+    for (int tf32 = 0; tf32 < 2 && !c; tf32++) {
+        if (!gemms[tf32]) continue;
         if (!R.blas[tf32]) c = sn_cublas_open(tf32, &R.blas[tf32], st);
-        e->blas = R.blas[tf32];
+        e->blas[tf32] = R.blas[tf32];
     }
     if (!c) c = place(e, st);
     if (c) {

@@ -18,8 +18,49 @@ typedef struct lower {
     const sn_cu_options *o;
     sn_cu_program *p;
     sn_status *st;
-    int *tbuf; /* tensor -> buffer */
+    int *tbuf;     /* tensor -> buffer */
+    int quantized; /* the graph has quantizers, ternary weights or threshold units */
 } lower;
+
+/* ---- where reduced precision applies --------------------------------------------------- */
+
+/* Whether tensor t holds values that TF32 and BF16 represent exactly: quantizer levels,
+ * spikes and spike counts, ternary or whole-number weights (small dyadic numbers), or a
+ * pooling or view of such values. */
+static int exact_operand(const sn_graph *g, int t, int depth) {
+    const sn_tensor *x = &g->tensors[t];
+    if (x->producer < 0 || depth > 64) return 0;
+    const sn_node *n = &g->nodes[x->producer];
+    switch (n->op) {
+    case SN_OP_QUANT:
+    case SN_OP_TERNARY:
+    case SN_OP_THRESHOLD:
+    case SN_OP_NEURON:
+    case SN_OP_ENCODE_POISSON:
+    case SN_OP_SPIKE_DROP:
+        return 1;
+    case SN_OP_MAXPOOL:
+    case SN_OP_FLATTEN:
+    case SN_OP_DROPOUT: /* identity at evaluation; training graphs are not exact anyway */
+        return !g->training && exact_operand(g, n->in[0], depth + 1);
+    default:
+        return 0;
+    }
+}
+
+/* Tensor cores for a GEMM of weights w and input x (graph tensors; -1: a gradient, never
+ * exact)? Every GEMM when the precision asks for them, except in quantized networks: there
+ * a GEMM runs on tensor cores only when both operands are exact in the reduced format (a
+ * ternary or whole-number weight times quantized activations or spikes), since rounding a
+ * float operand moves pre-activations across the quantizer's decision points, which changes
+ * levels and predictions, not just the last digits. Such networks thus keep their
+ * full-precision first layer and float-weight classifiers in fp32 under every precision. */
+static int use_tensor_cores(const lower *L, int w, int x, int w_int) {
+    if (L->o->precision == SN_CU_FP32) return 0;
+    if (!L->quantized) return 1;
+    int wexact = w_int || (w >= 0 && exact_operand(L->g, w, 0));
+    return wexact && x >= 0 && exact_operand(L->g, x, 0);
+}
 
 /* A fused elementwise chain and the operands it reads. */
 #define EPI_MAX 8
@@ -252,13 +293,13 @@ static int eltwise(lower *L, const char *name, int x, int y, int64_t n, int C, i
     return 0;
 }
 
-/* Inference batch norm as a per-channel scale / shift (a prep kernel); with a bias, the
- * bias is folded into the shift. Sets e's p0 / p1 and pushes the affine op. */
+/* Inference batch norm: a prep kernel computes the constants of the shared "normalize"
+ * definition (bn_fold.cu); the epilogue adds the layer's bias, if any (p0), then
+ * normalizes (p1, or p0 without a bias). */
 static int bn_fold(lower *L, const sn_node *bn, int bias, epi *e) {
     int C = (int)L->g->tensors[bn->in[1]].shape.d[0];
-    int scale = temp_buf(L, bn->name, "bn_scale", (int64_t)C * 4);
-    int shift = temp_buf(L, bn->name, "bn_shift", (int64_t)C * 4);
-    if (scale < 0 || shift < 0) return -1;
+    int bnp = temp_buf(L, bn->name, "bn_params", (int64_t)C * 16);
+    if (bnp < 0) return -1;
     sn_cu_slots s;
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "C", C);
@@ -269,15 +310,18 @@ static int bn_fold(lower *L, const sn_node *bn, int bias, epi *e) {
     arg_buf(&a, "beta", L->tbuf[bn->in[2]]);
     arg_buf(&a, "mean", L->tbuf[bn->in[3]]);
     arg_buf(&a, "var", L->tbuf[bn->in[4]]);
-    arg_buf(&a, "bias", bias);
-    arg_buf(&a, "scale", scale);
-    arg_buf(&a, "shift", shift);
+    arg_buf(&a, "bnp", bnp);
     sn_cu_step *st = launch(L, bn->name, k, (uint64_t)(C + 255) / 256, 1, 256, &a);
     if (!st) return -1;
     st->prep = !L->g->training;
-    e->p0 = scale;
-    e->p1 = shift;
-    return epi_push(L, e, sn_ew_affine(), bn->name);
+    if (bias >= 0) {
+        e->p0 = bias;
+        if (epi_push(L, e, sn_ew_bias(), bn->name)) return -1;
+        e->p1 = bnp;
+        return epi_push(L, e, sn_ew_normalize(1), bn->name);
+    }
+    e->p0 = bnp;
+    return epi_push(L, e, sn_ew_normalize(0), bn->name);
 }
 
 /* Appends the elementwise members (relu, quant, evaluation dropout) of a group. */
@@ -327,7 +371,7 @@ static void gemm_free(gemm *G) {
 
 /* Renders and launches an implicit GEMM: a, b are the gather operands, y the output. */
 static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, int a, int b, int y,
-                       const epi *e) {
+                       const epi *e, int tc) {
     sn_strbuf code;
     sn_sb_init(&code);
     if (render_epi(L, e, "m", "aux[oi]", "            ", &code)) {
@@ -350,7 +394,6 @@ static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, in
         return -1;
     }
 
-    int tc = L->o->precision != SN_CU_FP32;
     sn_cu_slots s;
     sn_cu_slots_init(&s);
     sn_cu_slot(&s, "IDX", "%s", G->span < ((int64_t)1 << 31) ? "int" : "i64");
@@ -389,6 +432,7 @@ static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, in
     sn_cu_step *st = launch(L, name, k, gx, (unsigned)gy, tc ? 128 : 256, &av);
     if (!st) return -1;
     st->macs = G->M * G->NCOL * G->K;
+    st->tensor_cores = tc;
     return 0;
 }
 
@@ -582,7 +626,8 @@ static int anchor_epilogue(lower *L, const sn_group *grp, epi *e, const sn_node 
 }
 
 static sn_cu_step *sgemm(lower *L, const char *name, int transa, int transb, int64_t m, int64_t n,
-                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc);
+                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc,
+                         int tc);
 
 /* The unfused baseline (fusion off): im2col, one cuBLAS GEMM, back to NCHW, then the
  * conv's own epilogue (its bias) as an elementwise kernel. */
@@ -605,7 +650,8 @@ static sn_code conv_im2col(lower *L, const sn_node *n, const sn_conv_params *cp,
     arg_buf(&a, "col", col);
     if (!launch(L, n->name, k, ew_blocks(K * NP), 1, 256, &a)) return L->st->code;
     /* z [O][NP] row-major = C (NP x O) column-major = col^T (NP x K) W^T (K x O) */
-    sn_cu_step *g = sgemm(L, n->name, 0, 0, NP, cp->O, K, col, NP, L->tbuf[n->in[1]], K, z, NP);
+    sn_cu_step *g = sgemm(L, n->name, 0, 0, NP, cp->O, K, col, NP, L->tbuf[n->in[1]], K, z, NP,
+                          use_tensor_cores(L, n->in[1], n->in[0], n->a.int_weights));
     if (!g) return L->st->code;
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "N", (long long)cp->N);
@@ -653,8 +699,9 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
             G.pool_finish = "        acc = (float)(pool_sum / TAPS);";
         }
     }
-    int rc =
-        gemm_kernel(L, "conv", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], conv_out, &e);
+    int tc = use_tensor_cores(L, n->in[1], n->in[0], n->a.int_weights);
+    int rc = gemm_kernel(L, "conv", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], conv_out,
+                         &e, tc);
     gemm_free(&G);
     if (rc) return L->st->code;
     if (pool && !fuse_pool) {
@@ -669,7 +716,8 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
  * transposed to cuBLAS, so a linear layer Y[N][M] = X[N][K] W[M][K]^T is C = Y^T with
  * op(A) = W (A = W stored, transposed) and op(B) = X^T (B = X stored). */
 static sn_cu_step *sgemm(lower *L, const char *name, int transa, int transb, int64_t m, int64_t n,
-                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc) {
+                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc,
+                         int tc) {
     sn_cu_step *s = new_step(L, SN_CU_SGEMM, name);
     if (!s) return NULL;
     s->transa = transa;
@@ -686,6 +734,7 @@ static sn_cu_step *sgemm(lower *L, const char *name, int transa, int transb, int
     s->alpha = 1.0f;
     s->beta = 0.0f;
     s->macs = m * n * k;
+    s->tensor_cores = tc;
     return s;
 }
 
@@ -697,7 +746,7 @@ static sn_code lower_linear(lower *L, const sn_group *grp) {
     if (anchor_epilogue(L, grp, &e, NULL)) return L->st->code;
     int y = L->tbuf[grp->out];
     if (!sgemm(L, n->name, 1, 0, lp.M, lp.N, lp.K, L->tbuf[n->in[1]], lp.K, L->tbuf[n->in[0]], lp.K,
-               y, lp.M))
+               y, lp.M, use_tensor_cores(L, n->in[1], n->in[0], n->a.int_weights)))
         return L->st->code;
     if (e.n > 0 && eltwise(L, grp->name, y, y, lp.N * lp.M, lp.M, 1, &e, 0)) return L->st->code;
     return SN_OK;
@@ -740,9 +789,8 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         if (bn_fold(L, n, -1, &e)) return L->st->code;
         first = 1;
     } else if (n->op == SN_OP_BATCHNORM_TRAIN) {
-        int scale = temp_buf(L, n->name, "bn_scale", (int64_t)C * 4);
-        int shift = temp_buf(L, n->name, "bn_shift", (int64_t)C * 4);
-        if (scale < 0 || shift < 0) return L->st->code;
+        int bnp = temp_buf(L, n->name, "bn_params", (int64_t)C * 16);
+        if (bnp < 0) return L->st->code;
         sn_bn_params bp = sn_bn_params_of(g, n);
         sn_cu_slots s;
         sn_cu_slots_init(&s);
@@ -758,12 +806,10 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         for (int i = 0; i < 6; i++) arg_buf(&a, in_names[i], i < n->nin ? L->tbuf[n->in[i]] : -1);
         arg_buf(&a, "save_mean", L->tbuf[n->out[1]]);
         arg_buf(&a, "save_invstd", L->tbuf[n->out[2]]);
-        arg_buf(&a, "scale", scale);
-        arg_buf(&a, "shift", shift);
+        arg_buf(&a, "bnp", bnp);
         if (!launch(L, n->name, k, (uint64_t)bp.C, 1, 256, &a)) return L->st->code;
-        e.p0 = scale;
-        e.p1 = shift;
-        if (epi_push(L, &e, sn_ew_affine(), n->name)) return L->st->code;
+        e.p0 = bnp;
+        if (epi_push(L, &e, sn_ew_normalize(0), n->name)) return L->st->code;
         first = 1;
     }
     for (int i = first; i < grp->nnodes; i++)
@@ -800,15 +846,16 @@ static sn_code lower_bwd_data(lower *L, const sn_group *grp) {
         gemm G;
         gemm_init(&G);
         gemm_conv_bwd_data(&G, &cp);
-        int rc =
-            gemm_kernel(L, "convbwd", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], dx, &e);
+        int rc = gemm_kernel(L, "convbwd", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], dx,
+                             &e, use_tensor_cores(L, n->in[1], -1, 0));
         gemm_free(&G);
         return rc ? L->st->code : SN_OK;
     }
     /* linear: dx[N][K] = dy[N][M] W[M][K]; column-major dx^T = W^T-as-stored dy^T */
     const sn_tensor *xt = &g->tensors[n->in[2]], *yt = &g->tensors[n->in[0]];
     int64_t N = sn_tensor_images(xt), K = xt->shape.d[xt->lead], M = yt->shape.d[yt->lead];
-    if (!sgemm(L, n->name, 0, 0, K, N, M, L->tbuf[n->in[1]], K, L->tbuf[n->in[0]], M, dx, K))
+    if (!sgemm(L, n->name, 0, 0, K, N, M, L->tbuf[n->in[1]], K, L->tbuf[n->in[0]], M, dx, K,
+               use_tensor_cores(L, n->in[1], -1, 0)))
         return L->st->code;
     if (e.n > 0 && eltwise(L, grp->name, dx, dx, N * K, (int)K, 1, &e, 0)) return L->st->code;
     return SN_OK;
@@ -1201,7 +1248,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         gemm_conv_bwd_weight(&G, &cp);
         epi e;
         epi_init(&e);
-        int rc = gemm_kernel(L, "convwgrad", n->name, &G, L->tbuf[n->in[1]], xb, yb, &e);
+        int rc = gemm_kernel(L, "convwgrad", n->name, &G, L->tbuf[n->in[1]], xb, yb, &e,
+                             use_tensor_cores(L, -1, n->in[0], 0));
         gemm_free(&G);
         if (rc) return L->st->code;
         if (n->a.has_bias && n->nout > 1 &&
@@ -1214,7 +1262,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         /* dW[M][K] = dy^T x: column-major dW^T (K x M) = x^T-as-stored (K x N) dy (N x M) */
         const sn_tensor *yt = &g->tensors[n->in[1]];
         int64_t N = sn_tensor_images(x), K = x->shape.d[x->lead], M = yt->shape.d[yt->lead];
-        if (!sgemm(L, n->name, 0, 1, K, M, N, xb, K, L->tbuf[n->in[1]], M, yb, K))
+        if (!sgemm(L, n->name, 0, 1, K, M, N, xb, K, L->tbuf[n->in[1]], M, yb, K,
+                   use_tensor_cores(L, -1, n->in[0], 0)))
             return L->st->code;
         if (n->a.has_bias && n->nout > 1 &&
             chan_sum(L, n->name, N, (int)M, 1, L->tbuf[n->in[1]], L->tbuf[n->out[1]]))
@@ -1256,8 +1305,12 @@ sn_code sn_cuda_lower(const sn_graph *g, const sn_groups *gs, const sn_cu_option
     p->training = g->training;
     p->batch = g->batch;
     p->T = g->T;
-    lower L = {g, o, p, st, sn_calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof(int))};
+    lower L = {g, o, p, st, sn_calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof(int)), 0};
     if (!L.tbuf) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < g->nnodes; i++) {
+        sn_op op = g->nodes[i].op;
+        L.quantized |= op == SN_OP_QUANT || op == SN_OP_TERNARY || op == SN_OP_THRESHOLD;
+    }
     for (int t = 0; t < g->ntensors; t++) {
         const sn_tensor *x = &g->tensors[t];
         int64_t bytes = sn_shape_numel(&x->shape) * (int64_t)sn_dtype_size(x->dtype);

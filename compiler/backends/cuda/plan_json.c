@@ -98,6 +98,11 @@ void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *o) 
                 sn_sb_puts(o, "}");
             }
             sn_sb_puts(o, "]");
+            if (s->kernel >= 0 && strstr(p->kernels[s->kernel].tmpl, "igemm"))
+                sn_sb_printf(o, ", \"math\": \"%s\"",
+                             !s->tensor_cores             ? "fp32"
+                             : p->precision == SN_CU_BF16 ? "bf16"
+                                                          : "tf32");
             break;
         case SN_CU_SGEMM:
             sn_sb_printf(o,
@@ -106,7 +111,7 @@ void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *o) 
                          "\"math\": \"%s\", \"A\": ",
                          s->transa ? "T" : "N", s->transb ? "T" : "N", (long long)s->m,
                          (long long)s->n, (long long)s->k, (double)s->alpha, (double)s->beta,
-                         p->precision == SN_CU_FP32 ? "fp32" : "tf32");
+                         s->tensor_cores ? "tf32" : "fp32");
             buf_ref(o, p, s->A);
             sn_sb_printf(o, ", \"lda\": %lld, \"B\": ", (long long)s->lda);
             buf_ref(o, p, s->B);

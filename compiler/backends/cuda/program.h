@@ -17,6 +17,10 @@
 #define SN_CU_NAME_MAX 160
 #define SN_CU_MAX_ARGS 12
 
+/* The precision of GEMMs (convolutions and linear layers; everything else is fp32 or
+ * double). In networks with quantizers, ternary weights or threshold units, TF32/BF16 apply
+ * only to GEMMs whose operands the format holds exactly (see use_tensor_cores in lower.c);
+ * the others stay fp32. */
 typedef enum sn_cu_precision {
     SN_CU_FP32 = 0, /* fp32 FMA GEMMs (igemm_fp32.cu); cuBLAS in pedantic fp32 */
     SN_CU_TF32,     /* tensor cores, TF32 operands (igemm_tc.cu); cuBLAS TF32 */
@@ -84,6 +88,7 @@ typedef struct sn_cu_step {
     int A, B, C;
     float alpha, beta;
     int64_t macs;
+    int tensor_cores;   /* GEMMs: TF32/BF16 tensor cores (launch) or cuBLAS TF32 math (sgemm) */
     float beta1, beta2; /* Adam steps: for the bias corrections computed each step */
 } sn_cu_step;
 
