@@ -6,28 +6,31 @@
 // elementwise kernel applies, y = ((x - hi) - lo) * s + b (see bn_fold.cu): the double
 // mean as a float pair hi + lo, s = invstd * gamma rounded once, b = beta.
 //
-// Slots: KERNEL, N (images), C, HW, EPS, MOMENTUM (doubles). Block: 256 threads; grid: C.
+// Slots: KERNEL, N (images), C, HW, EPS, MOMENTUM (doubles), THREADS (the block size, a power
+// of two). Grid: C.
 // gamma, beta, running_mean, running_var and count may be null.
 
 constexpr i64 NB = {{N}};
 constexpr int C = {{C}};
 constexpr i64 HW = {{HW}};
+constexpr int NT = {{THREADS}};
 
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__({{THREADS}})
 {{KERNEL}}(const float *__restrict__ x, const float *__restrict__ gamma,
            const float *__restrict__ beta, float *__restrict__ running_mean,
            float *__restrict__ running_var, long long *__restrict__ count,
            float *__restrict__ save_mean, float *__restrict__ save_invstd,
            float *__restrict__ bnp) {
-    __shared__ double scratch[256];
+    __shared__ double scratch[NT];
+    sn_block_is(NT);
     const int c = blockIdx.x, tid = threadIdx.x;
     const double m = (double)NB * (double)HW;
     double s = 0.0;
-    for (i64 e = tid; e < NB * HW; e += blockDim.x)
+    for (i64 e = tid; e < NB * HW; e += NT)
         s += (double)x[((e / HW) * C + c) * HW + e % HW];
     const double mean = sn_block_sum(s, scratch) / m;
     double ss = 0.0;
-    for (i64 e = tid; e < NB * HW; e += blockDim.x) {
+    for (i64 e = tid; e < NB * HW; e += NT) {
         const double d = (double)x[((e / HW) * C + c) * HW + e % HW] - mean;
         ss = __dadd_rn(ss, __dmul_rn(d, d));
     }

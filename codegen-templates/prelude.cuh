@@ -74,16 +74,26 @@ __device__ __forceinline__ void sn_mma_m16n8k16_bf16(float *c, const u32 *a, con
 #endif
 
 // ---- deterministic block reductions (fixed tree order, independent of timing) ---------
-// Sums v over the block (blockDim.x a power of two <= 1024); every thread gets the total.
-__device__ __forceinline__ double sn_block_sum(double v, double *scratch) {
+// Sums v over a block of NT threads (NT a power of two <= 1024: the block's size, which the
+// kernel declares with __launch_bounds__ and checks with sn_block_is) through the kernel's
+// shared scratch[NT]; every thread gets the total. Tying the scratch array's length to NT
+// in the type keeps the two from disagreeing.
+template <int NT> __device__ __forceinline__ double sn_block_sum(double v, double (&scratch)[NT]) {
+    static_assert(NT >= 1 && NT <= 1024 && (NT & (NT - 1)) == 0, "NT: a power of two");
     const int tid = threadIdx.x;
     scratch[tid] = v;
     __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    for (int s = NT / 2; s > 0; s >>= 1) {
         if (tid < s) scratch[tid] = scratch[tid] + scratch[tid + s];
         __syncthreads();
     }
     const double r = scratch[0];
     __syncthreads();
     return r;
+}
+
+// Stops a kernel launched with another block size than the NT it was written for (a
+// lowering bug: the scratch arrays and the reduction tree assume NT threads).
+__device__ __forceinline__ void sn_block_is(int nt) {
+    if (blockDim.x != (unsigned)nt || blockDim.y != 1u || blockDim.z != 1u) __trap();
 }

@@ -245,6 +245,16 @@ static sn_cu_step *launch(lower *L, const char *name, int kernel, uint64_t gx, u
     return s;
 }
 
+/* The block size of the reduction templates (bn_train_stats.cu, bn_bwd_reduce.cu,
+ * chan_sum.cu, ternary_absmean.cu): rendered into them (their shared scratch and reduction
+ * tree) and used to launch them, from this one constant. */
+#define REDUCE_THREADS 256
+
+/* One thread adding parts[0 .. n) in order and storing through `finish` (ordered_sum.cu):
+ * the deterministic last step of multi-block reductions. */
+static sn_cu_step *ordered_sum(lower *L, const char *name, int parts, int64_t n, const char *out_t,
+                               int out, const char *finish);
+
 /* Blocks of 256 for a grid-stride loop over n elements. */
 static uint64_t ew_blocks(int64_t n) {
     uint64_t b = (uint64_t)((n + 255) / 256);
@@ -799,6 +809,7 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         sn_cu_slot_i64(&s, "HW", (long long)bp.HW);
         sn_cu_slot_f64(&s, "EPS", (double)bp.eps);
         sn_cu_slot_f64(&s, "MOMENTUM", (double)bp.momentum);
+        sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
         int k = add_kernel(L, "bn_train_stats.cu", "bnstats", n->name, &s);
         argv a = {0};
         static const char *const in_names[6] = {"x",           "gamma", "beta", "running_mean",
@@ -807,7 +818,7 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         arg_buf(&a, "save_mean", L->tbuf[n->out[1]]);
         arg_buf(&a, "save_invstd", L->tbuf[n->out[2]]);
         arg_buf(&a, "bnp", bnp);
-        if (!launch(L, n->name, k, (uint64_t)bp.C, 1, 256, &a)) return L->st->code;
+        if (!launch(L, n->name, k, (uint64_t)bp.C, 1, REDUCE_THREADS, &a)) return L->st->code;
         e.p0 = bnp;
         if (epi_push(L, &e, sn_ew_normalize(0), n->name)) return L->st->code;
         first = 1;
@@ -867,11 +878,12 @@ static int chan_sum(lower *L, const char *name, int64_t N, int C, int64_t HW, in
     sn_cu_slot_i64(&s, "N", (long long)N);
     sn_cu_slot_i64(&s, "C", C);
     sn_cu_slot_i64(&s, "HW", (long long)HW);
+    sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
     int k = add_kernel(L, "chan_sum.cu", "chansum", name, &s);
     argv a = {0};
     arg_buf(&a, "x", x);
     arg_buf(&a, "y", y);
-    return launch(L, name, k, (uint64_t)C, 1, 256, &a) ? 0 : -1;
+    return launch(L, name, k, (uint64_t)C, 1, REDUCE_THREADS, &a) ? 0 : -1;
 }
 
 static void charge_reset(const sn_neuron_params *np, sn_cu_slots *s) {
@@ -931,6 +943,12 @@ static sn_code lower_neuron(lower *L, const sn_node *n, int bwd) {
         arg_buf(&a, "dspikes", L->tbuf[n->in[1]]);
         arg_buf(&a, "dx", L->tbuf[n->out[0]]);
         arg_buf(&a, "dvstate", -1);
+        int hbuf = temp_buf(L, n->name, "h", (int64_t)T * cnt * 4);
+        if (hbuf < 0) {
+            sn_cu_slots_free(&s);
+            return L->st->code;
+        }
+        arg_buf(&a, "hbuf", hbuf);
     } else {
         arg_buf(&a, "s", L->tbuf[n->out[0]]);
         arg_buf(&a, "hseq", -1);
@@ -974,10 +992,30 @@ static sn_code lower_loss(lower *L, const sn_node *n, int grad) {
     argv a = {0};
     arg_buf(&a, "logits", L->tbuf[n->in[0]]);
     arg_buf(&a, "labels", L->tbuf[n->in[1]]);
-    arg_buf(&a, "loss", grad ? -1 : L->tbuf[n->out[0]]);
     arg_buf(&a, "grad", grad ? L->tbuf[n->out[0]] : -1);
     arg_buf(&a, "rowloss", rows);
-    return launch(L, n->name, k, 1, 1, 256, &a) ? SN_OK : L->st->code;
+    if (!launch(L, n->name, k, ew_blocks(N), 1, 256, &a)) return L->st->code;
+    if (grad) return SN_OK;
+    /* the mean: rows added in order, as the reference does */
+    char finish[128], lit[64];
+    sn_cu_double_literal(ce ? (double)N : (double)N * (double)K, lit, sizeof lit);
+    sn_fmt(finish, sizeof finish, "    out[0] = (float)(total / %s);", lit);
+    return ordered_sum(L, n->name, rows, N, "float", L->tbuf[n->out[0]], finish) ? SN_OK
+                                                                                 : L->st->code;
+}
+
+static sn_cu_step *ordered_sum(lower *L, const char *name, int parts, int64_t n, const char *out_t,
+                               int out, const char *finish) {
+    sn_cu_slots s;
+    sn_cu_slots_init(&s);
+    sn_cu_slot_i64(&s, "N", (long long)n);
+    sn_cu_slot(&s, "OUT_T", "%s", out_t);
+    sn_cu_slot(&s, "FINISH", "%s", finish);
+    int k = add_kernel(L, "ordered_sum.cu", "sum", name, &s);
+    argv a = {0};
+    arg_buf(&a, "parts", parts);
+    arg_buf(&a, "out", out);
+    return launch(L, name, k, 1, 1, 1, &a);
 }
 
 static sn_code lower_optim(lower *L, const sn_node *n) {
@@ -1027,18 +1065,30 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
     chan_dims(x, &C, &HW);
     switch (n->op) {
     case SN_OP_TERNARY: {
+        /* delta = FACTOR * mean |w|: per-block sums, then their ordered sum */
+        int64_t nparts = (cnt + 8 * REDUCE_THREADS - 1) / (8 * REDUCE_THREADS);
+        if (nparts > 1024) nparts = 1024;
+        int parts = add_buf(L, "", nparts * 8, SN_F64, -1, "temp");
         int delta = add_buf(L, "", 8, SN_F64, -1, "temp");
-        if (delta < 0) return L->st->code;
+        if (parts < 0 || delta < 0) return L->st->code;
+        sn_fmt(L->p->bufs[parts].name, sizeof L->p->bufs[parts].name, "%s.abs_sums", n->name);
         sn_fmt(L->p->bufs[delta].name, sizeof L->p->bufs[delta].name, "%s.delta", n->name);
         sn_cu_slots s;
         sn_cu_slots_init(&s);
         sn_cu_slot_i64(&s, "NUMEL", (long long)cnt);
-        sn_cu_slot_f64(&s, "FACTOR", (double)n->a.ternary_threshold);
+        sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
         int k = add_kernel(L, "ternary_absmean.cu", "ternmean", n->name, &s);
         argv a = {0};
         arg_buf(&a, "w", xb);
-        arg_buf(&a, "delta", delta);
-        sn_cu_step *st = launch(L, n->name, k, 1, 1, 256, &a);
+        arg_buf(&a, "parts", parts);
+        sn_cu_step *st = launch(L, n->name, k, (uint64_t)nparts, 1, REDUCE_THREADS, &a);
+        if (!st) return L->st->code;
+        st->prep = !g->training;
+        char finish[160], f[64], nl[64];
+        sn_cu_double_literal((double)n->a.ternary_threshold, f, sizeof f);
+        sn_cu_double_literal((double)cnt, nl, sizeof nl);
+        sn_fmt(finish, sizeof finish, "    out[0] = %s * (total / %s);", f, nl);
+        st = ordered_sum(L, n->name, parts, nparts, "double", delta, finish);
         if (!st) return L->st->code;
         st->prep = !g->training;
         sn_cu_slots_init(&s);
@@ -1219,13 +1269,14 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
             int k;
             sn_cu_step *st;
             if (pass == 0) {
+                sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
                 k = add_kernel(L, "bn_bwd_reduce.cu", "bnbwdsum", n->name, &s);
                 arg_buf(&a, "save_mean", L->tbuf[n->in[3]]);
                 arg_buf(&a, "save_invstd", L->tbuf[n->in[4]]);
                 arg_buf(&a, "dgamma", n->nout > 1 ? L->tbuf[n->out[1]] : -1);
                 arg_buf(&a, "dbeta", n->nout > 2 ? L->tbuf[n->out[2]] : -1);
                 arg_buf(&a, "sums", sums);
-                st = launch(L, n->name, k, (uint64_t)bp.C, 1, 256, &a);
+                st = launch(L, n->name, k, (uint64_t)bp.C, 1, REDUCE_THREADS, &a);
             } else {
                 k = add_kernel(L, "bn_bwd_dx.cu", "bnbwd", n->name, &s);
                 arg_buf(&a, "gamma", L->tbuf[n->in[2]]);
