@@ -89,17 +89,33 @@ typedef struct sn_cuda_exec {
     int nmods;
     CUdeviceptr arena;
     int64_t arena_bytes;
-    CUdeviceptr *dev;   /* per program buffer (weights once acquired; views resolved) */
-    int64_t *off;       /* arena offset per program buffer, -1 for none */
-    int *host;          /* per program buffer: the plan's host buffer, or -1 */
-    int *mir;           /* per program buffer: its weight mirror, or -1 */
-    sn_cublas *blas[2]; /* pedantic fp32, TF32 (as the program's GEMM steps need them) */
+    int separate;        /* $SNNC_CUDA_SEPARATE: every buffer its own allocation, no reuse */
+    CUdeviceptr *own;    /* per buffer in separate mode */
+    int placed;          /* device memory laid out for the keep set below */
+    unsigned char *keep; /* per program buffer: read after the run (the plan's keep flags) */
+    CUdeviceptr *dev;    /* per program buffer (weights once acquired; views resolved) */
+    int64_t *off;        /* arena offset per program buffer, -1 for none */
+    int *host;           /* per program buffer: the plan's host buffer, or -1 */
+    int *mir;            /* per program buffer: its weight mirror, or -1 */
+    sn_cublas *blas[2];  /* pedantic fp32, TF32 (as the program's GEMM steps need them) */
     int sync_each;
 } sn_cuda_exec;
 
 static int is_weight(const sn_cu_buffer *b) {
     return strcmp(b->role, "param") == 0 || strcmp(b->role, "buffer") == 0 ||
            strcmp(b->role, "optstate") == 0;
+}
+
+static void release_memory(sn_cuda_exec *e) {
+    sn_status st;
+    sn_status_init(&st);
+    if (e->arena) sn_cuda_free(R.d, e->arena, &st);
+    e->arena = 0;
+    for (int i = 0; e->own && i < e->prog.nbufs; i++) {
+        if (e->own[i]) sn_cuda_free(R.d, e->own[i], &st);
+        e->own[i] = 0;
+    }
+    e->placed = 0;
 }
 
 static void exec_free(void *arg) {
@@ -110,7 +126,7 @@ static void exec_free(void *arg) {
     if (R.d) sn_cuda_make_current(R.d, &st);
     for (int i = 0; i < e->nmods; i++)
         if (e->mods[i]) sn_cuda_module_unload(R.d, e->mods[i], &st);
-    if (e->arena) sn_cuda_free(R.d, e->arena, &st);
+    release_memory(e);
     if (e->mir)
         for (int i = 0; i < e->prog.nbufs; i++) mirror_release(e->mir[i]);
     free(e->mods);
@@ -119,6 +135,8 @@ static void exec_free(void *arg) {
     free(e->off);
     free(e->host);
     free(e->mir);
+    free(e->own);
+    free(e->keep);
     sn_cu_program_free(&e->prog);
     free(e);
 }
@@ -129,6 +147,8 @@ static void resolve(sn_cuda_exec *e) {
     for (int i = 0; i < p->nbufs; i++) {
         if (e->mir[i] >= 0)
             e->dev[i] = R.m[e->mir[i]].dev;
+        else if (e->separate && e->own[i])
+            e->dev[i] = e->own[i];
         else if (e->off[i] >= 0)
             e->dev[i] = e->arena + (CUdeviceptr)e->off[i];
     }
@@ -199,6 +219,44 @@ static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, sn_statu
     return SN_OK;
 }
 
+/* Device memory for activations, temporaries and kept tensors, laid out from their
+ * lifetimes once the caller's keep flags are known (the first prepare, and again if they
+ * change): one arena whose buffers with disjoint lifetimes share space, or, with
+ * $SNNC_CUDA_SEPARATE, one allocation per buffer (for memory checkers, which then see each
+ * buffer's own bounds). */
+static sn_code place(sn_cuda_exec *e, const sn_plan *plan, sn_status *st) {
+    const sn_cu_program *p = &e->prog;
+    int same = e->placed;
+    for (int i = 0; i < p->nbufs; i++) {
+        unsigned char k = e->host[i] >= 0 && plan->bufs[e->host[i]].keep;
+        same &= k == e->keep[i];
+        e->keep[i] = k;
+    }
+    if (same) return SN_OK;
+    release_memory(e);
+    sn_cu_memplan m;
+    if (sn_cu_plan_memory(p, e->keep, !e->separate, &m, st)) return st->code;
+    int64_t total = e->separate ? m.sum_bytes : m.arena_bytes;
+    sn_code c = SN_OK;
+    for (int i = 0; i < p->nbufs; i++) e->off[i] = m.offset[i];
+    if (e->separate) {
+        for (int i = 0; i < p->nbufs && !c; i++)
+            if (m.offset[i] >= 0) c = sn_cuda_alloc(R.d, (size_t)p->bufs[i].bytes, &e->own[i], st);
+    } else if (m.arena_bytes > 0) {
+        c = sn_cuda_alloc(R.d, (size_t)m.arena_bytes, &e->arena, st);
+    }
+    e->arena_bytes = total;
+    sn_cu_memplan_free(&m);
+    if (c) {
+        release_memory(e);
+        sn_status_context(st, "allocating %.1f MiB of GPU memory for %s's activations",
+                          (double)total / 1048576.0, p->model);
+        return st->code;
+    }
+    e->placed = 1;
+    return SN_OK;
+}
+
 static sn_code exec_prepare(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx,
                             sn_status *st) {
     const sn_cu_program *p = &e->prog;
@@ -222,6 +280,7 @@ static sn_code exec_prepare(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx 
             return st->code;
         }
     }
+    if (place(e, plan, st)) return st->code;
     resolve(e);
     return run_steps(e, ctx, 1, st);
 }
@@ -232,6 +291,7 @@ static sn_code exec_run(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx
     for (int i = 0; i < p->nbufs; i++)
         if (e->mir[i] < 0 && e->host[i] >= 0 && is_weight(&p->bufs[i]))
             return sn_fail(st, SN_ERR_RUNTIME, "CUDA plan run before its weights were bound");
+    if (!e->placed) return sn_fail(st, SN_ERR_RUNTIME, "CUDA plan run before it was prepared");
     int ins[2] = {p->in_buf, p->label_buf};
     for (int k = 0; k < 2; k++) {
         int b = ins[k];
@@ -326,28 +386,6 @@ static sn_code load_kernels(sn_cuda_exec *e, sn_status *st) {
     return SN_OK;
 }
 
-/* Device memory for activations and temporaries: one allocation, each used buffer its own
- * 256-byte aligned slice. */
-static sn_code place(sn_cuda_exec *e, sn_status *st) {
-    const sn_cu_program *p = &e->prog;
-    int64_t end = 0;
-    for (int i = 0; i < p->nbufs; i++) {
-        const sn_cu_buffer *b = &p->bufs[i];
-        e->off[i] = -1;
-        e->mir[i] = -1;
-        if (!b->used || b->alias_of >= 0 || is_weight(b)) continue;
-        e->off[i] = end;
-        end += (b->bytes + 255) & ~(int64_t)255;
-    }
-    e->arena_bytes = end;
-    if (end > 0 && sn_cuda_alloc(R.d, (size_t)end, &e->arena, st)) {
-        sn_status_context(st, "allocating %.1f MiB of GPU memory for %s's activations",
-                          (double)end / 1048576.0, p->model);
-        return st->code;
-    }
-    return SN_OK;
-}
-
 /* The host side: inputs, outputs and readable activations as arena buffers, weights bound
  * to the stores; one preparation step and one run step. */
 static sn_code host_plan(sn_cuda_exec *e, const sn_graph *g, sn_plan *plan, sn_status *st) {
@@ -399,6 +437,8 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
     if (!e) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     const char *sync = getenv("SNNC_CUDA_SYNC");
     e->sync_each = sync && *sync && strcmp(sync, "0") != 0;
+    const char *sep = getenv("SNNC_CUDA_SEPARATE");
+    e->separate = sep && *sep && strcmp(sep, "0") != 0;
     sn_cu_options o = {precision};
     sn_cuda_compile_stats cs;
     memset(&cs, 0, sizeof cs);
@@ -411,11 +451,17 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
     e->off = sn_calloc((size_t)nb, sizeof *e->off);
     e->host = sn_calloc((size_t)nb, sizeof *e->host);
     e->mir = sn_calloc((size_t)nb, sizeof *e->mir);
+    e->own = sn_calloc((size_t)nb, sizeof *e->own);
+    e->keep = sn_calloc((size_t)nb, 1);
     for (int i = 0; i < e->prog.nsteps; i++)
         if (e->prog.steps[i].kind == SN_CU_SGEMM) gemms[e->prog.steps[i].tensor_cores != 0]++;
     sn_code c = SN_OK;
-    if (!e->dev || !e->off || !e->host || !e->mir) c = sn_fail(st, SN_ERR_RUNTIME, "out of memory");
-    for (int i = 0; !c && i < nb; i++) e->mir[i] = -1;
+    if (!e->dev || !e->off || !e->host || !e->mir || !e->own || !e->keep)
+        c = sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    for (int i = 0; !c && i < nb; i++) {
+        e->mir[i] = -1;
+        e->off[i] = -1;
+    }
     if (!c) c = sn_cuda_compile(&e->prog, arch, 0, &cs, st);
     if (!c) c = load_kernels(e, st);
     for (int tf32 = 0; tf32 < 2 && !c; tf32++) {
@@ -423,7 +469,11 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
         if (!R.blas[tf32]) c = sn_cublas_open(tf32, &R.blas[tf32], st);
         e->blas[tf32] = R.blas[tf32];
     }
-    if (!c) c = place(e, st);
+    sn_cu_memplan m;
+    memset(&m, 0, sizeof m);
+    if (!c) c = sn_cu_plan_memory(&e->prog, NULL, !e->separate, &m, st);
+    int64_t planned = e->separate ? m.sum_bytes : m.arena_bytes;
+    sn_cu_memplan_free(&m);
     if (c) {
         exec_free(e);
         return c;
@@ -446,7 +496,7 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
         info->kernels = cs.kernels;
         info->cached = cs.cached;
         info->compile_seconds = cs.seconds;
-        info->device_bytes = e->arena_bytes;
+        info->device_bytes = planned;
     }
     return SN_OK;
 }
