@@ -64,6 +64,10 @@ has "$ERR" "layer-major"
 run 0 bench "$M" --target cuda --iters 2 --batch 8
 has "$OUT" "target cuda"
 has "$OUT" "fused vs unfused"
+# one row per device step, timed with events: the fused conv, and the unfused baseline's parts
+has "$OUT" "features.0+relu+maxpool (igemm_fp32)"
+has "$OUT" "features.0 (im2col)"
+has "$OUT" "classifier.1 (cuBLAS sgemm)"
 run 0 bench "$M" --target cuda --iters 2 --batch 8 --mode train --fusion on
 has "$OUT" "images/s"
 

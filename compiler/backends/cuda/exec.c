@@ -98,6 +98,12 @@ typedef struct sn_cuda_exec {
     int *host;           /* per program buffer: the plan's host buffer, or -1 */
     int *mir;            /* per program buffer: its weight mirror, or -1 */
     sn_cublas *blas[2];  /* pedantic fp32, TF32 (as the program's GEMM steps need them) */
+    /* device timing while the plan profiles: an event before each run step and one after
+     * the last, and the device time of each run step summed over the profiled runs */
+    CUevent *ev;
+    int nev;
+    sn_dev_step *prof;
+    int nprof;
     int sync_each;
 } sn_cuda_exec;
 
@@ -127,6 +133,9 @@ static void exec_free(void *arg) {
     for (int i = 0; i < e->nmods; i++)
         if (e->mods[i]) sn_cuda_module_unload(R.d, e->mods[i], &st);
     release_memory(e);
+    for (int i = 0; i < e->nev; i++) sn_cuda_event_destroy(R.d, e->ev[i]);
+    free(e->ev);
+    free(e->prof);
     if (e->mir)
         for (int i = 0; i < e->prog.nbufs; i++) mirror_release(e->mir[i]);
     free(e->mods);
@@ -160,11 +169,13 @@ static void resolve(sn_cuda_exec *e) {
     }
 }
 
-static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, sn_status *st) {
+static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, int timed, sn_status *st) {
     const sn_cu_program *p = &e->prog;
+    int k = 0; /* run steps so far */
     for (int i = 0; i < p->nsteps; i++) {
         const sn_cu_step *s = &p->steps[i];
         if (s->prep != prep) continue;
+        if (timed && sn_cuda_event_record(R.d, e->ev[k++], st)) return st->code;
         if (s->kind == SN_CU_SGEMM) {
             if (sn_cublas_sgemm(e->blas[s->tensor_cores != 0], s->name, s->transa, s->transb, s->m,
                                 s->n, s->k, s->alpha, e->dev[s->A], s->lda, e->dev[s->B], s->ldb,
@@ -282,7 +293,41 @@ static sn_code exec_prepare(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx 
     }
     if (place(e, plan, st)) return st->code;
     resolve(e);
-    return run_steps(e, ctx, 1, st);
+    return run_steps(e, ctx, 1, 0, st);
+}
+
+/* Events and rows for device timing, made at the first profiled run. */
+static sn_code profile_setup(sn_cuda_exec *e, sn_status *st) {
+    const sn_cu_program *p = &e->prog;
+    if (e->ev) return SN_OK;
+    int n = 0;
+    for (int i = 0; i < p->nsteps; i++) n += !p->steps[i].prep;
+    e->ev = sn_calloc((size_t)n + 1, sizeof *e->ev);
+    e->prof = sn_calloc((size_t)(n ? n : 1), sizeof *e->prof);
+    if (!e->ev || !e->prof) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    for (e->nev = 0; e->nev < n + 1; e->nev++)
+        if (sn_cuda_event_create(R.d, &e->ev[e->nev], st)) return st->code;
+    int k = 0;
+    for (int i = 0; i < p->nsteps; i++) {
+        const sn_cu_step *s = &p->steps[i];
+        if (s->prep) continue;
+        e->prof[k].name = s->name;
+        e->prof[k].kernel = s->kind == SN_CU_SGEMM ? "cuBLAS sgemm" : p->kernels[s->kernel].tmpl;
+        e->prof[k].macs = s->macs;
+        k++;
+    }
+    e->nprof = n;
+    return SN_OK;
+}
+
+/* After a profiled run: each step's time between its event and the next. */
+static sn_code profile_collect(sn_cuda_exec *e, sn_status *st) {
+    for (int i = 0; i < e->nprof; i++) {
+        float ms = 0;
+        if (sn_cuda_event_elapsed(R.d, e->ev[i], e->ev[i + 1], &ms, st)) return st->code;
+        e->prof[i].ms += ms;
+    }
+    return SN_OK;
 }
 
 static sn_code exec_run(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx, sn_status *st) {
@@ -305,7 +350,11 @@ static sn_code exec_run(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx
         if (strcmp(p->bufs[i].role, "counter") == 0 &&
             sn_cuda_upload(R.d, e->dev[i], &zero, sizeof zero, st))
             return st->code;
-    if (run_steps(e, ctx, 0, st)) return st->code;
+    int timed = plan->step_seconds != NULL;
+    if (timed && profile_setup(e, st)) return st->code;
+    if (run_steps(e, ctx, 0, timed, st)) return st->code;
+    if (timed && (sn_cuda_event_record(R.d, e->ev[e->nprof], st) || profile_collect(e, st)))
+        return st->code;
     /* outputs, and what the caller keeps (the copies wait for the kernels) */
     for (int i = 0; i < p->nbufs; i++) {
         if (e->host[i] < 0 || is_weight(&p->bufs[i])) continue;
@@ -351,6 +400,12 @@ static void run_fn(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t 
     (void)lo;
     (void)hi;
     if (exec_run(exec_of(params), ctx->plan, ctx, ctx->st)) ctx->failed = 1;
+}
+
+static int exec_dev_steps(const sn_plan *plan, const sn_dev_step **steps) {
+    const sn_cuda_exec *e = plan->dev;
+    *steps = e->prof;
+    return e->prof ? e->nprof : 0;
 }
 
 static sn_code exec_sync(sn_plan *plan, sn_status *st) {
@@ -486,6 +541,7 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
     plan->dev = e;
     plan->dev_free = exec_free;
     plan->dev_sync = exec_sync;
+    plan->dev_steps = exec_dev_steps;
     if (host_plan(e, g, plan, st)) return st->code; /* e is freed with the plan */
     resolve(e);
     sn_plan_memplan(plan);
