@@ -432,10 +432,12 @@ int emu_launch(const emu_kernel *k, const unsigned grid[3], const unsigned block
     if (sigsetjmp(X.jmp, 1) == 0) {
         X.active = 1;
         uint64_t nb = (uint64_t)grid[0] * grid[1] * grid[2];
+        /* random: the blocks in the order id = (a b + c) mod nb, a permutation for the prime
+         * a = 2654435761 (coprime to any grid size a launch can have), c fixed per launch */
+        const uint64_t c = next_rand() % nb;
         for (uint64_t b = 0; b < nb; b++) {
             uint64_t id = sched == EMU_REVERSED ? nb - 1 - b : b;
-            if (sched == EMU_RANDOM && nb > 1) /* a permutation of the blocks: id = a b + c */
-                id = (b * 0x9e3779b1ull % nb + X.rng % nb) % nb;
+            if (sched == EMU_RANDOM) id = (b * 2654435761ull % nb + c) % nb;
             X.abi.block_idx.x = (unsigned)(id % grid[0]);
             X.abi.block_idx.y = (unsigned)(id / grid[0] % grid[1]);
             X.abi.block_idx.z = (unsigned)(id / ((uint64_t)grid[0] * grid[1]));

@@ -556,3 +556,8 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
     }
     return SN_OK;
 }
+
+const sn_cu_program *sn_cuda_plan_program(const sn_plan *plan) {
+    if (!plan->dev || plan->dev_free != exec_free) return NULL;
+    return &((const sn_cuda_exec *)plan->dev)->prog;
+}
