@@ -61,6 +61,7 @@ wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 stage() {
   local name=$1 limit=$2
   shift 2
+  [ -n "$EMU" ] && limit=$((limit * 10)) # the emulator is slow, not the GPU
   local t=$(date +%s)
   say ""
   say "==== $name (limit ${limit} s): $*"

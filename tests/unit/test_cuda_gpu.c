@@ -135,7 +135,9 @@ static void compare_infer(const char *path, const char *text) {
     float *ref = infer(&spec, SN_TARGET_REF, 1, x, &nr);
     int ncls = spec.num_classes;
     static const char *const precs[] = {"fp32", "tf32", "bf16"};
-    for (int mode = 0; mode < 4 && ref; mode++) {
+    const char *quick = getenv("SNNC_TEST_QUICK"); /* sanitizers: fp32 only */
+    int nmodes = quick && *quick ? 2 : 4;
+    for (int mode = 0; mode < nmodes && ref; mode++) {
         /* fp32 fused, fp32 unfused, tf32 fused, bf16 fused */
         int fusion = mode != 1, prec = mode < 2 ? 0 : mode - 1;
         set_precision(prec);
