@@ -359,7 +359,28 @@ static inline void snemu_mma_deposit(const unsigned *a, const unsigned *b, snemu
     *wa = w;
 }
 
-static inline void sn_mma_m16n8k8_tf32(float *c, const unsigned *a, const unsigned *b) {
+/* The operand values of lane `lane`'s share of an m16n8kK tile, as the layouts above map
+ * them (K = 8: TF32, K = 16: BF16). */
+template <int K> static inline float snemu_a(const snemu_warp_area *w, int row, int k) {
+    int lane, reg, hi;
+    if (K == 8) {
+        snemu_tf32_a_at(row, k, &lane, &reg);
+        return snemu_tf32_value(w->a[lane][reg]);
+    }
+    snemu_bf16_a_at(row, k, &lane, &reg, &hi);
+    return snemu_bf16_value(w->a[lane][reg], hi);
+}
+template <int K> static inline float snemu_b(const snemu_warp_area *w, int k, int col) {
+    int lane, reg, hi;
+    if (K == 8) {
+        snemu_tf32_b_at(k, col, &lane, &reg);
+        return snemu_tf32_value(w->b[lane][reg]);
+    }
+    snemu_bf16_b_at(k, col, &lane, &reg, &hi);
+    return snemu_bf16_value(w->b[lane][reg], hi);
+}
+
+template <int K> static inline void snemu_mma(float *c, const unsigned *a, const unsigned *b) {
     snemu_warp_area *w;
     snemu_mma_deposit(a, b, &w);
     const int lane = snemu->cur->lane;
@@ -368,37 +389,19 @@ static inline void sn_mma_m16n8k8_tf32(float *c, const unsigned *a, const unsign
         int row, col;
         snemu_c_pos(lane, r, &row, &col);
         float acc = c[r];
-        for (int k = 0; k < 8; k++) {
-            int la, ra, lb, rb;
-            snemu_tf32_a_at(row, k, &la, &ra);
-            snemu_tf32_b_at(k, col, &lb, &rb);
-            acc += snemu_tf32_value(w->a[la][ra]) * snemu_tf32_value(w->b[lb][rb]);
-        }
+        for (int k = 0; k < K; k++) acc += snemu_a<K>(w, row, k) * snemu_b<K>(w, k, col);
         d[r] = acc;
     }
     snemu->warp_rendezvous();
     for (int r = 0; r < 4; r++) c[r] = d[r];
 }
 
+static inline void sn_mma_m16n8k8_tf32(float *c, const unsigned *a, const unsigned *b) {
+    snemu_mma<8>(c, a, b);
+}
+
 static inline void sn_mma_m16n8k16_bf16(float *c, const unsigned *a, const unsigned *b) {
-    snemu_warp_area *w;
-    snemu_mma_deposit(a, b, &w);
-    const int lane = snemu->cur->lane;
-    float d[4];
-    for (int r = 0; r < 4; r++) {
-        int row, col;
-        snemu_c_pos(lane, r, &row, &col);
-        float acc = c[r];
-        for (int k = 0; k < 16; k++) {
-            int la, ra, ha, lb, rb, hb;
-            snemu_bf16_a_at(row, k, &la, &ra, &ha);
-            snemu_bf16_b_at(k, col, &lb, &rb, &hb);
-            acc += snemu_bf16_value(w->a[la][ra], ha) * snemu_bf16_value(w->b[lb][rb], hb);
-        }
-        d[r] = acc;
-    }
-    snemu->warp_rendezvous();
-    for (int r = 0; r < 4; r++) c[r] = d[r];
+    snemu_mma<16>(c, a, b);
 }
 
 /* ---- entry points: the NVRTC stand-in appends SNEMU_ENTRY(kernel, launch bounds) for each
