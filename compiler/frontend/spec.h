@@ -80,6 +80,8 @@ typedef struct sn_ct_spec {
     int exact;    /* 0: forward Euler, k = dt/tau; 1: exact for input held over the step,
                      k = 1 - exp(-dt/tau) */
     int subtract; /* nir_if, nir_lif: 0: v <- v_reset after a spike; 1: v <- v - v_threshold */
+    int ge;       /* nir_if, nir_lif, nir_threshold: fire at v >= v_threshold (snnc's and
+                     SpikingJelly's test) instead of NIR's v > v_threshold */
 } sn_ct_spec;
 
 typedef struct sn_layer_spec {

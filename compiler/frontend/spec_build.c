@@ -461,6 +461,7 @@ static const char *const KIND_NAMES[] = {
     "nir_if",  "nir_lif", "nir_li",  "nir_i",   "nir_threshold", NULL};
 static const char *const DISCRETIZATION_NAMES[] = {"euler", "exact", NULL};
 static const char *const CT_RESET_NAMES[] = {"value", "subtract", NULL};
+static const char *const CT_COMPARE_NAMES[] = {"gt", "ge", NULL};
 static const char *const WEIGHT_NAMES[] = {"float", "ternary", "integer", NULL};
 static const char *const SURR_NAMES[] = {"atan", "sigmoid", NULL};
 
@@ -642,9 +643,10 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
     static const char *const DROPOUT_KEYS[] = {"p", NULL};
     static const char *const QUANT_KEYS[] = {"k", "B", NULL};
     static const char *const THRESHOLD_KEYS[] = {"units", NULL};
-    static const char *const NIR_LIF_KEYS[] = {"dt", "discretization", "reset", NULL};
+    static const char *const NIR_LIF_KEYS[] = {"dt", "discretization", "reset", "compare", NULL};
     static const char *const NIR_LI_KEYS[] = {"dt", "discretization", NULL};
-    static const char *const NIR_IF_KEYS[] = {"reset", NULL};
+    static const char *const NIR_IF_KEYS[] = {"reset", "compare", NULL};
+    static const char *const NIR_THRESHOLD_KEYS[] = {"compare", NULL};
     static const char *const NO_KEYS[] = {NULL};
     const sn_ynode *mm = m;
     const sn_ynode *v;
@@ -760,9 +762,11 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
     case SN_LAYER_FLATTEN:
     case SN_LAYER_SCALE:
     case SN_LAYER_NIR_I:
-    case SN_LAYER_NIR_THRESHOLD:
         if (mm && check_keys(c, mm, scope, NO_KEYS)) return -1;
         return 0;
+    case SN_LAYER_NIR_THRESHOLD:
+        if (mm && check_keys(c, mm, scope, NIR_THRESHOLD_KEYS)) return -1;
+        return opt_enum(c, mm, scope, "compare", CT_COMPARE_NAMES, &l->ct.ge);
     case SN_LAYER_NIR_LIF:
     case SN_LAYER_NIR_LI:
     case SN_LAYER_NIR_IF: {
@@ -781,7 +785,9 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
             if (opt_enum(c, mm, scope, "discretization", DISCRETIZATION_NAMES, &l->ct.exact))
                 return -1;
         }
-        if (spiking && opt_enum(c, mm, scope, "reset", CT_RESET_NAMES, &l->ct.subtract)) return -1;
+        if (spiking && (opt_enum(c, mm, scope, "reset", CT_RESET_NAMES, &l->ct.subtract) ||
+                        opt_enum(c, mm, scope, "compare", CT_COMPARE_NAMES, &l->ct.ge)))
+            return -1;
         return 0;
     }
     case SN_LAYER_THRESHOLD:

@@ -180,11 +180,16 @@ static void put_layer(sn_strbuf *sb, const sn_layer_spec *l) {
         put_float(sb, l->ct.dt);
         sn_sb_printf(sb, ", discretization: %s", l->ct.exact ? "exact" : "euler");
         if (l->kind == SN_LAYER_NIR_LIF)
-            sn_sb_printf(sb, ", reset: %s", l->ct.subtract ? "subtract" : "value");
+            sn_sb_printf(sb, ", reset: %s, compare: %s", l->ct.subtract ? "subtract" : "value",
+                         l->ct.ge ? "ge" : "gt");
         sn_sb_puts(sb, "}");
         break;
     case SN_LAYER_NIR_IF:
-        sn_sb_printf(sb, ": {reset: %s}", l->ct.subtract ? "subtract" : "value");
+        sn_sb_printf(sb, ": {reset: %s, compare: %s}", l->ct.subtract ? "subtract" : "value",
+                     l->ct.ge ? "ge" : "gt");
+        break;
+    case SN_LAYER_NIR_THRESHOLD:
+        sn_sb_printf(sb, ": {compare: %s}", l->ct.ge ? "ge" : "gt");
         break;
     default:
         break;
@@ -421,7 +426,8 @@ int sn_spec_equal(const sn_model_spec *a, const sn_model_spec *b, char *why, siz
         DIFF(x->quant_k != y->quant_k || x->quant_B != y->quant_B, "%s: quant differs", what);
         DIFF(x->units != y->units, "%s: units differ", what);
         DIFF(x->spike_gate != y->spike_gate, "%s: spike_gate differs", what);
-        DIFF(x->ct.dt != y->ct.dt || x->ct.exact != y->ct.exact || x->ct.subtract != y->ct.subtract,
+        DIFF(x->ct.dt != y->ct.dt || x->ct.exact != y->ct.exact ||
+                 x->ct.subtract != y->ct.subtract || x->ct.ge != y->ct.ge,
              "%s: dt, discretization or reset differs", what);
         if (!neuron_equal(&x->neuron, &y->neuron, what, why, n)) return 0;
     }

@@ -109,6 +109,7 @@ sn_nir_neuron_params sn_nir_neuron_from_spec(const sn_layer_spec *l) {
     p.dt = leaky ? l->ct.dt : 0.0f;
     p.exact = leaky ? l->ct.exact : 0;
     p.subtract = spiking ? l->ct.subtract : 0;
+    p.ge = spiking || p.model == SN_NIR_THRESHOLD ? l->ct.ge : 0;
     return p;
 }
 

@@ -61,6 +61,7 @@ static void print_attrs(const sn_node *n, sn_strbuf *o) {
             sn_sb_printf(o, " dt=%g %s", (double)p->dt, p->exact ? "exact" : "euler");
         if (p->model == SN_NIR_LIF || p->model == SN_NIR_IF)
             sn_sb_puts(o, p->subtract ? " reset=subtract" : " reset=v_reset");
+        if (p->ge) sn_sb_puts(o, " fire_at=ge");
         sn_sb_puts(o, "}");
         break;
     }

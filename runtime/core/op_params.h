@@ -65,6 +65,7 @@ typedef struct sn_neuron_params {
  *   IF, LIF:  s = [h > v_threshold]; v = s ? (subtract ? h - v_threshold : v_reset) : h; y = s
  *   LI, I:    v = h; y = v
  *   THRESHOLD: y = [x > v_threshold] (no state)
+ * (with `ge`, every > above is >=)
  * starting from v = v_leak (LIF, LI), v_reset (IF; 0 when subtract) or 0 (I). */
 typedef enum sn_nir_model {
     SN_NIR_IF = 0,
@@ -79,6 +80,7 @@ typedef struct sn_nir_neuron_params {
     float dt;
     int exact;    /* discretization: 0 Euler, 1 exact */
     int subtract; /* reset by subtraction instead of to v_reset */
+    int ge;       /* fire (and threshold) at h >= v_threshold instead of h > v_threshold */
 } sn_nir_neuron_params;
 
 /* The parameter arrays, in the order they follow x among a node's inputs (those the model

@@ -60,7 +60,7 @@ void sn_ref_nir_neuron(const sn_nir_neuron_params *p, int T, int64_t N, int64_t 
                 float th = prm[SN_NIRP_V_THRESHOLD][e];
                 for (int t = 0; t < T; t++) {
                     int64_t i = ((int64_t)t * N + n) * E + e;
-                    y[i] = x[i] > th ? 1.0f : 0.0f;
+                    y[i] = (p->ge ? x[i] >= th : x[i] > th) ? 1.0f : 0.0f;
                 }
                 continue;
             }
@@ -74,9 +74,9 @@ void sn_ref_nir_neuron(const sn_nir_neuron_params *p, int T, int64_t N, int64_t 
                 int64_t i = ((int64_t)t * N + n) * E + e;
                 float h = leaky ? v + k * ((vl - v) + r * x[i]) : v + r * x[i];
                 if (spiking) {
-                    float s = h > th ? 1.0f : 0.0f;
-                    v = h > th ? (p->subtract ? h - th : vr) : h;
-                    y[i] = s;
+                    int fire = p->ge ? h >= th : h > th;
+                    v = fire ? (p->subtract ? h - th : vr) : h;
+                    y[i] = fire ? 1.0f : 0.0f;
                 } else {
                     v = h;
                     y[i] = v;

@@ -163,8 +163,13 @@ static const conf_case cases[] = {
      "snn: {T: 3, encoder: direct}\n" HEAD(1, 4, 5, 3) "network:\n  - c:\n    - flatten\n"
                                                        "    - linear: {out_features: 37}\n"
                                                        "    - nir_threshold\n"
+                                                       "    - linear: {out_features: 7}\n"
+                                                       "    - nir_if\n"
+                                                       "    - linear: {out_features: 11}\n"
+                                                       "    - nir_threshold: {compare: ge}\n"
                                                        "    - linear: {out_features: 3}\n"
-                                                       "    - nir_if\n"},
+                                                       "    - nir_if: {compare: ge, reset: "
+                                                       "subtract}\n"},
     {"loss_softmax_ce_smoothing", 0, 5, 1,
      "train: {label_smoothing: 0.1}\n" HEAD(
          6, 1, 1, 4) "network:\n  - c:\n    - flatten\n    - linear: {out_features: 4}\n"},

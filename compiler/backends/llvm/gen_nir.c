@@ -90,8 +90,9 @@ typedef struct nir_state {
     LLVMValueRef vslot; /* v across the time loop */
 } nir_state;
 
-static LLVMValueRef fcmp_gt(sn_irb *k, LLVMValueRef a, LLVMValueRef b) {
-    return LLVMBuildFCmp(k->b, LLVMRealOGT, a, b, "");
+/* a > b, or a >= b (ge) */
+static LLVMValueRef fires(sn_irb *k, int ge, LLVMValueRef a, LLVMValueRef b) {
+    return LLVMBuildFCmp(k->b, ge ? LLVMRealOGE : LLVMRealOGT, a, b, "");
 }
 
 static void nir_body(sn_irb *k, const void *vd, LLVMValueRef n, LLVMValueRef e, int lanes,
@@ -122,8 +123,8 @@ static void nir_body(sn_irb *k, const void *vd, LLVMValueRef n, LLVMValueRef e, 
     LLVMValueRef at = irb_add(k, irb_mul(k, t, d->N * d->E), ne);
     LLVMValueRef x = load_n(k, irb_gep(k, s->x, at), lanes);
     if (thr_only) {
-        store_n(k, LLVMBuildSelect(k->b, fcmp_gt(k, x, th), one, zero, ""), irb_gep(k, s->y, at),
-                lanes);
+        store_n(k, LLVMBuildSelect(k->b, fires(k, p->ge, x, th), one, zero, ""),
+                irb_gep(k, s->y, at), lanes);
     } else {
         LLVMValueRef v = irb_slot_get(k, s->vslot);
         LLVMValueRef h =
@@ -132,7 +133,7 @@ static void nir_body(sn_irb *k, const void *vd, LLVMValueRef n, LLVMValueRef e, 
                   : irb_fadd(k, v, irb_fmul(k, r, x));
         LLVMValueRef out;
         if (spiking) {
-            LLVMValueRef fire = fcmp_gt(k, h, th);
+            LLVMValueRef fire = fires(k, p->ge, h, th);
             out = LLVMBuildSelect(k->b, fire, one, zero, "");
             v = LLVMBuildSelect(k->b, fire, p->subtract ? irb_fsub(k, h, th) : vr, h, "");
         } else {
