@@ -35,10 +35,12 @@ static const sn_cmd import_cmd = {
         {
             {"-o", "DIR", "output directory (required; created if missing)", 0},
             {"--dt", "SECONDS", "time step to discretize LIF/LI neurons at", 0},
-            {"--discretization", "euler|exact", "how (default euler)", 0},
+            {"--discretization", "euler|exact",
+             "how (default: euler, or what a file snnc wrote records)", 0},
             {"--reset", "zero|subtract",
              "reset of IF/LIF nodes that have no v_reset (default zero)", 0},
-            {"--T", "N", "time steps of the model when run over a dataset (default 100)", 0},
+            {"--T", "N",
+             "time steps of the model when run over a dataset (default: the file's, else 100)", 0},
             {"--name", "NAME", "model name (default: the file name)", 0},
             {"--format", "nir", "input format (nir, the default)", 0},
         },
@@ -67,7 +69,7 @@ static int run_import(const sn_args *a) {
     if (sn_args_choice(a, "--format", FORMATS, 0, &fmt, &st) ||
         sn_args_choice(a, "--reset", RESETS, 0, &reset, &st) ||
         sn_args_choice(a, "--discretization", DISCRETIZATIONS, 0, &disc, &st) ||
-        sn_args_int(a, "--T", 100, 1, 1000000, &T, &st) ||
+        sn_args_int(a, "--T", 0, 1, 1000000, &T, &st) ||
         sn_args_float(a, "--dt", 0.0, 1e-30, 1e6, &dt, &st))
         goto done;
     if (!dir) {
@@ -83,6 +85,7 @@ static int run_import(const sn_args *a) {
                             .reset = reset ? SN_NIR_RESET_SUBTRACT : SN_NIR_RESET_ZERO,
                             .reset_given = sn_args_has(a, "--reset"),
                             .exact = disc,
+                            .exact_given = sn_args_has(a, "--discretization"),
                             .T = (int)T,
                             .name = sn_args_str(a, "--name", name)};
     char ypath[4096], wpath[4096];

@@ -22,7 +22,9 @@ typedef struct sn_nir_import_opts {
     sn_nir_reset reset; /* for IF/LIF nodes without v_reset */
     int reset_given;    /* --reset was given (no warning about the choice then) */
     int exact;          /* discretize exactly (1 - exp(-dt/tau)) instead of forward Euler */
-    int T;              /* snn.T of the model (time steps when run without --input) */
+    int exact_given;    /* --discretization was given (else a file's metadata may choose) */
+    int T;              /* snn.T of the model (time steps when run without --input); 0: the
+                           file's metadata T, else 100 */
     const char *name;   /* model name */
 } sn_nir_import_opts;
 

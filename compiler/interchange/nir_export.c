@@ -31,7 +31,7 @@ typedef struct exp_ctx {
     double dt;
     char open[SN_IR_MAX_IN * 64][SN_NIR_KEY_MAX]; /* keys whose outputs feed the next node */
     int nopen;
-    int any_subtract, any_value, any_ge, any_gt;
+    int any_subtract, any_value, any_ge, any_gt, any_exact, any_euler;
 } exp_ctx;
 
 static sn_code lfail(exp_ctx *x, const sn_node *n, const char *fmt, ...)
@@ -212,6 +212,7 @@ static sn_code exp_neuron(exp_ctx *x, const sn_node *n) {
     sn_nir_node *nn = add(x, n->name, lif ? "LIF" : "IF");
     if (!nn) return x->st->code;
     sn_status *st = x->st;
+    x->any_euler |= lif; /* SpikingJelly's update is forward Euler of the NIR equation */
     if (lif) {
         /* H = V + (X - (V - vr)) / tau is forward Euler of tau' dv/dt = (vr - v) + r x with
          * dt / tau' = 1 / tau: tau' = tau * dt, v_leak = vr, r = 1 (decay_input) or tau */
@@ -249,6 +250,13 @@ static sn_code exp_nir_neuron(exp_ctx *x, const sn_node *n) {
                      (double)p->dt, x->dt);
     sn_nir_node *nn = add(x, n->name, types[p->model]);
     if (!nn) return x->st->code;
+    if (leaky) {
+        x->any_exact |= p->exact;
+        x->any_euler |= !p->exact;
+        if (sn_nir_add_string(&nn->meta, &nn->nmeta, "discretization", p->exact ? "exact" : "euler",
+                              x->st))
+            return x->st->code;
+    }
     int slot = 1;
     for (int k = 0; k < SN_NIRP_COUNT; k++) {
         if (!sn_nir_neuron_uses(p, k)) continue;
@@ -497,6 +505,11 @@ sn_code sn_nir_export(const sn_model_spec *spec, const sn_weights *w, const sn_n
         if (!c)
             c = sn_nir_add_string(mf, mn, "threshold",
                                   x->any_ge ? (x->any_gt ? "mixed" : "ge") : "gt", st);
+        if (!c && (x->any_exact || x->any_euler))
+            c = sn_nir_add_string(mf, mn, "discretization",
+                                  x->any_exact ? (x->any_euler ? "mixed" : "exact") : "euler", st);
+        int64_t T = spec->snn.enabled ? spec->snn.T : 1;
+        if (!c) c = sn_nir_add_ints(mf, mn, "T", 0, NULL, &T, st);
         if (!c)
             c = sn_nir_add_string(mf, mn, "encoder",
                                   spec->snn.encoder == SN_ENC_POISSON ? "poisson" : "direct", st);

@@ -558,6 +558,7 @@ static sn_code imp_neuron(imp *m, const sn_nir_node *n, sn_nir_model kind) {
     memset(&p, 0, sizeof p);
     p.model = kind;
     int leaky = kind == SN_NIR_LIF || kind == SN_NIR_LI;
+    p.exact = m->o->exact_given ? m->o->exact : meta_says(m, n, "discretization", "exact");
     int spiking = kind == SN_NIR_LIF || kind == SN_NIR_IF;
     int has_reset = spiking && field(n, "v_reset");
     if (spiking || kind == SN_NIR_THRESHOLD) p.ge = meta_says(m, n, "threshold", "ge");
@@ -605,7 +606,7 @@ static sn_code imp_neuron(imp *m, const sn_nir_node *n, sn_nir_model kind) {
                 double kk = m->dt / (double)v[e];
                 if (kk > maxk) maxk = kk;
             }
-            if (!m->o->exact && maxk > 1.0)
+            if (!p.exact && maxk > 1.0)
                 note(m,
                      "warning: node '%s' (%s): dt/tau reaches %.3g > 1, where forward Euler "
                      "overshoots; use a smaller --dt or --discretization exact",
@@ -620,12 +621,11 @@ static sn_code imp_neuron(imp *m, const sn_nir_node *n, sn_nir_model kind) {
     switch (kind) {
     case SN_NIR_LIF:
         yaml_layer(m, n, "nir_lif: {dt: %s, discretization: %s, reset: %s%s}", dt,
-                   m->o->exact ? "exact" : "euler", p.subtract ? "subtract" : "value",
+                   p.exact ? "exact" : "euler", p.subtract ? "subtract" : "value",
                    p.ge ? ", compare: ge" : "");
         break;
     case SN_NIR_LI:
-        yaml_layer(m, n, "nir_li: {dt: %s, discretization: %s}", dt,
-                   m->o->exact ? "exact" : "euler");
+        yaml_layer(m, n, "nir_li: {dt: %s, discretization: %s}", dt, p.exact ? "exact" : "euler");
         break;
     case SN_NIR_IF:
         yaml_layer(m, n, "nir_if: {reset: %s%s}", p.subtract ? "subtract" : "value",
@@ -771,6 +771,44 @@ static sn_code import_graph(imp *m) {
                       "has an edge to itself: recurrent connections cannot be imported");
         outdeg[src[e]]++;
         indeg[dst[e]]++;
+    }
+    if (c) goto done;
+    /* recurrent connections: a depth-first search from every node finds an edge back to a
+     * node still on the stack (iterative: graphs may be long chains) */
+    {
+        int *color = sn_calloc((size_t)N, sizeof(int)), *stack = sn_calloc((size_t)N, sizeof(int));
+        int *next_e = sn_calloc((size_t)N, sizeof(int));
+        if (!color || !stack || !next_e) c = sn_fail(m->st, SN_ERR_RUNTIME, "out of memory");
+        for (int root = 0; root < N && !c; root++) {
+            if (color[root]) continue;
+            int sp = 0;
+            stack[sp++] = root;
+            color[root] = 1;
+            next_e[root] = 0;
+            while (sp > 0 && !c) {
+                int u = stack[sp - 1], e = next_e[u]++;
+                if (e >= g->nedges) {
+                    color[u] = 2;
+                    sp--;
+                    continue;
+                }
+                if (src[e] != u) continue;
+                int v = dst[e];
+                if (color[v] == 1) {
+                    c = nfail(m, &g->nodes[v], NULL,
+                              "is reached again through edge '%s' -> '%s': recurrent connections "
+                              "cannot be imported",
+                              g->edges[e].src, g->edges[e].dst);
+                } else if (!color[v]) {
+                    color[v] = 1;
+                    next_e[v] = 0;
+                    stack[sp++] = v;
+                }
+            }
+        }
+        free(color);
+        free(stack);
+        free(next_e);
     }
     if (c) goto done;
     int in = -1, out = -1;
@@ -1058,7 +1096,17 @@ sn_code sn_nir_import(const sn_nir_doc *doc, const sn_nir_import_opts *o, const 
     if (!c) {
         sn_sb_puts(&out->yaml, m.input_line);
         sn_sb_printf(&out->yaml, "num_classes: %lld\n", (long long)m.num_classes);
-        sn_sb_printf(&out->yaml, "snn: {T: %d, encoder: direct, readout: rate}\n", o->T);
+        int T = o->T;
+        const sn_nir_field *mt = meta(m.g, "T");
+        if (T <= 0 && mt && is_number(mt) && mt->numel == 1 && mt->f[0] >= 1 && mt->f[0] <= 1e6 &&
+            mt->f[0] == floor(mt->f[0]))
+            T = (int)mt->f[0];
+        if (T <= 0) T = 100;
+        const sn_nir_field *mr = meta(m.g, "readout");
+        int membrane =
+            mr && mr->kind == SN_NIR_STRING && mr->numel == 1 && !strcmp(mr->s[0], "membrane");
+        sn_sb_printf(&out->yaml, "snn: {T: %d, encoder: direct, readout: %s}\n", T,
+                     membrane ? "membrane" : "rate");
         sn_sb_puts(&out->yaml, "network:\n  - " CONTAINER ":\n");
         sn_sb_append(&out->yaml, sn_sb_cstr(&body), body.len);
     }
