@@ -248,6 +248,13 @@ static sn_code need_map(imp *m, const sn_nir_node *n) {
                  cur_text(m, a, sizeof a));
 }
 
+/* Text from the file in a YAML comment: printable ASCII only (keys, versions and paths are
+ * free bytes; a comment must stay one line of valid UTF-8). */
+static void comment_text(sn_strbuf *sb, const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        sn_sb_printf(sb, "%c", *p < 0x20 || *p >= 0x7f ? '?' : *p);
+}
+
 static void yaml_layer(imp *m, const sn_nir_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void yaml_layer(imp *m, const sn_nir_node *n, const char *fmt, ...) {
@@ -258,9 +265,10 @@ static void yaml_layer(imp *m, const sn_nir_node *n, const char *fmt, ...) {
     va_end(ap);
     if (n) {
         sn_sb_printf(m->yaml, "  # %s.%d: NIR node '", CONTAINER, m->index);
-        for (const char *p = n->key; *p; p++) /* keys are free text: keep the comment one line */
-            sn_sb_printf(m->yaml, "%c", (unsigned char)*p < 0x20 ? '?' : *p);
-        sn_sb_printf(m->yaml, "' (%s)", n->type);
+        comment_text(m->yaml, n->key);
+        sn_sb_puts(m->yaml, "' (");
+        comment_text(m->yaml, n->type);
+        sn_sb_puts(m->yaml, ")");
     } else {
         sn_sb_printf(m->yaml, "  # %s.%d", CONTAINER, m->index);
     }
@@ -401,6 +409,11 @@ static sn_code imp_conv(imp *m, const sn_nir_node *n) {
             return nfail(m, n, "bias", "shape %s does not match the %lld output channels",
                          shape_text(b->rank, b->dims, a, sizeof a), (long long)O);
         }
+        /* NIR's Conv2d always has a bias; all zeros is a convolution without one (the form
+         * snnc exports bias-free convolutions in, so export + import keeps the model) */
+        int zero = 1;
+        for (int64_t i = 0; i < O; i++) zero &= b->f[i] == 0.0;
+        if (zero) b = NULL;
     }
     if (check_type_field(m, n, "input_type", 3, m->d)) return m->st->code;
     /* snnc's conv2d pads symmetrically: an extra row/column of padding on the far side is a
@@ -647,48 +660,47 @@ static sn_code imp_neuron(imp *m, const sn_nir_node *n, sn_nir_model kind) {
  * the same over each channel's map. */
 static sn_code imp_units(imp *m, const sn_nir_node *from, const sn_nir_node *const *th, int U) {
     int64_t C = m->d[0], plane = m->rank == 3 ? m->d[1] * m->d[2] : 1;
-    float *theta = NULL;
-    for (int u = 0; u < U; u++) {
+    float *theta = sn_calloc((size_t)(C * U), sizeof(float));
+    if (!theta) return sn_fail(m->st, SN_ERR_RUNTIME, "out of memory");
+    sn_code c = SN_OK;
+    for (int u = 0; u < U && !c; u++) {
         const sn_nir_node *n = th[u];
         static const char *const F[] = {"threshold", NULL};
-        if (check_fields(m, n, F)) return m->st->code;
-        const sn_nir_field *f = need(m, n, "threshold");
-        if (!f) return m->st->code;
-        /* expand to the layer's shape in a scratch array (not a weight) */
-        int saved = m->narrays;
+        const sn_nir_field *f;
         float *v;
-        if (neuron_array(m, n, f, "threshold", &v)) return m->st->code;
-        if (!theta && !(theta = sn_calloc((size_t)(C * U), sizeof(float)))) {
-            return sn_fail(m->st, SN_ERR_RUNTIME, "out of memory");
+        /* expanded to the layer's shape in a scratch array (dropped: not a weight) */
+        int saved = m->narrays;
+        if (check_fields(m, n, F) || !(f = need(m, n, "threshold")) ||
+            neuron_array(m, n, f, "threshold", &v)) {
+            c = m->st->code;
+            break;
         }
-        for (int64_t c = 0; c < C; c++) {
-            for (int64_t i = 1; i < plane; i++)
-                if (v[c * plane + i] != v[c * plane]) {
-                    free(theta);
-                    return nfail(m, n, "threshold",
-                                 "differs within channel %lld: parallel Threshold nodes import as "
-                                 "snnc threshold units, which have one threshold per channel",
-                                 (long long)c);
-                }
-            theta[c * U + u] = nextafterf(v[c * plane], INFINITY);
+        for (int64_t ch = 0; ch < C && !c; ch++) {
+            for (int64_t i = 1; i < plane && !c; i++)
+                if (v[ch * plane + i] != v[ch * plane])
+                    c = nfail(m, n, "threshold",
+                              "differs within channel %lld: parallel Threshold nodes import as "
+                              "snnc threshold units, which have one threshold per channel",
+                              (long long)ch);
+            theta[ch * U + u] = nextafterf(v[ch * plane], INFINITY);
         }
         free(m->arrays[saved].v);
         m->narrays = saved;
     }
-    float *t = add_array(m, "theta", C * U);
-    if (!t) {
-        free(theta);
-        return m->st->code;
-    }
-    memcpy(t, theta, (size_t)(C * U) * sizeof(float));
+    float *t = c ? NULL : add_array(m, "theta", C * U);
+    if (t) memcpy(t, theta, (size_t)(C * U) * sizeof(float));
     free(theta);
+    if (!t) return m->st->code;
     note(m,
          "node '%s' feeds %d parallel Threshold nodes summed by the next node: imported as one "
          "threshold layer of %d units",
          from->key, U, U);
-    sn_sb_printf(m->yaml,
-                 "      - threshold: {units: %d}  # %s.%d: NIR nodes '%s'..'%s' (%d x Threshold)\n",
-                 U, CONTAINER, m->index, th[0]->key, th[U - 1]->key, U);
+    sn_sb_printf(m->yaml, "      - threshold: {units: %d}  # %s.%d: NIR nodes '", U, CONTAINER,
+                 m->index);
+    comment_text(m->yaml, th[0]->key);
+    sn_sb_puts(m->yaml, "'..'");
+    comment_text(m->yaml, th[U - 1]->key);
+    sn_sb_printf(m->yaml, "' (%d x Threshold)\n", U);
     m->index++;
     return SN_OK;
 }
@@ -1084,13 +1096,13 @@ sn_code sn_nir_import(const sn_nir_doc *doc, const sn_nir_import_opts *o, const 
                        m.dt);
     char name[SN_NAME_MAX];
     make_name(o->name && *o->name ? o->name : "nir_model", name, sizeof name);
-    sn_sb_printf(&out->yaml,
-                 "# Imported by snnc %s from %s (NIR %s)%s%s.\n"
-                 "# Neuron parameters, weights and thresholds are in the weights file; the "
-                 "continuous-time\n# neurons are discretized at dt (docs/nir.md).\n",
-                 SNNC_VERSION, doc->source, doc->version[0] ? doc->version : "version unknown",
-                 leaky ? ", discretized by " : "",
-                 leaky ? (o->exact ? "the exact solution" : "forward Euler") : "");
+    sn_sb_printf(&out->yaml, "# Imported by snnc %s from ", SNNC_VERSION);
+    comment_text(&out->yaml, doc->source);
+    sn_sb_puts(&out->yaml, " (NIR ");
+    comment_text(&out->yaml, doc->version[0] ? doc->version : "version unknown");
+    sn_sb_puts(&out->yaml, ").\n# Neuron parameters, weights and thresholds are in the weights "
+                           "file; LIF and LI nodes are\n# discretized at each layer's dt, by "
+                           "its discretization rule (docs/nir.md).\n");
     sn_sb_printf(&out->yaml, "name: %s\n", name);
     sn_code c = import_graph(&m);
     if (!c) {
