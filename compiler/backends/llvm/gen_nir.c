@@ -113,8 +113,9 @@ static void nir_body(sn_irb *k, const void *vd, LLVMValueRef n, LLVMValueRef e, 
     LLVMValueRef ne = irb_add(k, irb_mul(k, n, d->E), e);
     if (!thr_only) {
         LLVMValueRef v0 = leaky ? vl : (spiking && !p->subtract) ? vr : zero;
-        if (d->stateful) /* (the state buffer is padded: whole vectors even in the tail) */
-            v0 = LLVMBuildSelect(k->b, s->first, v0, irb_vload(k, irb_gep(k, s->state, ne), 4), "");
+        if (d->stateful) /* (a tail touches its own lanes only: the next image's follow) */
+            v0 =
+                LLVMBuildSelect(k->b, s->first, v0, load_n(k, irb_gep(k, s->state, ne), lanes), "");
         irb_slot_set(k, s->vslot, v0);
     }
     irb_loop lt;
@@ -146,7 +147,7 @@ static void nir_body(sn_irb *k, const void *vd, LLVMValueRef n, LLVMValueRef e, 
     }
     irb_for_end(k, &lt);
     if (!thr_only && d->stateful)
-        irb_vstore(k, irb_slot_get(k, s->vslot), irb_gep(k, s->state, ne), 4);
+        store_n(k, irb_slot_get(k, s->vslot), irb_gep(k, s->state, ne), lanes);
 }
 
 void sn_gen_nir_neuron(sn_irb *k, const sn_nir_neuron_desc *d) {
