@@ -174,15 +174,16 @@ sn_code sn_snn_run_recorded(const sn_model_spec *spec, const sn_weights *w, cons
     }
     sn_build_opts po = {.batch = 1, .T = 1, .sequence = 1};
     if (sn_graph_build(spec, &po, &probe, st)) goto done;
-    int nall = recordable(&probe, all, MAX_RECORD);
+    int nall = recordable(&probe, all, MAX_RECORD - 1); /* (room for the NULL below) */
     int nnames = split_names(o->record, o->nrecord, names, MAX_RECORD, st);
     if (nnames < 0) goto done;
     int nrec = 0;
     for (int i = 0; i < nnames; i++) {
         if (!strcmp(names[i], "all")) {
-            for (int k = 0; k < nall; k++) rec[nrec++] = all[k];
+            for (int k = 0; k < nall && nrec < MAX_RECORD; k++) rec[nrec++] = all[k];
             continue;
         }
+        if (nrec >= MAX_RECORD) break;
         if (find_node(&probe, names[i]) < 0 || probe.nodes[find_node(&probe, names[i])].layer < 0) {
             const char *sug = NULL;
             all[nall] = NULL;

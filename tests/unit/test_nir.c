@@ -552,6 +552,7 @@ static void test_conv_equivalents(void) {
 
 /* ---- the real files ------------------------------------------------------------------- */
 
+#ifdef SNNC_HAVE_HDF5
 static int shared_file(const char *name, char *path, size_t n) {
     sn_fmt(path, n, "%s/%s", SHARED_NIR, name);
     return sn_file_exists(path);
@@ -566,6 +567,7 @@ static int read_csv(const char *path, float *in, float *v, float *s, int max) {
     fclose(f);
     return n;
 }
+#endif
 
 static void test_norse_trace(void) {
 #ifdef SNNC_HAVE_HDF5
