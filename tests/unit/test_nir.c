@@ -185,9 +185,9 @@ static void m_fan_in(sn_nir_doc *d) {
     edge(d, "input", "lif");
 }
 static void m_input_rank2(sn_nir_doc *d) {
-    sn_nir_field *f = fieldp(d, "input", "shape");
-    f->dims[0] = 2;
-    f->numel = 2;
+    int64_t s[2] = {3, 1};
+    drop_field(d, "input", "shape");
+    ishape(sn_nir_find_node(&d->g, "input"), "shape", 2, s);
 }
 static void m_dup_key(sn_nir_doc *d) {
     lif(d, "fc", 2, 0.01f);
