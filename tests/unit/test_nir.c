@@ -785,19 +785,24 @@ static void roundtrip(const char *what, const sn_model_spec *s, const sn_weights
             x[i] = spike_amp > 0 ? (sn_rng_uniform(&r) < 0.4f ? spike_amp : 0.0f)
                                  : 2.0f * sn_rng_uniform(&r) - 0.5f;
         float *a = calloc((size_t)(N * K), sizeof *a), *b = calloc((size_t)(N * K), sizeof *b);
-        float *ya = calloc((size_t)(T * N * 4096), sizeof *ya),
-              *yb = calloc((size_t)(T * N * 4096), sizeof *yb);
+        size_t tn = (size_t)(T * N * 4096);
+        float *ya = calloc(tn, sizeof *ya), *yb = calloc(tn, sizeof *yb);
+        float *va = calloc(tn, sizeof *va), *vb = calloc(tn, sizeof *vb);
         sn_target t[2];
         int nt = n_targets(t);
         for (int k = 0; k < nt; k++) {
-            CHECK_EQ_INT(run_seq(s, w, t[k], T, N, x, a, rec_orig, ya, NULL, &st), SN_OK);
-            CHECK_EQ_INT(run_seq(&m.spec, &m.weights, t[k], T, N, x, b, rec_new, yb, NULL, &st),
+            CHECK_EQ_INT(run_seq(s, w, t[k], T, N, x, a, rec_orig, ya, va, &st), SN_OK);
+            CHECK_EQ_INT(run_seq(&m.spec, &m.weights, t[k], T, N, x, b, rec_new, yb, vb, &st),
                          SN_OK);
             CHECK_MSG(memcmp(a, b, (size_t)(N * K) * sizeof *a) == 0,
                       "%s (target %d): the imported model's readout differs", what, (int)t[k]);
-            if (rec_orig)
-                CHECK_MSG(memcmp(ya, yb, (size_t)(T * N * 4096) * sizeof *ya) == 0,
+            if (rec_orig) {
+                CHECK_MSG(memcmp(ya, yb, tn * sizeof *ya) == 0,
                           "%s: the output of %s differs from %s's", what, rec_new, rec_orig);
+                /* the recorded membrane potentials too (snnc's if/lif against nir_if/nir_lif) */
+                CHECK_MSG(memcmp(va, vb, tn * sizeof *va) == 0,
+                          "%s: the potentials of %s differ from %s's", what, rec_new, rec_orig);
+            }
             double sum = 0;
             for (int64_t i = 0; i < N * K; i++) sum += fabs(a[i]);
             CHECK_MSG(sum > 0, "%s: the readout is all zero (a test that cannot fail)", what);
@@ -807,6 +812,8 @@ static void roundtrip(const char *what, const sn_model_spec *s, const sn_weights
         free(b);
         free(ya);
         free(yb);
+        free(va);
+        free(vb);
         sn_nir_imported_free(&m);
     }
     sn_nir_doc_free(&back);
