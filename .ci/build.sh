@@ -11,7 +11,7 @@ ROOT=$PWD
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 need=()
-for pkg in cmake make gcc g++ pkg-config libyaml-dev llvm-dev clang libclang-rt-dev; do
+for pkg in cmake make gcc g++ pkg-config libyaml-dev llvm-dev clang libclang-rt-dev libhdf5-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -50,15 +50,21 @@ case "${1:-}" in
     build build-asan -DCMAKE_BUILD_TYPE=Debug -DSNNC_SANITIZE=ON
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j "$JOBS")
-    echo "== libFuzzer: frontend on the malformed corpus and seeds (replay + 30 s of fuzzing)"
+    echo "== libFuzzer: frontend and NIR importer on their corpora and seeds (replay + 20 s + 10 s of fuzzing)"
     mkdir -p build-fuzz
     build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DSNNC_FUZZ=ON
     work=$(mktemp -d)
     cp -r "$ROOT/tests/fuzz/corpus_frontend/." "$work/" 2>/dev/null || true
-    build-fuzz/tests/fuzz_frontend -max_total_time=30 -timeout=10 -rss_limit_mb=2048 \
+    build-fuzz/tests/fuzz_frontend -max_total_time=20 -timeout=10 -rss_limit_mb=2048 \
       "$work" "$ROOT/tests/corpus" >build-fuzz/fuzz.log 2>&1 \
       || { tail -40 build-fuzz/fuzz.log; rm -rf "$work"; exit 1; }
     grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" build-fuzz/fuzz.log | tail -1 || tail -2 build-fuzz/fuzz.log
+    rm -rf "$work"
+    work=$(mktemp -d)
+    build-fuzz/tests/fuzz_nir -max_total_time=10 -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+      "$work" "$ROOT/tests/fuzz/corpus_nir" >build-fuzz/fuzz_nir.log 2>&1 \
+      || { tail -40 build-fuzz/fuzz_nir.log; rm -rf "$work"; exit 1; }
+    grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" build-fuzz/fuzz_nir.log | tail -1 || tail -2 build-fuzz/fuzz_nir.log
     rm -rf "$work"
     echo "== all tests passed"
     ;;

@@ -82,6 +82,8 @@ static void print_table(const sn_model_spec *spec, const sn_graph *g) {
         snprintf(op, sizeof op, "%s%s", sn_op_name(n->op), ternary_weights(g, n) ? "[tern]" : "");
         if (n->op == SN_OP_NEURON)
             snprintf(op, sizeof op, "%s", n->a.neuron.model == SN_NEURON_LIF ? "lif" : "if");
+        if (n->op == SN_OP_NIR_NEURON && n->layer >= 0 && n->layer < spec->nlayers)
+            snprintf(op, sizeof op, "%s", sn_layer_kind_name(spec->layers[n->layer].kind));
         printf("%-22s %-16s %-22s %12lld %16lld\n", n->name, op,
                sn_shape_str(&g->tensors[n->out[0]].shape, sb, sizeof sb), (long long)p,
                (long long)m);

@@ -11,13 +11,15 @@
 #include "../ir/build.h"
 #include "commands.h"
 #include "session.h"
+#include "snn_record.h"
 #include "snn_tools.h"
 
 #define MAX_RUNS 64
 
 static const sn_cmd snn_cmd = {
     .name = "snn",
-    .usage = "MODEL.yaml [--weights W.safetensors] [--data DIR] [--T 1,2,4,...] [options]",
+    .usage = "MODEL.yaml [--weights W.safetensors] [--data DIR] [--T 1,2,4,...] [options]\n"
+             "       snnc snn MODEL.yaml --weights W --input X.npy [--record NAMES --out DIR]",
     .summary = "Run a spiking network over the test split: accuracy, spikes, firing rates, SOPs.",
     .details =
         "MODEL is a spiking model (e.g. written by 'snnc convert') or an ANN, which is then\n"
@@ -29,7 +31,13 @@ static const sn_cmd snn_cmd = {
         "the encoding layer (the first spiking layer) with probability P. --out DIR writes\n"
         "layers.csv, accuracy.csv and SVG charts (firing rate per layer, SOPs vs MACs,\n"
         "accuracy vs T, accuracy vs noise). --compare-ann also runs the ANN and counts the\n"
-        "images where both predict the same class.",
+        "images where both predict the same class.\n"
+        "--input X.npy runs the network on a recorded sequence instead of a dataset: X is\n"
+        "[T, C, H, W] or [T, N, C, H, W] ([T, K] or [T, N, K] for a K x 1 x 1 input), float32,\n"
+        "float64, uint8 or bool; --record NAMES (layer names as 'snnc inspect' shows them,\n"
+        "comma-separated, or all) writes each layer's output per step to DIR/NAME.npy, and a\n"
+        "spiking layer's membrane potential to DIR/NAME.v.npy, shaped [T, (N,) ...]; the\n"
+        "readout goes to DIR/output.npy.",
     .min_pos = 1,
     .max_pos = 1,
     .opts =
@@ -60,6 +68,8 @@ static const sn_cmd snn_cmd = {
             {"--seed", "S", "seed for Poisson encoding and noise (default 0)", 0},
             {"--threads", "N", "worker threads (default: all cores)", 0},
             {"--quiet", NULL, "no progress lines", 0},
+            {"--input", "X.npy", "run on this recorded input sequence instead of a dataset", 0},
+            {"--record", "NAMES", "with --input: layers whose per-step outputs go to --out", 1},
             {"--set", "KEY=VALUE", "override a YAML field", 1},
         },
 };
@@ -445,6 +455,36 @@ static int run_snn(const sn_args *a) {
         sn_fail(&st, SN_ERR_INPUT,
                 "--compare-ann needs the ANN: give the ANN model and its weights (snnc snn "
                 "converts it on the fly)");
+        goto done;
+    }
+    if (sn_args_has(a, "--input")) { /* a recorded sequence instead of a dataset */
+        if (tl || nl || dump || sn_args_has(a, "--compare-ann") || sn_args_has(a, "--limit")) {
+            sn_fail(&st, SN_ERR_INPUT,
+                    "--input takes the time steps from the file and runs no dataset: %s does not "
+                    "apply",
+                    tl                          ? "--T"
+                    : nl                        ? "--noise"
+                    : dump                      ? "--dump-logits"
+                    : sn_args_has(a, "--limit") ? "--limit"
+                                                : "--compare-ann");
+            goto done;
+        }
+        const char *const *recs = NULL;
+        int nrecs = sn_args_all(a, "--record", &recs);
+        sn_record_opts ro = {sn_args_str(a, "--input", NULL),
+                             recs,
+                             nrecs,
+                             sn_args_str(a, "--out", NULL),
+                             target,
+                             fusion,
+                             batch_opt,
+                             (int)threads,
+                             quiet};
+        sn_snn_run_recorded(net, nw, &ro, &st);
+        goto done;
+    }
+    if (sn_args_has(a, "--record")) {
+        sn_fail(&st, SN_ERR_INPUT, "--record needs --input X.npy (a recorded input sequence)");
         goto done;
     }
     if (nT == 0) {

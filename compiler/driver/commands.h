@@ -19,5 +19,7 @@ extern const sn_command sn_cmd_init;
 extern const sn_command sn_cmd_demo;
 extern const sn_command sn_cmd_convert;
 extern const sn_command sn_cmd_snn;
+extern const sn_command sn_cmd_import;
+extern const sn_command sn_cmd_export;
 
 #endif

@@ -6,8 +6,8 @@
 #include "commands.h"
 
 static const sn_command *const commands[] = {
-    &sn_cmd_train, &sn_cmd_eval, &sn_cmd_inspect, &sn_cmd_init, &sn_cmd_compile,
-    &sn_cmd_bench, &sn_cmd_demo, &sn_cmd_convert, &sn_cmd_snn,
+    &sn_cmd_train, &sn_cmd_eval,    &sn_cmd_inspect, &sn_cmd_init,   &sn_cmd_compile, &sn_cmd_bench,
+    &sn_cmd_demo,  &sn_cmd_convert, &sn_cmd_snn,     &sn_cmd_import, &sn_cmd_export,
 };
 
 static void usage(FILE *f) {

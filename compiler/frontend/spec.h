@@ -40,6 +40,17 @@ typedef enum sn_layer_kind {
     SN_LAYER_LIF,       /* leaky integrate-and-fire neuron */
     SN_LAYER_THRESHOLD, /* spatial threshold units: `units` per neuron, thresholds from the
                            weights file (<module>.<index>.theta [C, units]); output = count */
+    SN_LAYER_SCALE,     /* y = s * x elementwise; s (<module>.<index>.scale) has the layer's
+                           per-sample shape (NIR Scale) */
+    SN_LAYER_SUMPOOL,   /* window sum (NIR SumPool2d): kernel/stride/padding as avgpool */
+    /* Continuous-time neurons with NIR semantics (docs/nir.md): per-neuron parameter arrays
+     * of the layer's per-sample shape in the weights file, discretized at `ct.dt`, strict
+     * threshold v > v_threshold. */
+    SN_LAYER_NIR_IF,        /* dv/dt = r I; spike and reset (to v_reset, or subtract) */
+    SN_LAYER_NIR_LIF,       /* tau dv/dt = (v_leak - v) + r I; spike and reset */
+    SN_LAYER_NIR_LI,        /* tau dv/dt = (v_leak - v) + r I; output v (no spikes) */
+    SN_LAYER_NIR_I,         /* dv/dt = r I; output v */
+    SN_LAYER_NIR_THRESHOLD, /* z = [x > threshold], stateless */
     SN_LAYER_KIND_COUNT
 } sn_layer_kind;
 
@@ -62,6 +73,16 @@ typedef struct sn_neuron_spec {
     sn_surrogate surrogate;
     float alpha; /* surrogate sharpness; default 2 (ATan) or 4 (Sigmoid) */
 } sn_neuron_spec;
+
+/* Discretization of a continuous-time (nir_*) neuron layer. */
+typedef struct sn_ct_spec {
+    float dt;     /* time step in seconds (> 0; nir_lif, nir_li) */
+    int exact;    /* 0: forward Euler, k = dt/tau; 1: exact for input held over the step,
+                     k = 1 - exp(-dt/tau) */
+    int subtract; /* nir_if, nir_lif: 0: v <- v_reset after a spike; 1: v <- v - v_threshold */
+    int ge;       /* nir_if, nir_lif, nir_threshold: fire at v >= v_threshold (snnc's and
+                     SpikingJelly's test) instead of NIR's v > v_threshold */
+} sn_ct_spec;
 
 typedef struct sn_layer_spec {
     sn_layer_kind kind;
@@ -100,7 +121,19 @@ typedef struct sn_layer_spec {
     sn_neuron_spec neuron;
     /* threshold */
     int units;
+    /* nir_lif, nir_li, nir_if */
+    sn_ct_spec ct;
 } sn_layer_spec;
+
+/* nir_if, nir_lif, nir_li, nir_i, nir_threshold */
+static inline int sn_layer_is_nir_neuron(sn_layer_kind k) {
+    return k >= SN_LAYER_NIR_IF && k <= SN_LAYER_NIR_THRESHOLD;
+}
+/* Layers that make a network a spiking (time-stepped) one. */
+static inline int sn_layer_is_spiking(sn_layer_kind k) {
+    return k == SN_LAYER_IF || k == SN_LAYER_LIF || k == SN_LAYER_THRESHOLD ||
+           sn_layer_is_nir_neuron(k);
+}
 
 typedef enum sn_encoder { SN_ENC_DIRECT = 0, SN_ENC_POISSON } sn_encoder;
 typedef enum sn_readout {

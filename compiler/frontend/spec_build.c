@@ -455,9 +455,13 @@ static int rd_float_list(cv *c, const sn_ynode *n, const char *scope, const char
 
 /* ---- layers ---------------------------------------------------------------------------- */
 
-static const char *const KIND_NAMES[] = {"conv2d",    "linear",    "maxpool", "avgpool", "relu",
-                                         "batchnorm", "dropout",   "flatten", "quant",   "if",
-                                         "lif",       "threshold", NULL};
+static const char *const KIND_NAMES[] = {
+    "conv2d",  "linear",  "maxpool", "avgpool", "relu",          "batchnorm", "dropout",
+    "flatten", "quant",   "if",      "lif",     "threshold",     "scale",     "sumpool",
+    "nir_if",  "nir_lif", "nir_li",  "nir_i",   "nir_threshold", NULL};
+static const char *const DISCRETIZATION_NAMES[] = {"euler", "exact", NULL};
+static const char *const CT_RESET_NAMES[] = {"value", "subtract", NULL};
+static const char *const CT_COMPARE_NAMES[] = {"gt", "ge", NULL};
 static const char *const WEIGHT_NAMES[] = {"float", "ternary", "integer", NULL};
 static const char *const SURR_NAMES[] = {"atan", "sigmoid", NULL};
 
@@ -639,6 +643,10 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
     static const char *const DROPOUT_KEYS[] = {"p", NULL};
     static const char *const QUANT_KEYS[] = {"k", "B", NULL};
     static const char *const THRESHOLD_KEYS[] = {"units", NULL};
+    static const char *const NIR_LIF_KEYS[] = {"dt", "discretization", "reset", "compare", NULL};
+    static const char *const NIR_LI_KEYS[] = {"dt", "discretization", NULL};
+    static const char *const NIR_IF_KEYS[] = {"reset", "compare", NULL};
+    static const char *const NIR_THRESHOLD_KEYS[] = {"compare", NULL};
     static const char *const NO_KEYS[] = {NULL};
     const sn_ynode *mm = m;
     const sn_ynode *v;
@@ -678,7 +686,8 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
         return 0;
     }
     case SN_LAYER_MAXPOOL:
-    case SN_LAYER_AVGPOOL: {
+    case SN_LAYER_AVGPOOL:
+    case SN_LAYER_SUMPOOL: {
         if (!mm)
             return errf(c, at, "%s needs kernel_size (write %s: {kernel_size: 2})", scope,
                         KIND_NAMES[l->kind]),
@@ -751,8 +760,36 @@ static int read_layer_params(cv *c, const sn_ynode *m, const sn_ynode *at, const
     }
     case SN_LAYER_RELU:
     case SN_LAYER_FLATTEN:
+    case SN_LAYER_SCALE:
+    case SN_LAYER_NIR_I:
         if (mm && check_keys(c, mm, scope, NO_KEYS)) return -1;
         return 0;
+    case SN_LAYER_NIR_THRESHOLD:
+        if (mm && check_keys(c, mm, scope, NIR_THRESHOLD_KEYS)) return -1;
+        return opt_enum(c, mm, scope, "compare", CT_COMPARE_NAMES, &l->ct.ge);
+    case SN_LAYER_NIR_LIF:
+    case SN_LAYER_NIR_LI:
+    case SN_LAYER_NIR_IF: {
+        int leaky = l->kind != SN_LAYER_NIR_IF, spiking = l->kind != SN_LAYER_NIR_LI;
+        const char *const *keys = l->kind == SN_LAYER_NIR_LIF  ? NIR_LIF_KEYS
+                                  : l->kind == SN_LAYER_NIR_LI ? NIR_LI_KEYS
+                                                               : NIR_IF_KEYS;
+        if (mm && check_keys(c, mm, scope, keys)) return -1;
+        if (leaky) {
+            if (!mm)
+                return errf(c, at, "%s needs dt, the time step in seconds (write %s: {dt: 1.0e-4})",
+                            scope, KIND_NAMES[l->kind]),
+                       -1;
+            if (!(v = need(c, mm, "dt", scope)) || rd_float(c, v, scope, "dt", F_POS, &l->ct.dt))
+                return -1;
+            if (opt_enum(c, mm, scope, "discretization", DISCRETIZATION_NAMES, &l->ct.exact))
+                return -1;
+        }
+        if (spiking && (opt_enum(c, mm, scope, "reset", CT_RESET_NAMES, &l->ct.subtract) ||
+                        opt_enum(c, mm, scope, "compare", CT_COMPARE_NAMES, &l->ct.ge)))
+            return -1;
+        return 0;
+    }
     case SN_LAYER_THRESHOLD:
         if (!mm) return errf(c, at, "%s needs units (write threshold: {units: 4})", scope), -1;
         if (check_keys(c, mm, scope, THRESHOLD_KEYS)) return -1;
@@ -813,7 +850,8 @@ static int read_layer(cv *c, const sn_ynode *item, const char *module, int index
                    -1;
         return errf(c, opn,
                     "layer %s.%d: unknown op %s; the ops are conv2d, linear, "
-                    "maxpool, avgpool, relu, batchnorm, dropout, flatten, quant, if, lif",
+                    "maxpool, avgpool, sumpool, relu, batchnorm, dropout, flatten, quant, "
+                    "scale, if, lif, threshold, nir_if, nir_lif, nir_li, nir_i, nir_threshold",
                     module, index, show(opn, s, sizeof s)),
                -1;
     }
@@ -1497,7 +1535,7 @@ static int convert(cv *c, const sn_ynode *root) {
                     s->in_height, s->in_width),
                -1;
     const sn_ynode *ncn = need(c, root, "num_classes", "");
-    if (!ncn || rd_int(c, ncn, "", "num_classes", 2, MAX_CHANNELS, &s->num_classes)) return -1;
+    if (!ncn || rd_int(c, ncn, "", "num_classes", 1, MAX_CHANNELS, &s->num_classes)) return -1;
 
     if ((v = get(root, "quant")) && read_quant(c, v)) return -1;
     if ((v = get(root, "snn")) && read_snn(c, v)) return -1;

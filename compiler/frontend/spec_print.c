@@ -13,8 +13,9 @@
 #include "spec.h"
 
 static const char *const KIND_NAMES[SN_LAYER_KIND_COUNT] = {
-    "conv2d",  "linear",  "maxpool", "avgpool", "relu", "batchnorm",
-    "dropout", "flatten", "quant",   "if",      "lif",  "threshold"};
+    "conv2d",  "linear",  "maxpool", "avgpool", "relu",         "batchnorm", "dropout",
+    "flatten", "quant",   "if",      "lif",     "threshold",    "scale",     "sumpool",
+    "nir_if",  "nir_lif", "nir_li",  "nir_i",   "nir_threshold"};
 
 const char *sn_layer_kind_name(sn_layer_kind k) {
     return (unsigned)k < SN_LAYER_KIND_COUNT ? KIND_NAMES[k] : "unknown";
@@ -138,6 +139,7 @@ static void put_layer(sn_strbuf *sb, const sn_layer_spec *l) {
         break;
     case SN_LAYER_MAXPOOL:
     case SN_LAYER_AVGPOOL:
+    case SN_LAYER_SUMPOOL:
         sn_sb_puts(sb, ": {kernel_size: ");
         put_pair(sb, l->kernel_h, l->kernel_w);
         sn_sb_puts(sb, ", stride: ");
@@ -171,6 +173,23 @@ static void put_layer(sn_strbuf *sb, const sn_layer_spec *l) {
         break;
     case SN_LAYER_THRESHOLD:
         sn_sb_printf(sb, ": {units: %d}", l->units);
+        break;
+    case SN_LAYER_NIR_LIF:
+    case SN_LAYER_NIR_LI:
+        sn_sb_puts(sb, ": {dt: ");
+        put_float(sb, l->ct.dt);
+        sn_sb_printf(sb, ", discretization: %s", l->ct.exact ? "exact" : "euler");
+        if (l->kind == SN_LAYER_NIR_LIF)
+            sn_sb_printf(sb, ", reset: %s, compare: %s", l->ct.subtract ? "subtract" : "value",
+                         l->ct.ge ? "ge" : "gt");
+        sn_sb_puts(sb, "}");
+        break;
+    case SN_LAYER_NIR_IF:
+        sn_sb_printf(sb, ": {reset: %s, compare: %s}", l->ct.subtract ? "subtract" : "value",
+                     l->ct.ge ? "ge" : "gt");
+        break;
+    case SN_LAYER_NIR_THRESHOLD:
+        sn_sb_printf(sb, ": {compare: %s}", l->ct.ge ? "ge" : "gt");
         break;
     default:
         break;
@@ -407,6 +426,9 @@ int sn_spec_equal(const sn_model_spec *a, const sn_model_spec *b, char *why, siz
         DIFF(x->quant_k != y->quant_k || x->quant_B != y->quant_B, "%s: quant differs", what);
         DIFF(x->units != y->units, "%s: units differ", what);
         DIFF(x->spike_gate != y->spike_gate, "%s: spike_gate differs", what);
+        DIFF(x->ct.dt != y->ct.dt || x->ct.exact != y->ct.exact ||
+                 x->ct.subtract != y->ct.subtract || x->ct.ge != y->ct.ge,
+             "%s: dt, discretization or reset differs", what);
         if (!neuron_equal(&x->neuron, &y->neuron, what, why, n)) return 0;
     }
     const sn_quant_spec *qa = &a->quant, *qb = &b->quant;

@@ -84,6 +84,54 @@ sn_neuron_params sn_neuron_from_spec(const sn_layer_spec *l) {
     return p;
 }
 
+sn_nir_neuron_params sn_nir_neuron_from_spec(const sn_layer_spec *l) {
+    sn_nir_neuron_params p;
+    memset(&p, 0, sizeof p);
+    switch (l->kind) {
+    case SN_LAYER_NIR_LIF:
+        p.model = SN_NIR_LIF;
+        break;
+    case SN_LAYER_NIR_LI:
+        p.model = SN_NIR_LI;
+        break;
+    case SN_LAYER_NIR_I:
+        p.model = SN_NIR_I;
+        break;
+    case SN_LAYER_NIR_THRESHOLD:
+        p.model = SN_NIR_THRESHOLD;
+        break;
+    default:
+        p.model = SN_NIR_IF;
+        break;
+    }
+    int leaky = p.model == SN_NIR_LIF || p.model == SN_NIR_LI;
+    int spiking = p.model == SN_NIR_LIF || p.model == SN_NIR_IF;
+    p.dt = leaky ? l->ct.dt : 0.0f;
+    p.exact = leaky ? l->ct.exact : 0;
+    p.subtract = spiking ? l->ct.subtract : 0;
+    p.ge = spiking || p.model == SN_NIR_THRESHOLD ? l->ct.ge : 0;
+    return p;
+}
+
+const char *sn_nir_param_name(sn_nir_model model, int which) {
+    static const char *const names[SN_NIRP_COUNT] = {"tau", "r", "v_leak", "v_threshold",
+                                                     "v_reset"};
+    if (which == SN_NIRP_V_THRESHOLD && model == SN_NIR_THRESHOLD) return "threshold";
+    return (unsigned)which < SN_NIRP_COUNT ? names[which] : "?";
+}
+
+static int want_record(const builder *b) {
+    for (int i = 0; i < b->opts->nrecord; i++)
+        if (!strcmp(b->opts->record[i], b->name)) return 1;
+    return 0;
+}
+
+/* The per-sample shape of the current activation (its dims after the leading ones). */
+static sn_shape cur_sample_shape(builder *b) {
+    const sn_tensor *x = cur_t(b);
+    return sn_shape_make(x->shape.rank - x->lead, x->shape.d + x->lead);
+}
+
 /* Weight (optionally ternarized) and bias of a conv/linear layer; returns the weight
  * tensor the op should read. */
 static int weight_input(builder *b, const sn_layer_spec *l, sn_shape shape, int64_t fan_in,
@@ -165,6 +213,38 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
         }
         return add_node(b, SN_OP_LINEAR, in, l->bias ? 3 : 2, &a, NULL) < 0 ? b->st->code : SN_OK;
     }
+    case SN_LAYER_SUMPOOL:
+        return add_node(b, SN_OP_SUMPOOL, &b->cur, 1, &a, NULL) < 0 ? b->st->code : SN_OK;
+    case SN_LAYER_SCALE: {
+        int in[2] = {b->cur, -1};
+        sn_shape per = cur_sample_shape(b);
+        int64_t n = sn_shape_numel(&per);
+        in[1] = add_param(b, "scale", SN_T_BUFFER, SN_F32, per, SN_ROLE_ONES, n, n);
+        if (in[1] < 0) return b->st->code;
+        return add_node(b, SN_OP_SCALE, in, 2, &a, NULL) < 0 ? b->st->code : SN_OK;
+    }
+    case SN_LAYER_NIR_IF:
+    case SN_LAYER_NIR_LIF:
+    case SN_LAYER_NIR_LI:
+    case SN_LAYER_NIR_I:
+    case SN_LAYER_NIR_THRESHOLD: {
+        a.nir = sn_nir_neuron_from_spec(l);
+        a.stateful = b->g->step_major && a.nir.model != SN_NIR_THRESHOLD;
+        a.record_v = want_record(b);
+        int in[SN_IR_MAX_IN] = {b->cur};
+        int nin = 1;
+        sn_shape per = cur_sample_shape(b);
+        int64_t n = sn_shape_numel(&per);
+        for (int k = 0; k < SN_NIRP_COUNT; k++) {
+            if (!sn_nir_neuron_uses(&a.nir, k)) continue;
+            sn_param_role role =
+                k == SN_NIRP_V_LEAK || k == SN_NIRP_V_RESET ? SN_ROLE_ZEROS : SN_ROLE_ONES;
+            in[nin] = add_param(b, sn_nir_param_name(a.nir.model, k), SN_T_BUFFER, SN_F32, per,
+                                role, n, n);
+            if (in[nin++] < 0) return b->st->code;
+        }
+        return add_node(b, SN_OP_NIR_NEURON, in, nin, &a, NULL) < 0 ? b->st->code : SN_OK;
+    }
     case SN_LAYER_MAXPOOL:
     case SN_LAYER_AVGPOOL:
         a.spike_gate = l->spike_gate && !b->g->training;
@@ -217,6 +297,7 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
     case SN_LAYER_LIF:
         a.neuron = sn_neuron_from_spec(l);
         a.stateful = b->g->step_major;
+        a.record_v = want_record(b);
         return add_node(b, SN_OP_NEURON, &b->cur, 1, &a, NULL) < 0 ? b->st->code : SN_OK;
     case SN_LAYER_THRESHOLD: {
         const sn_tensor *x = cur_t(b);
@@ -241,9 +322,7 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
 static int spec_is_spiking(const sn_model_spec *spec) {
     if (spec->snn.enabled) return 1;
     for (int i = 0; i < spec->nlayers; i++)
-        if (spec->layers[i].kind == SN_LAYER_IF || spec->layers[i].kind == SN_LAYER_LIF ||
-            spec->layers[i].kind == SN_LAYER_THRESHOLD)
-            return 1;
+        if (sn_layer_is_spiking(spec->layers[i].kind)) return 1;
     return 0;
 }
 
@@ -252,9 +331,16 @@ static int spike_bound_after(const sn_layer_spec *l, int before) {
     switch (l->kind) {
     case SN_LAYER_IF:
     case SN_LAYER_LIF:
+    case SN_LAYER_NIR_IF:
+    case SN_LAYER_NIR_LIF:
+    case SN_LAYER_NIR_THRESHOLD:
         return 1;
     case SN_LAYER_THRESHOLD:
         return l->units;
+    case SN_LAYER_SUMPOOL: /* window sums of counts: whole numbers up to before * window */
+        return before > 0 && (int64_t)before * l->kernel_h * l->kernel_w <= 65535
+                   ? before * l->kernel_h * l->kernel_w
+                   : 0;
     case SN_LAYER_MAXPOOL:
     case SN_LAYER_FLATTEN:
     case SN_LAYER_DROPOUT: /* identity at evaluation (training graphs never see spikes here
@@ -297,13 +383,30 @@ static sn_code build_once(const sn_model_spec *spec, const sn_build_opts *opts, 
     g->num_classes = spec->num_classes;
     g->training = opts->training;
 
-    sn_shape in = sn_shape4(opts->batch, spec->in_channels, spec->in_height, spec->in_width);
-    g->input = sn_graph_add_tensor(g, SN_T_INPUT, SN_F32, &in, 1, "input", st);
-    if (g->input < 0) goto fail;
-    b.cur = g->input;
-
     int spiking = spec_is_spiking(spec);
-    if (spiking) {
+    if (opts->sequence && (!spiking || step_major || opts->training)) {
+        sn_fail(st, SN_ERR_INPUT,
+                "%s: a recorded input sequence drives a spiking network at inference, all time "
+                "steps of a layer at once (layer-major)",
+                spec->source_path);
+        goto fail;
+    }
+    if (opts->sequence) {
+        int64_t T = opts->T > 0 ? opts->T : spec->snn.enabled ? spec->snn.T : 1;
+        int64_t d[5] = {T, opts->batch, spec->in_channels, spec->in_height, spec->in_width};
+        sn_shape in = sn_shape_make(5, d);
+        g->input = sn_graph_add_tensor(g, SN_T_INPUT, SN_F32, &in, 2, "input", st);
+        if (g->input < 0) goto fail;
+        g->T = (int)T;
+        b.cur = g->input;
+    } else {
+        sn_shape in = sn_shape4(opts->batch, spec->in_channels, spec->in_height, spec->in_width);
+        g->input = sn_graph_add_tensor(g, SN_T_INPUT, SN_F32, &in, 1, "input", st);
+        if (g->input < 0) goto fail;
+        b.cur = g->input;
+    }
+
+    if (spiking && !opts->sequence) {
         sn_attrs a;
         memset(&a, 0, sizeof a);
         a.T = opts->T > 0 ? opts->T : spec->snn.enabled ? spec->snn.T : 1;
@@ -320,8 +423,8 @@ static sn_code build_once(const sn_model_spec *spec, const sn_build_opts *opts, 
         const sn_layer_spec *l = &spec->layers[i];
         if (build_layer(&b, l) != SN_OK) goto fail;
         b.spike_max = spike_bound_after(l, b.spike_max);
-        if ((l->kind == SN_LAYER_IF || l->kind == SN_LAYER_LIF || l->kind == SN_LAYER_THRESHOLD) &&
-            !b.spiking_seen) {
+        if (sn_layer_is_spiking(l->kind) && l->kind != SN_LAYER_NIR_LI &&
+            l->kind != SN_LAYER_NIR_I && !b.spiking_seen) {
             b.spiking_seen = 1;
             if (opts->noise > 0.0f && add_noise(&b, l) != SN_OK) goto fail;
         }
@@ -375,7 +478,9 @@ sn_code sn_graph_build(const sn_model_spec *spec, const sn_build_opts *opts, sn_
                        spec->source_path);
     int step = opts->schedule == SN_SCHED_STEP;
     if (build_once(spec, opts, step, g, st) != SN_OK) return st->code;
-    if (opts->schedule != SN_SCHED_AUTO || !spiking || opts->training || g->T == 1) return SN_OK;
+    if (opts->schedule != SN_SCHED_AUTO || !spiking || opts->training || opts->sequence ||
+        g->T == 1)
+        return SN_OK;
     int64_t bytes = 0;
     for (int t = 0; t < g->ntensors; t++)
         if (g->tensors[t].kind == SN_T_ACT)

@@ -19,6 +19,11 @@ typedef struct sn_build_opts {
                       would exceed SN_LAYER_MAJOR_BUDGET), SN_SCHED_LAYER or SN_SCHED_STEP */
     float noise;   /* > 0: each spike of the first spiking layer (the encoding layer) is
                       deleted with this probability (spec-spatiotemporal.md, noise_ratio) */
+    int sequence;  /* spiking graphs: the input is a recorded sequence [T, N, C, H, W] fed to
+                      the first layer as it is (no encoder, no input scale); layer-major only */
+    const char *const *record; /* layer names ("net.2") whose neurons also output their
+                                  membrane potential (sn_attrs.record_v) */
+    int nrecord;
 } sn_build_opts;
 
 /* Builds the forward graph of a model. Shape errors name the layer and its YAML position
@@ -28,5 +33,9 @@ sn_code sn_graph_build(const sn_model_spec *spec, const sn_build_opts *opts, sn_
 
 /* Neuron parameters of a spec layer, in the IR's form. */
 sn_neuron_params sn_neuron_from_spec(const sn_layer_spec *l);
+sn_nir_neuron_params sn_nir_neuron_from_spec(const sn_layer_spec *l);
+/* The weights-file name of parameter array `which` (SN_NIRP_*) of a nir_* layer: "tau", "r",
+ * "v_leak", "v_threshold" ("threshold" for nir_threshold, as in NIR), "v_reset". */
+const char *sn_nir_param_name(sn_nir_model model, int which);
 
 #endif

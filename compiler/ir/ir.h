@@ -42,6 +42,10 @@ typedef enum sn_op {
                              probability 1 - p (the noise experiment) */
     SN_OP_SOFTMAX_CE,     /* logits [N, K], labels [N] (I32) -> loss [] */
     SN_OP_MSE_ONEHOT,     /* x [N, K], labels [N] (I32) -> loss [] */
+    SN_OP_SCALE,          /* x, s (the per-sample shape of x) -> x * s */
+    SN_OP_SUMPOOL,        /* x -> window sums (avgpool without the division) */
+    SN_OP_NIR_NEURON,     /* x [T, N, ...], parameter arrays (sn_nir_neuron_uses) -> spikes or
+                             membrane potentials [T, N, ...] (op_params.h) */
     /* training forward (a.training): batch statistics, running-stat update in place */
     SN_OP_BATCHNORM_TRAIN, /* x, gamma, beta, rmean, rvar, count -> y, save_mean, save_invstd */
     /* backward ops (reverse mode); "dy" is the gradient of the forward output */
@@ -106,9 +110,12 @@ typedef struct sn_attrs {
     int spike_gate;    /* maxpool over [T, N, ...] spike trains: out[t] = the spike at t of the
                           window input with the most spikes in steps 0..t (first in window order
                           on ties) */
-    int stateful;      /* neuron, time_mean in a step-major graph: state carried across the T
-                               runs of the plan (membrane potential; the running sum, with T the
-                               total step count) */
+    sn_nir_neuron_params nir; /* nir_neuron */
+    int record_v; /* neuron, nir_neuron (spiking models): a second output holds the membrane
+                     potential after every step (after the reset), [T, N, ...] */
+    int stateful; /* neuron, time_mean in a step-major graph: state carried across the T
+                          runs of the plan (membrane potential; the running sum, with T the
+                          total step count) */
     float label_smoothing; /* softmax_ce */
     int training;          /* dropout, batchnorm_train: training semantics */
     uint64_t stream;       /* dropout: RNG stream (shared by forward and backward) */

@@ -10,6 +10,7 @@ static void print_attrs(const sn_node *n, sn_strbuf *o) {
     case SN_OP_CONV2D:
     case SN_OP_MAXPOOL:
     case SN_OP_AVGPOOL:
+    case SN_OP_SUMPOOL:
         sn_sb_printf(o, " {kernel=%dx%d stride=%dx%d pad=%dx%d%s}", a->kh, a->kw, a->sh, a->sw,
                      a->ph, a->pw, n->op == SN_OP_CONV2D && a->has_bias ? " bias" : "");
         break;
@@ -52,6 +53,18 @@ static void print_attrs(const sn_node *n, sn_strbuf *o) {
     case SN_OP_THRESHOLD:
         sn_sb_printf(o, " {units=%d}", a->U);
         break;
+    case SN_OP_NIR_NEURON: {
+        static const char *const models[] = {"if", "lif", "li", "i", "threshold"};
+        const sn_nir_neuron_params *p = &a->nir;
+        sn_sb_printf(o, " {%s", models[(unsigned)p->model <= SN_NIR_THRESHOLD ? p->model : 0]);
+        if (p->model == SN_NIR_LIF || p->model == SN_NIR_LI)
+            sn_sb_printf(o, " dt=%g %s", (double)p->dt, p->exact ? "exact" : "euler");
+        if (p->model == SN_NIR_LIF || p->model == SN_NIR_IF)
+            sn_sb_puts(o, p->subtract ? " reset=subtract" : " reset=v_reset");
+        if (p->ge) sn_sb_puts(o, " fire_at=ge");
+        sn_sb_puts(o, "}");
+        break;
+    }
     case SN_OP_SPIKE_DROP:
         sn_sb_printf(o, " {p=%g, max=%d}", (double)a->p, a->U);
         break;

@@ -1,4 +1,5 @@
 /* Shape inference and cost model for every op. */
+#include <math.h>
 #include <string.h>
 
 #include "../../runtime/core/util.h"
@@ -111,7 +112,8 @@ sn_code sn_infer_shapes(const sn_graph *g, sn_op op, const int *in, int nin, con
         return SN_OK;
     }
     case SN_OP_MAXPOOL:
-    case SN_OP_AVGPOOL: {
+    case SN_OP_AVGPOOL:
+    case SN_OP_SUMPOOL: {
         if (need_inputs(nin, 1, 1, st)) return st->code;
         if (need_act(x, 3, "a [N, C, H, W] input", st)) return st->code;
         if (a->ph * 2 > a->kh || a->pw * 2 > a->kw)
@@ -180,7 +182,59 @@ sn_code sn_infer_shapes(const sn_graph *g, sn_op op, const int *in, int nin, con
             return sn_fail(st, SN_ERR_INPUT, "v_threshold must be > 0");
         if (a->neuron.model == SN_NEURON_LIF && !(a->neuron.tau > 1.0f))
             return sn_fail(st, SN_ERR_INPUT, "tau must be > 1 (got %g)", a->neuron.tau);
+        if (a->record_v) { /* the membrane potentials, shaped like the spikes */
+            *nout = 2;
+            out[1] = x->shape;
+            out_lead[1] = x->lead;
+            out_dtype[1] = SN_F32;
+        }
         return SN_OK;
+    case SN_OP_SCALE: {
+        if (need_inputs(nin, 2, 2, st)) return st->code;
+        if (x->lead < 1 || x->shape.rank <= x->lead)
+            return sn_fail(st, SN_ERR_INPUT, "expects an activation input");
+        const sn_tensor *sc = &g->tensors[in[1]];
+        sn_shape per = sn_shape_make(x->shape.rank - x->lead, x->shape.d + x->lead);
+        if (!sn_shape_eq(&sc->shape, &per))
+            return sn_fail(st, SN_ERR_INPUT, "scale %s does not match the per-sample shape %s",
+                           sn_shape_str(&sc->shape, b1, sizeof b1),
+                           sn_shape_str(&per, b2, sizeof b2));
+        return SN_OK;
+    }
+    case SN_OP_NIR_NEURON: {
+        const sn_nir_neuron_params *p = &a->nir;
+        if ((unsigned)p->model > SN_NIR_THRESHOLD)
+            return sn_fail(st, SN_ERR_INPUT, "unknown NIR neuron model %d", (int)p->model);
+        int want = 1;
+        for (int k = 0; k < SN_NIRP_COUNT; k++) want += sn_nir_neuron_uses(p, k);
+        if (need_inputs(nin, want, want, st)) return st->code;
+        if (p->model != SN_NIR_THRESHOLD && x->lead != 2)
+            return sn_fail(st, SN_ERR_INPUT,
+                           "a neuron needs a time-major [T, N, ...] input (add an snn section "
+                           "with T and an encoder)");
+        if (x->lead < 1 || x->shape.rank <= x->lead)
+            return sn_fail(st, SN_ERR_INPUT, "expects an activation input");
+        if ((p->model == SN_NIR_LIF || p->model == SN_NIR_LI) &&
+            !(p->dt > 0.0f && p->dt < INFINITY))
+            return sn_fail(st, SN_ERR_INPUT, "dt must be a positive number of seconds (got %g)",
+                           (double)p->dt);
+        sn_shape per = sn_shape_make(x->shape.rank - x->lead, x->shape.d + x->lead);
+        for (int i = 1; i < nin; i++) {
+            const sn_tensor *q = &g->tensors[in[i]];
+            if (!sn_shape_eq(&q->shape, &per))
+                return sn_fail(st, SN_ERR_INPUT,
+                               "parameter %s is %s, expected the per-sample shape %s", q->name,
+                               sn_shape_str(&q->shape, b1, sizeof b1),
+                               sn_shape_str(&per, b2, sizeof b2));
+        }
+        if (a->record_v && (p->model == SN_NIR_IF || p->model == SN_NIR_LIF)) {
+            *nout = 2;
+            out[1] = x->shape;
+            out_lead[1] = x->lead;
+            out_dtype[1] = SN_F32;
+        }
+        return SN_OK;
+    }
     case SN_OP_THRESHOLD: {
         if (need_inputs(nin, 2, 2, st)) return st->code;
         if (x->lead < 1 || x->shape.rank < x->lead + 1)

@@ -135,6 +135,13 @@ static sn_code backward_node(ad *A, int i) {
             A->st, SN_ERR_INPUT,
             "%s (%s) has no training form: it appears only in inference or converted graphs", nm,
             sn_op_name(n.op));
+    case SN_OP_SCALE:
+    case SN_OP_SUMPOOL:
+    case SN_OP_NIR_NEURON:
+        return sn_fail(A->st, SN_ERR_INPUT,
+                       "%s (%s) has no training form: the layers NIR graphs import with run at "
+                       "inference (docs/nir.md)",
+                       nm, sn_op_name(n.op));
     default:
         return sn_fail(A->st, SN_ERR_RUNTIME, "autodiff: no gradient for op %s (%s)",
                        sn_op_name(n.op), nm);

@@ -24,9 +24,7 @@ sn_code sn_spec_copy(const sn_model_spec *src, sn_model_spec *dst, sn_status *st
 
 int sn_spec_has_spiking(const sn_model_spec *s) {
     for (int i = 0; i < s->nlayers; i++)
-        if (s->layers[i].kind == SN_LAYER_IF || s->layers[i].kind == SN_LAYER_LIF ||
-            s->layers[i].kind == SN_LAYER_THRESHOLD)
-            return 1;
+        if (sn_layer_is_spiking(s->layers[i].kind)) return 1;
     return 0;
 }
 

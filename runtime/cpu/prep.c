@@ -281,5 +281,6 @@ sn_cpu_fn sn_cpu_builtin(const char *name) {
     if (strcmp(name, "cpu.pack_theta") == 0) return sn_prep_theta;
     if (strcmp(name, "cpu.prep_conv") == 0) return sn_prep_conv;
     if (strcmp(name, "cpu.prep_bn") == 0) return sn_prep_bn;
+    if (strcmp(name, "cpu.prep_nir_leak") == 0) return sn_prep_nir_leak;
     return NULL;
 }

@@ -67,7 +67,17 @@ void sn_spike_maxpool(sn_kctx *ctx, const void *params, void *const *ptrs, int64
  * integer` promise). */
 void sn_prep_conv_i8(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 
-/* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta". */
+/* Leak factors of a continuous-time neuron layer (prep_nir.c): k[e] = sn_nir_leak(dt,
+ * tau[e], exact). ptrs: [0] tau [E], [1] k [E]. One task. */
+typedef struct sn_prep_nir_leak_params {
+    int64_t E;
+    float dt;
+    int exact;
+} sn_prep_nir_leak_params;
+void sn_prep_nir_leak(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+
+/* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta",
+ * "cpu.prep_nir_leak". */
 sn_cpu_fn sn_cpu_builtin(const char *name);
 
 #endif

@@ -58,6 +58,11 @@ static float reset_value(const sn_neuron_params *p) {
 
 void sn_ref_neuron_forward(const sn_neuron_params *p, int T, int64_t n, const float *x,
                            float *spikes, float *v_state, float *h_seq) {
+    sn_ref_neuron_forward_v(p, T, n, x, spikes, v_state, h_seq, NULL);
+}
+
+void sn_ref_neuron_forward_v(const sn_neuron_params *p, int T, int64_t n, const float *x,
+                             float *spikes, float *v_state, float *h_seq, float *v_seq) {
     const float vr = reset_value(p), vth = p->v_threshold, tau = p->tau;
     for (int64_t i = 0; i < n; i++) {
         float v = v_state ? v_state[i] : vr;
@@ -77,6 +82,7 @@ void sn_ref_neuron_forward(const sn_neuron_params *p, int T, int64_t n, const fl
                 v = h - vth * s;
             spikes[k] = s;
             if (h_seq) h_seq[k] = h;
+            if (v_seq) v_seq[k] = v;
         }
         if (v_state) v_state[i] = v;
     }

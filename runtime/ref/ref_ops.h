@@ -61,6 +61,28 @@ void sn_ref_ternary(int64_t n, float threshold_factor, const float *w, float *wt
 void sn_ref_neuron_forward(const sn_neuron_params *p, int T, int64_t n, const float *x,
                            float *spikes, float *v_state, float *h_seq);
 
+/* The same, also writing V[t] (after the reset) into v_seq [T, n] when it is not NULL. */
+void sn_ref_neuron_forward_v(const sn_neuron_params *p, int T, int64_t n, const float *x,
+                             float *spikes, float *v_state, float *h_seq, float *v_seq);
+
+/* ---- NIR ops (nir.c, docs/nir.md) ---- */
+
+/* y[n, e] = x[n, e] * s[e] for N images of E elements. y may alias x. */
+void sn_ref_scale(int64_t N, int64_t E, const float *x, const float *s, float *y);
+/* Window sums (NIR SumPool2d): zero padding, floor mode, no division. */
+void sn_ref_sumpool2d(const sn_pool_params *p, const float *x, float *y);
+/* The leak factor of a discretized leaky neuron: dt/tau (Euler) or 1 - exp(-dt/tau) (exact),
+ * computed in double and rounded to float. */
+float sn_nir_leak(float dt, float tau, int exact);
+/* Continuous-time neurons (op_params.h): x and y are [T][N][E] (E elements per image, the
+ * parameter arrays prm[SN_NIRP_*] have E entries; NULL for those the model does not read).
+ * v_state (N*E floats) holds the potentials on entry and exit (NULL: start from the initial
+ * value, sn_nir_initial_v); v_seq (may be NULL) receives v after every step, [T][N][E]. */
+void sn_ref_nir_neuron(const sn_nir_neuron_params *p, int T, int64_t N, int64_t E, const float *x,
+                       const float *const *prm, float *y, float *v_state, float *v_seq);
+/* v before the first step: v_leak (LIF, LI), v_reset (IF; 0 with subtractive reset), 0 (I). */
+float sn_nir_initial_v(const sn_nir_neuron_params *p, const float *const *prm, int64_t e);
+
 /* Spatial threshold units: counts[n,c,s] = #{ i < U : v[n,c,s] >= theta[c*U + i] }. */
 void sn_ref_threshold_units(const sn_threshold_params *p, const float *v, const float *theta,
                             float *counts);

@@ -89,11 +89,13 @@ void sn_weights_init(sn_weights *w, sn_init_method method, int fan_out_mode, uin
             break;
         case SN_ROLE_BN_WEIGHT:
         case SN_ROLE_BN_VAR:
+        case SN_ROLE_ONES:
             for (int64_t j = 0; j < n; j++) p[j] = 1.0f;
             break;
         case SN_ROLE_BN_BIAS:
         case SN_ROLE_BN_MEAN:
         case SN_ROLE_BN_COUNT:
+        case SN_ROLE_ZEROS:
             memset(p, 0, (size_t)n * sizeof(float));
             break;
         case SN_ROLE_THETA: {

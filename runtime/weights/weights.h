@@ -20,7 +20,11 @@ typedef enum sn_param_role {
     SN_ROLE_BN_COUNT,   /* num_batches_tracked (I64 scalar buffer) */
     SN_ROLE_THETA,      /* threshold units' thresholds [C, U] (buffer); initialized to
                            u + 0.5, the decision points of a unit-step quantizer */
+    SN_ROLE_ONES,       /* a buffer initialized to 1 (scale, r, tau, v_threshold of nir_*
+                           layers) */
+    SN_ROLE_ZEROS,      /* a buffer initialized to 0 (v_leak, v_reset of nir_* layers) */
 } sn_param_role;
+#define SN_ROLE_LAST SN_ROLE_ZEROS
 
 typedef enum sn_init_method {
     SN_INITM_TORCH_DEFAULT = 0, /* kaiming_uniform(a=sqrt(5)): U(-1/sqrt(fan_in), +), bias too */

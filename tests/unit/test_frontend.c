@@ -643,8 +643,8 @@ static void test_schema_errors(void) {
                "m.yaml:1:7", "only letters, digits");
     EXPECT_ERR("name: [a]\n", "m.yaml:1:7", "name: expected a string, got a list");
     EXPECT_ERR(
-        "name: t\ninput: {channels: 3, height: 32, width: 32}\nnum_classes: 1\nvgg: {cfg: [8]}\n",
-        "m.yaml:3:14", "num_classes must be at least 2, got 1");
+        "name: t\ninput: {channels: 3, height: 32, width: 32}\nnum_classes: 0\nvgg: {cfg: [8]}\n",
+        "m.yaml:3:14", "num_classes must be at least 1, got 0");
     EXPECT_ERR(
         "name: t\ninput: {channels: 0, height: 32, width: 32}\nnum_classes: 10\nvgg: {cfg: [8]}\n",
         "m.yaml:2:19", "input.channels must be at least 1, got 0");

@@ -4,9 +4,9 @@
  * T, convolutions batched over T x N); step-major runs every layer for one step, T times,
  * carrying membrane potentials and the readout's running sum between runs. On a Poisson /
  * LIF / linear net, a direct-encoded conv net with IF neurons (soft and hard reset), max
- * pooling and spike deletion, and a threshold-unit net, both schedules must give
- * bit-identical outputs on the reference interpreter and on the CPU backend (fused and
- * unfused), and step-major must need less activation memory. */
+ * pooling and spike deletion, a threshold-unit net and a net of NIR layers, both schedules
+ * must give bit-identical outputs on the reference interpreter and on the CPU backend (fused
+ * and unfused), and step-major must need less activation memory. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +39,15 @@ static const char *NETS[] = {
     "false}\n      - threshold: {units: 4}\n      - conv2d: {out_channels: 6, kernel_size: 2, "
     "stride: 2, bias: false}\n      - threshold: {units: 2}\n  - classifier:\n      - flatten\n"
     "      - linear: {out_features: 5}\n",
+    /* NIR layers: scale, LIF with subtractive reset, window sums, threshold, IF, LI */
+    "name: nirnet\ninput: {channels: 2, height: 6, width: 6}\nnum_classes: 3\n"
+    "snn: {T: 5, encoder: direct}\n"
+    "network:\n  - features:\n      - scale\n"
+    "      - conv2d: {out_channels: 4, kernel_size: 3, padding: 1}\n"
+    "      - nir_lif: {dt: 0.2, reset: subtract}\n      - sumpool: {kernel_size: 2}\n"
+    "      - nir_threshold\n  - classifier:\n      - flatten\n"
+    "      - linear: {out_features: 6}\n      - nir_if\n      - linear: {out_features: 3}\n"
+    "      - nir_li: {dt: 0.2, discretization: exact}\n",
 };
 
 static float *run(const sn_model_spec *spec, sn_weights *w, sn_target target, int fusion,

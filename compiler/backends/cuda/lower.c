@@ -909,6 +909,11 @@ static void charge_reset(const sn_neuron_params *np, sn_cu_slots *s) {
 }
 
 static sn_code lower_neuron(lower *L, const sn_node *n, int bwd) {
+    if (n->nout > 1) /* the membrane potentials of a recorded run (snnc snn --record) */
+        return sn_fail(L->st, SN_ERR_INPUT,
+                       "CUDA backend: %s: recording membrane potentials runs on the cpu and ref "
+                       "targets",
+                       n->name);
     const sn_tensor *x = &L->g->tensors[n->in[0]];
     int T = (int)x->shape.d[0];
     int64_t cnt = numel(L, n->in[0]) / T;

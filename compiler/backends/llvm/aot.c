@@ -244,6 +244,7 @@ static size_t expected_params(const char *kernel) {
     if (strcmp(kernel, "cpu.prep_conv") == 0) return sizeof(sn_prep_conv_params);
     if (strcmp(kernel, "cpu.prep_bn") == 0) return sizeof(sn_prep_bn_params);
     if (strcmp(kernel, "cpu.pack_theta") == 0) return sizeof(sn_prep_theta_params);
+    if (strcmp(kernel, "cpu.prep_nir_leak") == 0) return sizeof(sn_prep_nir_leak_params);
     return 0;
 }
 
@@ -386,7 +387,7 @@ sn_code sn_aot_load(const char *dir, sn_jit *jit, sn_plan *plan, sn_param_desc *
         sn_param_desc *d = &descs[i];
         int64_t role, tr, fi, fo;
         if (!get_str(&L, e, "name", d->name, sizeof d->name) || !get_dtype(&L, e, &d->dtype) ||
-            !get_shape(&L, e, &d->shape) || !get_int(&L, e, "role", 0, SN_ROLE_THETA, &role) ||
+            !get_shape(&L, e, &d->shape) || !get_int(&L, e, "role", 0, SN_ROLE_LAST, &role) ||
             !get_int(&L, e, "trainable", 0, 1, &tr) ||
             !get_int(&L, e, "fan_in", 0, INT64_MAX, &fi) ||
             !get_int(&L, e, "fan_out", 0, INT64_MAX, &fo))

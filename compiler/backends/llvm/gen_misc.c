@@ -88,7 +88,7 @@ void sn_gen_pool(sn_irb *k, const sn_pool_desc *d) {
             else
                 acc = d->max ? irb_fmax(k, acc, v) : irb_fadd(k, acc, v);
         }
-    if (!d->max) acc = irb_fmul(k, acc, irb_vsplat(k, 1.0f / (float)(d->KH * d->KW)));
+    if (!d->max && !d->sum) acc = irb_fmul(k, acc, irb_vsplat(k, 1.0f / (float)(d->KH * d->KW)));
     acc = sn_gen_epilogue(k, &d->epi, acc);
     irb_vstore(k, acc,
                irb_gep(k, yp,

@@ -96,6 +96,7 @@ int64_t sn_neuron_tasks(const sn_neuron_desc *d) {
 typedef struct neuron_state {
     LLVMValueRef x, s;
     LLVMValueRef state, first; /* stateful: potentials, ctx->t == 0 */
+    LLVMValueRef vrec;         /* record: potentials of every step */
 } neuron_state;
 
 static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
@@ -125,14 +126,16 @@ static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
         else
             v = irb_fsub(k, h, irb_fmul(k, vth, s));
         store_n(k, s, irb_gep(k, ns->s, at), lanes);
+        if (d->record) store_n(k, v, irb_gep(k, ns->vrec, at), lanes);
     }
     if (d->stateful) irb_vstore(k, v, irb_gep(k, ns->state, off), 4);
 }
 
 void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d) {
-    neuron_state ns = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), NULL, NULL};
+    neuron_state ns = {irb_arg_buf(k, 0), irb_arg_buf(k, 1), NULL, NULL, NULL};
+    if (d->record) ns.vrec = irb_arg_buf(k, 2);
     if (d->stateful) {
-        ns.state = irb_arg_buf(k, 2);
+        ns.state = irb_arg_buf(k, 2 + d->record);
         ns.first = LLVMBuildICmp(k->b, LLVMIntEQ, sn_gen_ctx_t(k), irb_i64(k, 0), "first");
     }
     chunk_loop(k, d->M, d, neuron_body, &ns);

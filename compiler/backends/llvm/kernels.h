@@ -255,6 +255,7 @@ typedef struct sn_pool_desc {
     int64_t N;
     sn_cpu_layout in, out;
     int max; /* 1 max, 0 avg (padding counted, PyTorch default) */
+    int sum; /* with max == 0: the window sum, no division (NIR SumPool2d) */
     int KH, KW, SH, SW, PH, PW;
     sn_epilogue epi; /* elementwise ops after the pool (no pool field) */
 } sn_pool_desc;
@@ -297,11 +298,36 @@ typedef struct sn_neuron_desc {
     int T;
     int64_t M;
     sn_neuron_params p;
-    int stateful; /* step-major: ptrs [2] holds the membrane potentials between runs (M + vl
-                     floats), reset when ctx->t == 0 */
+    int stateful; /* step-major: ptrs [2 + record] holds the membrane potentials between runs
+                     (M + vl floats), reset when ctx->t == 0 */
+    int record;   /* ptrs [2] receives the membrane potential after every step, [T][M] */
 } sn_neuron_desc;
 int64_t sn_neuron_tasks(const sn_neuron_desc *d);
 void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d);
+
+/* ---- NIR ops (gen_nir.c; plain NCHW maps without halo, E floats per image) ---- */
+
+/* y = x * s: ptrs [0] x [N][E], [1] s [E], [2] y [N][E]. Tasks: images x chunks of E. */
+typedef struct sn_scale_desc {
+    int64_t N, E;
+} sn_scale_desc;
+int64_t sn_scale_tasks(const sn_scale_desc *d);
+void sn_gen_scale(sn_irb *k, const sn_scale_desc *d);
+
+/* Continuous-time neurons (op_params.h), exactly sn_ref_nir_neuron. ptrs: [0] x [T][N][E],
+ * [1] y [T][N][E], [2] leak factors k [E] (LIF, LI: sn_prep_nir_leak), [3] r, [4] v_leak,
+ * [5] v_threshold, [6] v_reset ([E] each, those the model reads), [7] state [N*E + vl]
+ * (stateful: the potentials between runs, initialized when ctx->t == 0), [8] potentials
+ * after every step [T][N][E] (record). Tasks: images x chunks of E. */
+typedef struct sn_nir_neuron_desc {
+    int T;
+    int64_t N, E;
+    sn_nir_neuron_params p;
+    int stateful;
+    int record;
+} sn_nir_neuron_desc;
+int64_t sn_nir_neuron_tasks(const sn_nir_neuron_desc *d);
+void sn_gen_nir_neuron(sn_irb *k, const sn_nir_neuron_desc *d);
 
 /* BPTT through the neuron: ptrs [0] x (the neuron's input) [T][M], [1] dL/dspikes [T][M],
  * [2] dL/dx [T][M] (also the scratch holding the recomputed H[t]). Same tasks as the

@@ -71,6 +71,12 @@ static void g_encode(sn_irb *k, const void *d) {
 static void g_time_mean(sn_irb *k, const void *d) {
     sn_gen_time_mean(k, d);
 }
+static void g_scale(sn_irb *k, const void *d) {
+    sn_gen_scale(k, d);
+}
+static void g_nir_neuron(sn_irb *k, const void *d) {
+    sn_gen_nir_neuron(k, d);
+}
 static void g_threshold(sn_irb *k, const void *d) {
     sn_gen_threshold(k, d);
 }
@@ -609,7 +615,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
     case SN_OP_TERNARY:
         return SN_OK; /* folded into the consumer's weight packing */
     case SN_OP_MAXPOOL:
-    case SN_OP_AVGPOOL: {
+    case SN_OP_AVGPOOL:
+    case SN_OP_SUMPOOL: {
         if (n->a.spike_gate) { /* a plain-C step (sn_spike_maxpool), as in the reference */
             const sn_tensor *y = &g->tensors[n->out[0]];
             int C, H, W;
@@ -648,6 +655,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         d.in = lw_blocked(L, C, H, W);
         d.out = lw_blocked(L, C, (int)y->shape.d[y->lead + 1], (int)y->shape.d[y->lead + 2]);
         d.max = n->op == SN_OP_MAXPOOL;
+        d.sum = n->op == SN_OP_SUMPOOL;
         d.KH = n->a.kh;
         d.KW = n->a.kw;
         d.SH = n->a.sh;
@@ -725,6 +733,68 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
                    ? L->st->code
                    : SN_OK;
     }
+    case SN_OP_SCALE: {
+        /* plain NCHW without halo: element e of an image is entry e of the scale array */
+        int C, H, W;
+        sn_tensor_dims(x, &C, &H, &W);
+        sn_cpu_layout plain = {0, 1, C, H, W, 0};
+        int xb = lw_as_layout(L, n->in[0], &plain);
+        if (xb < 0) return L->st->code;
+        sn_scale_desc d = {sn_tensor_images(x), (int64_t)C * H * W};
+        int bufs[3] = {xb, lw_weight_buf(L, n->in[1]), lw_set_output(L, grp->out, &plain)};
+        if (bufs[1] < 0 || bufs[2] < 0) return L->st->code;
+        return lw_step(L, grp->name, "scale", &d, sizeof d, g_scale, bufs, 3, sn_scale_tasks(&d),
+                       0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    case SN_OP_NIR_NEURON: {
+        int C, H, W;
+        sn_tensor_dims(x, &C, &H, &W);
+        sn_cpu_layout plain = {0, 1, C, H, W, 0};
+        int xb = lw_as_layout(L, n->in[0], &plain);
+        if (xb < 0) return L->st->code;
+        sn_nir_neuron_desc d;
+        memset(&d, 0, sizeof d);
+        d.T = x->lead == 2 ? (int)x->shape.d[0] : 1;
+        d.N = sn_tensor_images(x) / d.T;
+        d.E = (int64_t)C * H * W;
+        d.p = n->a.nir;
+        d.stateful = n->a.stateful;
+        d.record = n->nout > 1;
+        int bufs[9] = {xb, -1, -1, -1, -1, -1, -1, -1, -1};
+        int slot = 1; /* the parameter arrays follow x among the node's inputs */
+        for (int k = 0; k < SN_NIRP_COUNT; k++) {
+            if (!sn_nir_neuron_uses(&d.p, k)) continue;
+            int wb = lw_weight_buf(L, n->in[slot++]);
+            if (wb < 0) return L->st->code;
+            if (k == SN_NIRP_TAU) { /* the kernel reads leak factors, made once per binding */
+                char name[SN_PLAN_NAME_MAX];
+                sn_fmt(name, sizeof name, "%s.leak", n->name);
+                int kb = lw_owned_buf(L, name, d.E);
+                sn_prep_nir_leak_params pp = {d.E, d.p.dt, d.p.exact};
+                int pbufs[2] = {wb, kb};
+                if (kb < 0 ||
+                    sn_plan_add_prep(L->plan, n->name, "cpu.prep_nir_leak", sn_prep_nir_leak, &pp,
+                                     sizeof pp, pbufs, 2, L->st) < 0)
+                    return L->st->code;
+                bufs[2] = kb;
+            } else {
+                bufs[2 + k] = wb;
+            }
+        }
+        if ((bufs[1] = lw_set_output(L, grp->out, &plain)) < 0) return L->st->code;
+        if (d.record && (bufs[8] = lw_set_output(L, n->out[1], &plain)) < 0) return L->st->code;
+        if (d.stateful) {
+            char name[SN_PLAN_NAME_MAX];
+            sn_fmt(name, sizeof name, "%s.state", n->name);
+            if ((bufs[7] = lw_owned_buf(L, name, d.N * d.E + L->vl)) < 0) return L->st->code;
+        }
+        return lw_step(L, grp->name, "nir_neuron", &d, sizeof d, g_nir_neuron, bufs, 9,
+                       sn_nir_neuron_tasks(&d), 0) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
     case SN_OP_NEURON:
     case SN_OP_TIME_MEAN: {
         if (L->buf[n->in[0]] < 0)
@@ -732,13 +802,16 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         sn_cpu_layout lay = L->lay[n->in[0]];
         int T = (int)x->shape.d[0];
         int64_t M = sn_tensor_images(x) / T * sn_lay_image(&lay);
-        int bufs[3] = {L->buf[n->in[0]], lw_set_output(L, grp->out, &lay), -1};
+        int record = n->op == SN_OP_NEURON && n->nout > 1;
+        int bufs[4] = {L->buf[n->in[0]], lw_set_output(L, grp->out, &lay), -1, -1};
         if (bufs[1] < 0) return L->st->code;
+        if (record && (bufs[2] = lw_set_output(L, n->out[1], &lay)) < 0) return L->st->code;
         if (n->a.stateful) { /* step-major: state kept between runs, padded to whole vectors */
             char name[SN_PLAN_NAME_MAX];
             sn_fmt(name, sizeof name, "%s.state", n->name);
             int64_t per = n->op == SN_OP_NEURON ? 1 : 2; /* floats per element */
-            if ((bufs[2] = lw_owned_buf(L, name, per * (M + L->vl))) < 0) return L->st->code;
+            if ((bufs[2 + record] = lw_owned_buf(L, name, per * (M + L->vl))) < 0)
+                return L->st->code;
         }
         if (n->op == SN_OP_NEURON) {
             sn_neuron_desc d;
@@ -747,8 +820,9 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
             d.M = M;
             d.p = n->a.neuron;
             d.stateful = n->a.stateful;
-            return lw_step(L, grp->name, "neuron", &d, sizeof d, g_neuron, bufs, d.stateful ? 3 : 2,
-                           sn_neuron_tasks(&d), 0) < 0
+            d.record = record;
+            return lw_step(L, grp->name, "neuron", &d, sizeof d, g_neuron, bufs,
+                           2 + record + d.stateful, sn_neuron_tasks(&d), 0) < 0
                        ? L->st->code
                        : SN_OK;
         }

@@ -30,8 +30,16 @@ typedef struct rk_neuron {
     int T;
     int64_t n;
     sn_neuron_params np;
-    int stateful; /* step-major: b[2] holds the membrane potentials between runs */
+    int stateful; /* step-major: b[2 + record] holds the membrane potentials between runs */
+    int record;   /* b[2] receives the membrane potentials of every step */
 } rk_neuron;
+typedef struct rk_nir {
+    sn_nir_neuron_params p;
+    int T;
+    int64_t N, E;           /* images per step, elements per image */
+    int prm[SN_NIRP_COUNT]; /* buffer slot of each parameter array, or -1 */
+    int out, vout, state;   /* slots of the output, the recorded potentials, the state (-1) */
+} rk_nir;
 typedef struct rk_encode {
     int T;
     int64_t n;
@@ -194,13 +202,35 @@ static void k_neuron(sn_kctx *c, const void *p, void *const *b, int64_t lo, int6
     const rk_neuron *q = p;
     float *v = NULL;
     if (q->stateful) {
-        v = b[2];
+        v = b[2 + q->record];
         if (c->t == 0) {
             float vr = q->np.hard_reset ? q->np.v_reset : 0.0f;
             for (int64_t i = 0; i < q->n; i++) v[i] = vr;
         }
     }
-    sn_ref_neuron_forward(&q->np, q->T, q->n, b[0], b[1], v, NULL);
+    sn_ref_neuron_forward_v(&q->np, q->T, q->n, b[0], b[1], v, NULL, q->record ? b[2] : NULL);
+}
+static void k_nir_neuron(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_nir *q = p;
+    const float *prm[SN_NIRP_COUNT];
+    for (int k = 0; k < SN_NIRP_COUNT; k++) prm[k] = q->prm[k] >= 0 ? b[q->prm[k]] : NULL;
+    float *v = NULL;
+    if (q->state >= 0) {
+        v = b[q->state];
+        if (c->t == 0)
+            for (int64_t n = 0; n < q->N; n++)
+                for (int64_t e = 0; e < q->E; e++)
+                    v[n * q->E + e] = sn_nir_initial_v(&q->p, prm, e);
+    }
+    sn_ref_nir_neuron(&q->p, q->T, q->N, q->E, b[0], prm, b[q->out], v,
+                      q->vout >= 0 ? b[q->vout] : NULL);
+}
+static void k_scale(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const rk_nir *q = p; /* N images of E elements */
+    sn_ref_scale(q->N, q->E, b[0], b[1], b[2]);
+}
+static void k_sumpool(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    sn_ref_sumpool2d(p, b[0], b[1]);
 }
 static void k_threshold(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     sn_ref_threshold_units(p, b[0], b[1], b[2]);
@@ -440,9 +470,44 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             break;
         }
         case SN_OP_NEURON: {
-            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron, nd->a.stateful};
+            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron, nd->a.stateful,
+                           nd->nout > 1};
             if (p.stateful && (bufs[nb++] = state_buffer(plan, nd->name, p.n, st)) < 0) goto fail;
             s = sn_plan_add_step(plan, nd->name, kname, k_neuron, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_NIR_NEURON: {
+            rk_nir p;
+            memset(&p, 0, sizeof p);
+            p.p = nd->a.nir;
+            p.T = x->lead == 2 ? (int)x->shape.d[0] : 1;
+            p.N = sn_tensor_images(x) / p.T;
+            p.E = nx / sn_tensor_images(x);
+            int slot = 1;
+            for (int k = 0; k < SN_NIRP_COUNT; k++)
+                p.prm[k] = sn_nir_neuron_uses(&p.p, k) ? slot++ : -1;
+            p.out = nd->nin;
+            p.vout = nd->nout > 1 ? nd->nin + 1 : -1;
+            p.state = -1;
+            if (nd->a.stateful) {
+                p.state = nb;
+                if ((bufs[nb++] = state_buffer(plan, nd->name, p.N * p.E, st)) < 0) goto fail;
+            }
+            s = sn_plan_add_step(plan, nd->name, kname, k_nir_neuron, &p, sizeof p, bufs, nb, 1,
+                                 st);
+            break;
+        }
+        case SN_OP_SCALE: {
+            rk_nir p;
+            memset(&p, 0, sizeof p);
+            p.N = sn_tensor_images(x);
+            p.E = nx / p.N;
+            s = sn_plan_add_step(plan, nd->name, kname, k_scale, &p, sizeof p, bufs, nb, 1, st);
+            break;
+        }
+        case SN_OP_SUMPOOL: {
+            sn_pool_params p = sn_pool_params_of(g, nd);
+            s = sn_plan_add_step(plan, nd->name, kname, k_sumpool, &p, sizeof p, bufs, nb, 1, st);
             break;
         }
         case SN_OP_ENCODE_POISSON:
@@ -574,7 +639,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             break;
         }
         case SN_OP_NEURON_BWD: {
-            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron, 0};
+            rk_neuron p = {(int)x->shape.d[0], nx / x->shape.d[0], nd->a.neuron, 0, 0};
             s = sn_plan_add_step(plan, nd->name, kname, k_neuron_bwd, &p, sizeof p, bufs, nb, 1,
                                  st);
             break;
