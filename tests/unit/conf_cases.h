@@ -206,6 +206,12 @@ static inline void randomize_weights(sn_weights *w, int exact, sn_rng *r) {
             break;
         case SN_ROLE_BN_COUNT:
             break;
+        case SN_ROLE_ONES: /* scale, and tau, r, v_threshold of nir_* neurons: positive */
+            fill(p, n, exact, 0.5f, 1.5f, 0.125f, r);
+            break;
+        case SN_ROLE_ZEROS: /* v_leak, v_reset of nir_* neurons */
+            fill(p, n, exact, -0.5f, 0.5f, 0.125f, r);
+            break;
         case SN_ROLE_THETA: { /* ascending per channel, on the 1/8 grid when exact */
             int64_t U = d->shape.rank == 2 ? d->shape.d[1] : 1;
             for (int64_t j = 0; j < n; j += U) {
