@@ -283,3 +283,25 @@ sn_cpu_fn sn_cpu_builtin(const char *name) {
     if (strcmp(name, "cpu.prep_bn") == 0) return sn_prep_bn;
     return NULL;
 }
+
+size_t sn_cpu_builtin_params_size(const char *name) {
+    if (strcmp(name, "cpu.prep_conv") == 0) return sizeof(sn_prep_conv_params);
+    if (strcmp(name, "cpu.prep_bn") == 0) return sizeof(sn_prep_bn_params);
+    if (strcmp(name, "cpu.pack_theta") == 0) return sizeof(sn_prep_theta_params);
+    if (strcmp(name, "cpu.spike_maxpool") == 0) return sizeof(sn_spike_pool_params);
+    return 0;
+}
+
+int64_t sn_cpu_builtin_tasks(const char *name, const void *params) {
+    if (strcmp(name, "cpu.prep_conv") == 0) {
+        sn_prep_conv_params pc;
+        memcpy(&pc, params, sizeof pc);
+        return sn_prep_conv_tasks(&pc);
+    }
+    if (strcmp(name, "cpu.spike_maxpool") == 0) {
+        sn_spike_pool_params sp;
+        memcpy(&sp, params, sizeof sp);
+        return sp.N;
+    }
+    return 1;
+}

@@ -67,7 +67,13 @@ void sn_spike_maxpool(sn_kctx *ctx, const void *params, void *const *ptrs, int64
  * integer` promise). */
 void sn_prep_conv_i8(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 
-/* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta". */
+/* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta"
+ * (preparation steps) and "cpu.spike_maxpool" (a plan step). */
 sn_cpu_fn sn_cpu_builtin(const char *name);
+/* The size of the params a built-in kernel takes, or 0 for an unknown name. */
+size_t sn_cpu_builtin_params_size(const char *name);
+/* The task count a step of built-in kernel `name` with these params must have (params of
+ * sn_cpu_builtin_params_size(name) bytes). */
+int64_t sn_cpu_builtin_tasks(const char *name, const void *params);
 
 #endif
