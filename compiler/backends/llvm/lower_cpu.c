@@ -106,7 +106,8 @@ static int kernel(lower *L, const char *kind, const void *desc, size_t size, gen
     }
     kentry *e = &L->kern[L->nkern++];
     e->key = key;
-    snprintf(e->symbol, sizeof e->symbol, "snk_%s_%016llx", kind, (unsigned long long)key);
+    snprintf(e->symbol, sizeof e->symbol, "%s_%s_%016llx", L->prefix, kind,
+             (unsigned long long)key);
     sn_strlcpy(e->kind, kind, sizeof e->kind);
     strcpy(symbol_out, e->symbol);
     sn_irb k;
@@ -816,7 +817,8 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     L.plan = plan;
     L.st = st;
     L.art = art;
-    L.capture = opts && opts->capture;
+    L.capture = opts ? opts->capture : SN_CAPTURE_NONE;
+    L.prefix = opts && opts->symbol_prefix ? opts->symbol_prefix : "snk";
     L.vl = sn_jit_vector_width(jit);
     L.nregs = sn_jit_isa(jit) == SN_ISA_AVX512 ? 32 : 16;
     {
