@@ -239,7 +239,7 @@ static sn_code link_shared(stage *sg, const char *name, sn_status *st) {
         sn_status_init(&ig);
         if (sn_read_file(log, &text, &len, &ig) == SN_OK) {
             if (len > 2000) len = 2000;
-            sn_status_append(st, "%.*s", (int)len, (const char *)text);
+            sn_status_append(st, "\n%.*s", (int)len, (const char *)text);
             free(text);
         }
         return st->code;

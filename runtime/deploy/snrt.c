@@ -173,7 +173,7 @@ static int pick_variant(const snrt_desc *d, const char *want, sn_status *st) {
         if (!(d->variants[v].features & ~host)) return v;
     sn_fail(st, SN_ERR_INPUT, "no variant of the artifact runs on this CPU:");
     for (int v = 0; v < d->nvariants; v++)
-        sn_status_append(st, "  %s (%s) needs %s", d->variants[v].name, d->variants[v].cpu,
+        sn_status_append(st, "\n  %s (%s) needs %s", d->variants[v].name, d->variants[v].cpu,
                          sn_cpu_features_str(d->variants[v].features & ~host, miss, sizeof miss));
     return -SNRT_ERR_CPU;
 }

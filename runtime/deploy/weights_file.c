@@ -122,7 +122,7 @@ sn_code snrt_weights_file_read(const snrt_desc *d, const char *path, unsigned ch
                     sn_fail(st, SN_ERR_INPUT, "weights file %s does not fit model %s:", path,
                             d->name);
                 if (problems < MAX_PROBLEMS)
-                    sn_status_append(st, "  tensor %s: %s", w.name, problem);
+                    sn_status_append(st, "\n  tensor %s: %s", w.name, problem);
                 problems++;
                 continue;
             }
@@ -135,7 +135,7 @@ sn_code snrt_weights_file_read(const snrt_desc *d, const char *path, unsigned ch
                 }
             }
         }
-    if (problems > MAX_PROBLEMS) sn_status_append(st, "  ... %d problems in all", problems);
+    if (problems > MAX_PROBLEMS) sn_status_append(st, "\n  ... %d problems in all", problems);
 done:
     sn_json_free(&root);
     free(header);
