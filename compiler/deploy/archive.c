@@ -241,6 +241,11 @@ sn_code sn_ar_select(const sn_obj *roots, int nroots, const sn_obj *lib, int nli
                 }
         }
     }
+    /* an empty name ends the list */
+    if (list && !append_name(&list, &un, &ul, &uc, "")) {
+        free(list);
+        return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    }
     if (unresolved)
         *unresolved = list;
     else
@@ -333,7 +338,7 @@ sn_code sn_ar_write(const sn_obj *objs, int n, unsigned char **out, size_t *out_
         pos += (size_t)(longsize + (longsize & 1));
     }
     for (int i = 0; i < n; i++) {
-        char name[32];
+        char name[80];
         if (strlen(objs[i].name) > 15)
             snprintf(name, sizeof name, "/%llu", (unsigned long long)longoff[i]);
         else

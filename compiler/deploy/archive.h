@@ -31,7 +31,8 @@ sn_code sn_ar_read(const char *what, const unsigned char *data, size_t size, sn_
 
 /* Marks in keep[] the library members needed to resolve the undefined symbols of `roots`
  * (transitively); symbols nothing defines are left for the final link (libc, libm) and
- * listed in *unresolved (NUL-separated, malloc'd, may be NULL). A symbol defined twice among
+ * listed in *unresolved (NUL-terminated names ended by an empty one, malloc'd; NULL when
+ * there are none). A symbol defined twice among
  * the roots and the members kept is an error. All objects must be scanned. */
 sn_code sn_ar_select(const sn_obj *roots, int nroots, const sn_obj *lib, int nlib, int *keep,
                      char **unresolved, sn_status *st);

@@ -342,7 +342,9 @@ sn_code sn_artifact_write(const sn_model_spec *spec, const sn_weights *w, const 
     for (int i = 0; i < nv; i++) {
         snprintf(v[i].prefix, sizeof v[i].prefix, "sn%08llx_v%d", (unsigned long long)(nh >> 32),
                  i);
-        sn_cpu_options co = {.capture = SN_CAPTURE_OBJECT, .symbol_prefix = v[i].prefix};
+        sn_cpu_options co = {.capture = SN_CAPTURE_OBJECT,
+                             .symbol_prefix = v[i].prefix,
+                             .direct_conv = o->direct_conv};
         if (sn_lower_cpu(&g, &gs, v[i].jit, &co, &v[i].plan, &v[i].art, st)) {
             sn_status_context(st, "while compiling variant %s", v[i].name);
             goto done;

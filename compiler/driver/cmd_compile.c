@@ -65,6 +65,10 @@ static const sn_cmd compile_cmd = {
             {"--schedule", "auto|layer|step",
              "lib, spiking models: step-major (auto: streaming with NAME_step) or layer-major", 0},
             {"--weights-file", NULL, "lib: write DIR/NAME.weights instead of embedding them", 0},
+            {"--conv", "auto|direct",
+             "lib: convolution algorithm: the backend's choice (default) or direct only (no "
+             "Winograd: less memory and a faster create, often faster at batch 1)",
+             0},
             {"--shared", "on|off",
              "lib: also link libNAME.so with the system C compiler (default on)", 0},
             {"--set", "KEY=VALUE", "override a YAML field", 1},
@@ -151,11 +155,13 @@ static int compile_lib(const sn_args *a, const char *dir, int fusion) {
 #ifdef SNNC_HAVE_LLVM
     static const char *const onoff[] = {"on", "off", NULL};
     int64_t batch, seed;
-    int schedule = 0, shared = 0;
+    static const char *const convs[] = {"auto", "direct", NULL};
+    int schedule = 0, shared = 0, conv = 0;
     if (sn_args_int(a, "--batch", 1, 1, 1 << 16, &batch, &st) ||
         sn_args_int(a, "--seed", 0, 0, INT64_MAX, &seed, &st) ||
         sn_args_choice(a, "--schedule", sn_schedule_names, 0, &schedule, &st) ||
-        sn_args_choice(a, "--shared", onoff, 0, &shared, &st))
+        sn_args_choice(a, "--shared", onoff, 0, &shared, &st) ||
+        sn_args_choice(a, "--conv", convs, 0, &conv, &st))
         return sn_report("compile", &st);
     sn_model_spec spec;
     memset(&spec, 0, sizeof spec);
@@ -182,6 +188,7 @@ static int compile_lib(const sn_args *a, const char *dir, int fusion) {
     o.batch = batch;
     o.fusion = fusion;
     o.schedule = schedule;
+    o.direct_conv = conv == 1;
     o.weights_file = sn_args_has(a, "--weights-file");
     o.shared = shared == 0;
     sn_session_eval_transform(&spec, &o.tf);

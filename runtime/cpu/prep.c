@@ -56,9 +56,10 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
             /* U = s * G g G^T for all lanes at once (lanes innermost so it vectorizes) */
             double g[9][64], tt[4][3][64];
             for (int i = 0; i < ins; i++) {
-                for (int t = 0; t < 9; t++) {
-                    int64_t at = (int64_t)i * istride + tmap[t];
-                    for (int l = 0; l < vl; l++) g[t][l] = l < lanes ? row[l][at] : 0.0;
+                /* each lane's 9 taps are contiguous in its row: read them together */
+                for (int l = 0; l < vl; l++) {
+                    const float *src = l < lanes ? row[l] + (int64_t)i * istride : NULL;
+                    for (int t = 0; t < 9; t++) g[t][l] = src ? src[tmap[t]] : 0.0;
                 }
                 /* G's rows are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1): written out, the
                  * same double arithmetic (scaling by .5 and adding 0 are exact) */

@@ -34,6 +34,7 @@ typedef struct sn_cpu_options {
     /* kernel symbols are PREFIX_KIND_HASH (default "snk"): artifacts use a prefix of their
      * own per model and CPU variant, so several can be linked into one program */
     const char *symbol_prefix;
+    int direct_conv; /* 1: direct convolutions only, no Winograd (as SNNC_CONV=direct) */
 } sn_cpu_options;
 
 /* Lowers g (grouped by gs) into plan for the JIT's target. art may be NULL. */

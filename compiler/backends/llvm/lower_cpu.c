@@ -824,7 +824,8 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     {
         /* SNNC_CONV=direct turns Winograd off (for comparisons and tests) */
         const char *algo = getenv("SNNC_CONV");
-        L.algo = algo && strcmp(algo, "direct") == 0 ? ALGO_DIRECT : ALGO_AUTO;
+        L.algo = (algo && strcmp(algo, "direct") == 0) || (opts && opts->direct_conv) ? ALGO_DIRECT
+                                                                                      : ALGO_AUTO;
     }
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].op == SN_OP_CONV2D) {
