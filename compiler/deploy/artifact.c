@@ -137,7 +137,7 @@ static sn_code stage_path(const stage *sg, const char *name, char *out, size_t n
 
 static sn_code stage_file(stage *sg, const char *name, const void *data, size_t size,
                           sn_status *st) {
-    char path[4200];
+    char path[4352];
     if (stage_path(sg, name, path, sizeof path, st) || sn_write_file_atomic(path, data, size, st))
         return st->code;
     sn_strlcpy(sg->names[sg->n++], name, sizeof sg->names[0]);
@@ -147,7 +147,7 @@ static sn_code stage_file(stage *sg, const char *name, const void *data, size_t 
 static void stage_remove(stage *sg) {
     if (!sg->dir[0]) return;
     const char *extra[] = {"cc.log", "exports.map", "libtmp.a"};
-    char path[4200];
+    char path[4352];
     for (int i = 0; i < sg->n; i++) {
         snprintf(path, sizeof path, "%s/%s", sg->dir, sg->names[i]);
         unlink(path);
@@ -163,7 +163,7 @@ static void stage_remove(stage *sg) {
 /* Moves every staged file into out_dir (each rename is atomic). */
 static sn_code stage_commit(stage *sg, const char *out_dir, sn_status *st) {
     for (int i = 0; i < sg->n; i++) {
-        char from[4200], to[4200];
+        char from[4352], to[4352];
         snprintf(from, sizeof from, "%s/%s", sg->dir, sg->names[i]);
         int w = snprintf(to, sizeof to, "%s/%s", out_dir, sg->names[i]);
         if (w < 0 || (size_t)w >= sizeof to)
@@ -186,7 +186,7 @@ static const char *c_compiler(void) {
 /* libNAME.so from libtmp.a: the system C compiler links it (snnc has no linker of its own);
  * only NAME_* is exported, and a symbol left undefined is an error here, not at load. */
 static sn_code link_shared(stage *sg, const char *name, sn_status *st) {
-    char a[4200], so[4200], map[4200], log[4200], mapopt[4300], soname[200], sofile[200];
+    char a[4352], so[4352], map[4352], log[4352], mapopt[4400], soname[200], sofile[200];
     snprintf(sofile, sizeof sofile, "lib%s.so", name);
     if (stage_path(sg, "libtmp.a", a, sizeof a, st) || stage_path(sg, sofile, so, sizeof so, st) ||
         stage_path(sg, "exports.map", map, sizeof map, st) ||
@@ -541,11 +541,11 @@ sn_code sn_artifact_write(const sn_model_spec *spec, const sn_weights *w, const 
     char fname[128];
     if (o->shared) {
         /* the archive under a temporary name first: the compiler reads it */
-        char tpath[4200];
+        char tpath[4352];
         if (stage_path(&sg, "libtmp.a", tpath, sizeof tpath, st) ||
             sn_write_file_replace(tpath, lib, lib_size, st) || link_shared(&sg, name, st))
             goto done;
-        char so[4200];
+        char so[4352];
         snprintf(fname, sizeof fname, "lib%s.so", name);
         struct stat sb;
         if (stage_path(&sg, fname, so, sizeof so, st)) goto done;
@@ -567,7 +567,7 @@ sn_code sn_artifact_write(const sn_model_spec *spec, const sn_weights *w, const 
             ts[i].nbytes = (size_t)sn_shape_numel(&wsh[i]) * sn_dtype_size(wdt[i]);
         }
         sn_st_meta meta[1] = {{"snnc_artifact", name}};
-        char wpath[4200];
+        char wpath[4352];
         snprintf(fname, sizeof fname, "%s.weights", name);
         sn_code c = stage_path(&sg, fname, wpath, sizeof wpath, st);
         if (!c) c = sn_safetensors_write(wpath, ts, nw, meta, 1, st);

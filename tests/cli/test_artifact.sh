@@ -211,6 +211,24 @@ cbuild "$TMP/classify_fl" "$TMP/flayer" "$EX/classify.c" "$TMP/flayer/liblif_lay
 "$TMP/classify_fl" --idx "$IMG" --limit 37 --quiet --seed 9 --dump-logits "$TMP/a_fl.f32" >/dev/null
 same "LIF artifact, layer-major = snnc eval" "$TMP/a_fl.f32" "$TMP/e_f.f32"
 
+# two artifacts of this build in one program, static and shared
+if "$CC" -O2 -I "$TMP/lenet" -I "$TMP/flib" "$SNNC_SRC/tests/artifact/two_models.c" \
+  "$TMP/lenet/liblenet_mnist.a" "$FL" -lm -lpthread -o "$TMP/two" 2>"$TMP/cc.err" &&
+  "$CC" -O2 -I "$TMP/lenet" -I "$TMP/flib" "$SNNC_SRC/tests/artifact/two_models.c" \
+    -L"$TMP/lenet" -L"$TMP/flib" -llenet_mnist -llif_fc_mnist \
+    -Wl,-rpath,"$TMP/lenet:$TMP/flib" -lm -lpthread -o "$TMP/two_so" 2>>"$TMP/cc.err"; then
+  "$TMP/two" "$TMP/two_l.f32" "$TMP/two_f.f32" >"$OUT" 2>"$ERR"
+  has "$OUT" "two_models: lenet_mnist (host) and lif_fc_mnist (host) ran"
+  "$TMP/two_so" "$TMP/two_l2.f32" "$TMP/two_f2.f32" >"$OUT" 2>"$ERR"
+  has "$OUT" "ran"
+  same "two static artifacts in one program = two shared ones (LeNet)" "$TMP/two_l.f32" "$TMP/two_l2.f32"
+  check "two static artifacts in one program = two shared ones (LIF)" cmp -s "$TMP/two_f.f32" "$TMP/two_f2.f32"
+else
+  echo "FAIL: two artifacts do not link into one program:" >&2
+  head -20 "$TMP/cc.err" >&2
+  FAILS=$((FAILS + 1))
+fi
+
 # -------------------------------------------------------------------- Python ----
 PY=/usr/bin/python3
 if [ -x "$PY" ] && "$PY" -c "import numpy" 2>/dev/null; then
