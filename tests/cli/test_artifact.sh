@@ -211,6 +211,36 @@ cbuild "$TMP/classify_fl" "$TMP/flayer" "$EX/classify.c" "$TMP/flayer/liblif_lay
 "$TMP/classify_fl" --idx "$IMG" --limit 37 --quiet --seed 9 --dump-logits "$TMP/a_fl.f32" >/dev/null
 same "LIF artifact, layer-major = snnc eval" "$TMP/a_fl.f32" "$TMP/e_f.f32"
 
+# a spiking conv net with gated spike pooling (a plain-C step with params, stateful when
+# step-major): the library, and the plan directory of 'snnc compile' (which shares the
+# built-in steps), both equal to eval
+cat >"$TMP/gated.yaml" <<'EOF'
+name: gated
+input: {channels: 1, height: 28, width: 28}
+num_classes: 10
+snn: {T: 4, encoder: direct, readout: membrane, neuron: {model: if, v_reset: none}}
+network:
+  - features:
+      - conv2d: {out_channels: 8, kernel_size: 3, padding: 1}
+      - if
+      - maxpool: {kernel_size: 2, spike_gate: true}
+      - conv2d: {out_channels: 16, kernel_size: 3, padding: 1}
+      - if: {v_reset: 0.0}
+  - classifier:
+      - flatten
+      - linear: {out_features: 10}
+data: {dataset: mnist, scale: 0.00392156863}
+EOF
+run 0 compile "$TMP/gated.yaml" --emit lib --batch 8 --cpu host -o "$TMP/glib"
+cbuild "$TMP/stream_g" "$TMP/glib" "$EX/stream.c" "$TMP/glib/libgated.a"
+"$TMP/stream_g" --idx "$IMG" --limit 37 --check --quiet --dump-logits "$TMP/a_g.f32" >"$OUT" 2>"$ERR"
+has "$OUT" "streamed == whole run: identical, bit for bit"
+run 0 eval "$TMP/gated.yaml" --data "$MNIST" --batch 8 --limit 37 --dump-logits "$TMP/e_g.f32" --quiet
+same "gated spike pooling: library = snnc eval" "$TMP/a_g.f32" "$TMP/e_g.f32"
+run 0 compile "$TMP/gated.yaml" --batch 8 -o "$TMP/gplan"
+run 0 eval --plan "$TMP/gplan" --data "$MNIST" --limit 37 --dump-logits "$TMP/p_g.f32" --quiet
+same "gated spike pooling: compiled plan = snnc eval" "$TMP/p_g.f32" "$TMP/e_g.f32"
+
 # two artifacts of this build in one program, static and shared
 if "$CC" -O2 -I "$TMP/lenet" -I "$TMP/flib" "$SNNC_SRC/tests/artifact/two_models.c" \
   "$TMP/lenet/liblenet_mnist.a" "$FL" -lm -lpthread -o "$TMP/two" 2>"$TMP/cc.err" &&
