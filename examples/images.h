@@ -2,7 +2,9 @@
  * floats with the artifact's own preprocessing (snnc_preprocess), so the numbers are the
  * ones 'snnc eval' computes for the same images.
  *
- *   --cifar FILE  CIFAR binary records: 1 label byte + C*H*W pixel bytes (the model's size)
+ *   --cifar FILE  CIFAR-10 binary records: 1 label byte + 3x32x32 pixels (a model taking
+ *                 smaller images gets their centre crop); for models that are not 3-channel,
+ *                 records of 1 label byte + the model's C*H*W pixels
  *   --idx FILE    MNIST IDX3 images (uint8 [n][rows][cols]); --labels FILE: IDX1 labels
  *   --u8 FILE     raw uint8 images [n][C][H][W]
  *   --f32 FILE    raw float32 input [n][C][H][W], already preprocessed
@@ -88,24 +90,26 @@ static int load_images(snnc_ctx *ctx, const char *kind, const char *path, const 
         goto done;
     }
     if (!strcmp(kind, "cifar")) {
-        if (size == 0 || size % (per + 1)) {
+        if (C == 3 && H <= 32 && W <= 32) h = w = 32; /* CIFAR-10 proper: centre-cropped */
+        size_t rec = C * h * w;
+        if (size == 0 || size % (rec + 1)) {
             fprintf(stderr,
                     "%s: %zu bytes is not a whole number of %zu-byte records (label + "
                     "%zux%zux%zu pixels)\n",
-                    path, size, per + 1, C, H, W);
+                    path, size, rec + 1, C, h, w);
             goto done;
         }
-        n = size / (per + 1);
+        n = size / (rec + 1);
         if (limit && limit < n) n = limit;
-        unsigned char *px = malloc(n * per);
+        unsigned char *px = malloc(n * rec);
         out->labels = malloc(n * sizeof(int));
         if (!px || !out->labels) {
             free(px);
             goto oom;
         }
         for (size_t i = 0; i < n; i++) {
-            out->labels[i] = data[i * (per + 1)];
-            memcpy(px + i * per, data + i * (per + 1) + 1, per);
+            out->labels[i] = data[i * (rec + 1)];
+            memcpy(px + i * rec, data + i * (rec + 1) + 1, rec);
         }
         free(data);
         data = px; /* freed below */
