@@ -250,6 +250,13 @@ static sn_code link_shared(stage *sg, const char *name, sn_status *st) {
 
 /* ------------------------------------------------------------------ writing ---- */
 
+static void stage_note(const sn_artifact_opts *o, const char *fmt, const char *a, const char *b) {
+    if (!o->progress) return;
+    char msg[256];
+    snprintf(msg, sizeof msg, fmt, a, b);
+    o->progress(o->progress_arg, msg);
+}
+
 static int weight_index(const char *const *names, int n, const char *name) {
     for (int i = 0; i < n; i++)
         if (!strcmp(names[i], name)) return i;
@@ -342,6 +349,8 @@ sn_code sn_artifact_write(const sn_model_spec *spec, const sn_weights *w, const 
     for (int i = 0; i < nv; i++) {
         snprintf(v[i].prefix, sizeof v[i].prefix, "sn%08llx_v%d", (unsigned long long)(nh >> 32),
                  i);
+        stage_note(o, "variant %s (%s): generating and compiling the kernels", v[i].name,
+                   sn_jit_cpu_name(v[i].jit));
         sn_cpu_options co = {.capture = SN_CAPTURE_OBJECT,
                              .symbol_prefix = v[i].prefix,
                              .direct_conv = o->direct_conv};
@@ -460,6 +469,7 @@ sn_code sn_artifact_write(const sn_model_spec *spec, const sn_weights *w, const 
     }
 
     /* the glue object */
+    stage_note(o, "%s%s", "the glue object (descriptions", o->weights_file ? ")" : ", weights)");
     sn_glue_in gi;
     memset(&gi, 0, sizeof gi);
     gi.name = name;
@@ -539,6 +549,7 @@ sn_code sn_artifact_write(const sn_model_spec *spec, const sn_weights *w, const 
         }
     }
     char fname[128];
+    stage_note(o, "writing lib%s.a%s", name, o->shared ? " and linking the shared library" : "");
     if (o->shared) {
         /* the archive under a temporary name first: the compiler reads it */
         char tpath[4352];

@@ -30,11 +30,14 @@ typedef struct sn_artifact_opts {
     const char *cpus; /* comma-separated CPU variants; NULL: "x86-64-v3,host" */
     int64_t batch;
     int fusion;
-    int direct_conv;   /* no Winograd convolutions (smaller packed weights, faster create) */
+    int direct_conv;  /* no Winograd convolutions (smaller packed weights, faster create) */
     int schedule;     /* SN_SCHED_* of a spiking model (auto: step-major, for streaming) */
     int weights_file; /* write DIR/NAME.weights instead of embedding the weights */
     int shared;       /* also link DIR/libNAME.so */
     sn_transform tf;  /* the model's evaluation preprocessing */
+    /* called at each stage ("variant host: ...", "writing libNAME.a ..."); may be NULL */
+    void (*progress)(void *arg, const char *stage);
+    void *progress_arg;
 } sn_artifact_opts;
 
 typedef struct sn_artifact_report {

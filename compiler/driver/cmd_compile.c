@@ -148,6 +148,19 @@ done:
 #endif
 }
 
+#ifdef SNNC_HAVE_LLVM
+/* The stage being worked on, redrawn in place on a terminal. */
+static void lib_progress(void *arg, const char *stage) {
+    (void)arg;
+    if (!sn_stderr_is_tty()) return;
+    if (stage)
+        fprintf(stderr, "\r\033[Kcompile: %s", stage);
+    else
+        fputs("\r\033[K", stderr);
+    fflush(stderr);
+}
+#endif
+
 /* --emit lib: a C library for the model (compiler/deploy/artifact.h). */
 static int compile_lib(const sn_args *a, const char *dir, int fusion) {
     sn_status st;
@@ -192,8 +205,11 @@ static int compile_lib(const sn_args *a, const char *dir, int fusion) {
     o.weights_file = sn_args_has(a, "--weights-file");
     o.shared = shared == 0;
     sn_session_eval_transform(&spec, &o.tf);
+    o.progress = lib_progress;
     sn_artifact_report r;
-    if (sn_artifact_write(&spec, &w, &o, &r, &st)) goto done;
+    sn_code c = sn_artifact_write(&spec, &w, &o, &r, &st);
+    lib_progress(NULL, NULL);
+    if (c) goto done;
     printf("compiled %s into the C library %s (batch %lld, fusion %s%s) in %.2f s\n", spec.name,
            r.name, (long long)batch, fusion ? "on" : "off",
            r.step_major ? ", step-major: streaming" : "", r.seconds);
