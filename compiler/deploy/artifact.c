@@ -416,14 +416,27 @@ static void write_header(build *b, sn_strbuf *text) {
         size_t l = strlen(vnames);
         sn_fmt(vnames + l, sizeof vnames - l, "%s%s", i ? "," : "", v->name);
         if (v->context_bytes > hi.context_bytes) hi.context_bytes = v->context_bytes;
-        char feats[1024];
+        char feats[1024], wrapped[1400];
         sn_cpu_features_str(v->features, feats, sizeof feats);
+        /* the feature list wrapped into comment lines */
+        size_t wl = 0, col = 0;
+        for (const char *p = feats; *p && wl + 16 < sizeof wrapped; p++) {
+            if (*p == ',' && col > 70) {
+                memcpy(wrapped + wl, ",\n *       ", 11);
+                wl += 11;
+                col = 0;
+                continue;
+            }
+            wrapped[wl++] = *p;
+            col++;
+        }
+        wrapped[wl] = '\0';
         sn_fmt(vlines[i], sizeof vlines[i],
                "%s: LLVM CPU %s, %s vectors%s, %d kernels (%.1f KiB of code), context %.1f "
                "MiB;\n *     needs %s",
                v->name, sn_jit_cpu_name(v->jit), sn_jit_isa_name(sn_jit_isa(v->jit)),
                sn_jit_vnni(v->jit) ? " + VNNI" : "", v->art.n, (double)v->code_bytes / 1024.0,
-               (double)v->context_bytes / 1048576.0, feats[0] ? feats : "(baseline x86-64 only)");
+               (double)v->context_bytes / 1048576.0, feats[0] ? wrapped : "(baseline x86-64 only)");
         hi.variant_lines[i] = vlines[i];
     }
     hi.nvariants = b->nv;
