@@ -162,6 +162,11 @@ def main():
         s, o = min(lat[b]["snnc"]), min(lat[b]["ort"])
         lines.append(f"| {b} | {s:.2f} | {o:.2f} | **{o / s:.2f}x** | {1e3 * b / s:.0f} | "
                      f"{rows[b]['diff_ort']:.1e} | {100 * rows[b]['same_class']:.0f}% |")
+    lines.append("")
+    lines.append("Per round (each side's median in that round), the ratio ORT / snnc: " + "; ".join(
+        f"batch {b}: median {statistics.median(o / a_ for a_, o in zip(lat[b]['snnc'], lat[b]['ort'])):.2f}x, "
+        f"range {min(o / a_ for a_, o in zip(lat[b]['snnc'], lat[b]['ort'])):.2f}-"
+        f"{max(o / a_ for a_, o in zip(lat[b]['snnc'], lat[b]['ort'])):.2f}x" for b in batches) + ".")
     st_a = sorted(x["startup_ms"] for x in sa)
     st_o = sorted(x["startup_ms"] for x in so)
     best_a = min(sa, key=lambda x: x["startup_ms"])
