@@ -9,6 +9,7 @@
 #include "session.h"
 #ifdef SNNC_HAVE_LLVM
 #include "../backends/llvm/aot.h"
+#include "../deploy/artifact.h"
 #endif
 #ifdef SNNC_HAVE_CUDA
 #include "../backends/cuda/cuda_backend.h"
@@ -19,10 +20,21 @@
 
 static const sn_cmd compile_cmd = {
     .name = "compile",
-    .usage = "MODEL.yaml -o DIR [options]",
-    .summary = "Compile a model ahead of time into a plan directory for 'snnc eval --plan'.",
+    .usage = "MODEL.yaml -o DIR [options]\n"
+             "       snnc compile MODEL.yaml --emit lib -o DIR [--weights W] [--batch N] [--cpu "
+             "LIST]",
+    .summary = "Compile a model ahead of time: a plan directory for 'snnc eval --plan', or a C "
+               "library.",
     .details = "DIR receives the plan, every kernel's object code, LLVM IR and assembly;\n"
                "'snnc eval --plan DIR' then runs it without compiling.\n"
+               "With --emit lib, DIR receives a C library for the model that any C program can\n"
+               "link, with no snnc, LLVM or libyaml: NAME.h (the API and sizes), libNAME.a,\n"
+               "libNAME.so (linked by the system C compiler: $SNNC_CC, $CC or cc), snnc_model.h\n"
+               "and NAME.json (manifest); the weights are embedded unless --weights-file. The\n"
+               "code is built for each CPU of --cpu (default x86-64-v3,host: a portable AVX2\n"
+               "build and this machine's best), chosen at run time by cpuid. Spiking models\n"
+               "run step-major, so NAME_step can stream one time step at a time.\n"
+               "See docs/artifacts.md.\n"
                "With --target cuda, DIR receives cuda_plan.json (kernels, launch shapes, buffers)\n"
                "and kernels/NAME.cu, .ptx and .cubin for every kernel, compiled by NVRTC for\n"
                "--arch; no GPU or CUDA driver is needed.",
@@ -38,8 +50,27 @@ static const sn_cmd compile_cmd = {
             {"--precision", "fp32|tf32|bf16",
              "cuda: convolution arithmetic (default fp32; tf32/bf16: tensor cores, sm_80+)", 0},
             {"--mode", "infer|train", "cuda: the inference graph (default) or a training step", 0},
-            {"--batch", "N", "batch size the plan is compiled for (default 64)", 0},
+            {"--batch", "N", "batch size the plan is compiled for (default 64; 1 for --emit lib)",
+             0},
             {"--fusion", "on|off", "fuse ops into kernels (default on)", 0},
+            {"--emit", "plan|lib", "a plan directory (default) or a C library (cpu target)", 0},
+            {"--weights", "FILE", "lib: the weights (safetensors) to build in (default: seeded)",
+             0},
+            {"--seed", "S", "lib: seed of the initial weights when no --weights (default 0)", 0},
+            {"--name", "NAME", "lib: the C prefix of the API (default: the model's name)", 0},
+            {"--cpu", "LIST",
+             "lib: CPU variants, from host, x86-64, x86-64-v2, x86-64-v3, x86-64-v4 (default "
+             "x86-64-v3,host)",
+             0},
+            {"--schedule", "auto|layer|step",
+             "lib, spiking models: step-major (auto: streaming with NAME_step) or layer-major", 0},
+            {"--weights-file", NULL, "lib: write DIR/NAME.weights instead of embedding them", 0},
+            {"--conv", "auto|direct",
+             "lib: convolution algorithm: the backend's choice (default) or direct only (no "
+             "Winograd: less memory and a faster create, often faster at batch 1)",
+             0},
+            {"--shared", "on|off",
+             "lib: also link libNAME.so with the system C compiler (default on)", 0},
             {"--set", "KEY=VALUE", "override a YAML field", 1},
         },
 };
@@ -117,17 +148,122 @@ done:
 #endif
 }
 
+#ifdef SNNC_HAVE_LLVM
+/* The stage being worked on, redrawn in place on a terminal. */
+static void lib_progress(void *arg, const char *stage) {
+    (void)arg;
+    if (!sn_stderr_is_tty()) return;
+    if (stage)
+        fprintf(stderr, "\r\033[Kcompile: %s", stage);
+    else
+        fputs("\r\033[K", stderr);
+    fflush(stderr);
+}
+#endif
+
+/* --emit lib: a C library for the model (compiler/deploy/artifact.h). */
+static int compile_lib(const sn_args *a, const char *dir, int fusion) {
+    sn_status st;
+    sn_status_init(&st);
+#ifdef SNNC_HAVE_LLVM
+    static const char *const onoff[] = {"on", "off", NULL};
+    int64_t batch, seed;
+    static const char *const convs[] = {"auto", "direct", NULL};
+    int schedule = 0, shared = 0, conv = 0;
+    if (sn_args_int(a, "--batch", 1, 1, 1 << 16, &batch, &st) ||
+        sn_args_int(a, "--seed", 0, 0, INT64_MAX, &seed, &st) ||
+        sn_args_choice(a, "--schedule", sn_schedule_names, 0, &schedule, &st) ||
+        sn_args_choice(a, "--shared", onoff, 0, &shared, &st) ||
+        sn_args_choice(a, "--conv", convs, 0, &conv, &st))
+        return sn_report("compile", &st);
+    sn_model_spec spec;
+    memset(&spec, 0, sizeof spec);
+    sn_graph g;
+    sn_graph_init(&g);
+    sn_weights w;
+    memset(&w, 0, sizeof w);
+    const char *wpath = sn_args_str(a, "--weights", NULL);
+    if (sn_session_spec(a, &spec, &st)) goto done;
+    sn_build_opts bo = {.batch = 1};
+    if (sn_graph_build(&spec, &bo, &g, &st) ||
+        sn_session_weights(&g, &spec, wpath, (uint64_t)seed, &w, &st))
+        goto done;
+    if (!wpath)
+        fprintf(stderr,
+                "note: no --weights given: the library holds seeded initial weights "
+                "(seed %lld)\n",
+                (long long)seed);
+    sn_artifact_opts o;
+    memset(&o, 0, sizeof o);
+    o.dir = dir;
+    o.name = sn_args_str(a, "--name", NULL);
+    o.cpus = sn_args_str(a, "--cpu", NULL);
+    o.batch = batch;
+    o.fusion = fusion;
+    o.schedule = schedule;
+    o.direct_conv = conv == 1;
+    o.weights_file = sn_args_has(a, "--weights-file");
+    o.shared = shared == 0;
+    sn_session_eval_transform(&spec, &o.tf);
+    o.progress = lib_progress;
+    sn_artifact_report r;
+    sn_code c = sn_artifact_write(&spec, &w, &o, &r, &st);
+    lib_progress(NULL, NULL);
+    if (c) goto done;
+    printf("compiled %s into the C library %s (batch %lld, fusion %s%s) in %.2f s\n", spec.name,
+           r.name, (long long)batch, fusion ? "on" : "off",
+           r.step_major ? ", step-major: streaming" : "", r.seconds);
+    for (int i = 0; i < r.nvariants; i++) printf("  variant %s\n", r.variants[i]);
+    printf("  weights %.1f MiB (%s), code %.1f KiB\n", (double)r.weight_bytes / 1048576.0,
+           o.weights_file ? "in a separate file" : "embedded", (double)r.code_bytes / 1024.0);
+    printf("  wrote %s/%s.h, %s/lib%s.a (%.1f MiB)", dir, r.name, dir, r.name,
+           (double)r.static_bytes / 1048576.0);
+    if (o.shared)
+        printf(", %s/lib%s.so (%.1f MiB)", dir, r.name, (double)r.shared_bytes / 1048576.0);
+    if (o.weights_file) printf(", %s/%s.weights", dir, r.name);
+    printf(", %s/%s.json, %s/snnc_model.h\n", dir, r.name, dir);
+done:
+    sn_weights_free(&w);
+    sn_graph_free(&g);
+    sn_spec_free(&spec);
+    return sn_report("compile", &st);
+#else
+    (void)a;
+    (void)dir;
+    (void)fusion;
+    sn_fail(&st, SN_ERR_INPUT, "this snnc was built without LLVM: it cannot build C libraries");
+    return sn_report("compile", &st);
+#endif
+}
+
 static int run_compile(const sn_args *a) {
     sn_status st;
     sn_status_init(&st);
+    static const char *const emits[] = {"plan", "lib", NULL};
     const char *dir = sn_args_str(a, "-o", NULL);
     int64_t batch;
     sn_target target;
-    int fusion;
+    int fusion, emit = 0;
     if (!dir) sn_fail(&st, SN_ERR_INPUT, "missing -o DIR (where to write the compiled plan)");
-    if (st.code || sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st) ||
+    if (st.code || sn_args_choice(a, "--emit", emits, 0, &emit, &st) ||
         sn_session_target(a, &target, &fusion, &st))
         return sn_report("compile", &st);
+    if (emit == 1) {
+        if (target != SN_TARGET_CPU) {
+            sn_fail(&st, SN_ERR_INPUT, "--emit lib builds CPU code: --target %s does not apply",
+                    sn_target_names[target]);
+            return sn_report("compile", &st);
+        }
+        return compile_lib(a, dir, fusion);
+    }
+    static const char *const lib_only[] = {"--weights",  "--seed",         "--name",  "--cpu",
+                                           "--schedule", "--weights-file", "--shared"};
+    for (size_t i = 0; i < sizeof lib_only / sizeof lib_only[0]; i++)
+        if (sn_args_has(a, lib_only[i])) {
+            sn_fail(&st, SN_ERR_INPUT, "%s applies to --emit lib only", lib_only[i]);
+            return sn_report("compile", &st);
+        }
+    if (sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st)) return sn_report("compile", &st);
     if (target == SN_TARGET_CUDA) return compile_cuda(a, dir, batch, fusion);
     if (target != SN_TARGET_CPU) {
         sn_fail(&st, SN_ERR_INPUT, "--target %s cannot be compiled ahead of time (use cpu)",

@@ -79,7 +79,7 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
     if (!be->groups) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     if (sn_fuse(g, fusion, be->groups, st)) return st->code;
     if (sn_jit_create(&be->jit, st)) return st->code;
-    sn_cpu_options o = {capture};
+    sn_cpu_options o = {.capture = capture};
     if (capture) {
         be->art = calloc(1, sizeof *be->art);
         if (!be->art) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
@@ -215,6 +215,18 @@ sn_code sn_session_weights_desc(const sn_param_desc *d, int n, const sn_model_sp
     return SN_OK;
 }
 
+void sn_session_eval_transform(const sn_model_spec *spec, sn_transform *tf) {
+    memset(tf, 0, sizeof *tf);
+    tf->out_h = spec->in_height;
+    tf->out_w = spec->in_width;
+    tf->scale = spec->data.scale;
+    tf->nmean = spec->data.nmean;
+    tf->nstd = spec->data.nstd;
+    memcpy(tf->mean, spec->data.mean, sizeof tf->mean);
+    memcpy(tf->std, spec->data.std, sizeof tf->std);
+    tf->per_image_standardization = spec->data.per_image_standardization;
+}
+
 static sn_data_format data_format(sn_dataset_kind k) {
     switch (k) {
     case SN_DATA_CIFAR100:
@@ -253,15 +265,7 @@ sn_code sn_session_data(const sn_model_spec *spec, const char *dir, sn_split spl
         sn_dataset_free(ds);
         return st->code;
     }
-    memset(tf, 0, sizeof *tf);
-    tf->out_h = spec->in_height;
-    tf->out_w = spec->in_width;
-    tf->scale = spec->data.scale;
-    tf->nmean = spec->data.nmean;
-    tf->nstd = spec->data.nstd;
-    memcpy(tf->mean, spec->data.mean, sizeof tf->mean);
-    memcpy(tf->std, spec->data.std, sizeof tf->std);
-    tf->per_image_standardization = spec->data.per_image_standardization;
+    sn_session_eval_transform(spec, tf);
     if (sn_transform_check(tf, ds, st) != SN_OK) {
         sn_dataset_free(ds);
         return st->code;

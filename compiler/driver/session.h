@@ -27,6 +27,9 @@ sn_code sn_session_weights_desc(const sn_param_desc *d, int n, const sn_model_sp
 sn_code sn_session_data(const sn_model_spec *spec, const char *dir, sn_split split, sn_dataset *ds,
                         sn_transform *tf, sn_status *st);
 sn_init_method sn_session_init_method(const sn_model_spec *spec);
+/* The evaluation transform of the spec's data section (centre crop to the model's input,
+ * scale, normalization), without opening the data. */
+void sn_session_eval_transform(const sn_model_spec *spec, sn_transform *tf);
 
 /* Backends a plan can be made for. */
 typedef enum sn_target {

@@ -56,9 +56,10 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
             /* U = s * G g G^T for all lanes at once (lanes innermost so it vectorizes) */
             double g[9][64], tt[4][3][64];
             for (int i = 0; i < ins; i++) {
-                for (int t = 0; t < 9; t++) {
-                    int64_t at = (int64_t)i * istride + tmap[t];
-                    for (int l = 0; l < vl; l++) g[t][l] = l < lanes ? row[l][at] : 0.0;
+                /* each lane's 9 taps are contiguous in its row: read them together */
+                for (int l = 0; l < vl; l++) {
+                    const float *src = l < lanes ? row[l] + (int64_t)i * istride : NULL;
+                    for (int t = 0; t < 9; t++) g[t][l] = src ? src[tmap[t]] : 0.0;
                 }
                 /* G's rows are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1): written out, the
                  * same double arithmetic (scaling by .5 and adding 0 are exact) */
@@ -283,4 +284,27 @@ sn_cpu_fn sn_cpu_builtin(const char *name) {
     if (strcmp(name, "cpu.prep_bn") == 0) return sn_prep_bn;
     if (strcmp(name, "cpu.prep_nir_leak") == 0) return sn_prep_nir_leak;
     return NULL;
+}
+
+size_t sn_cpu_builtin_params_size(const char *name) {
+    if (strcmp(name, "cpu.prep_conv") == 0) return sizeof(sn_prep_conv_params);
+    if (strcmp(name, "cpu.prep_bn") == 0) return sizeof(sn_prep_bn_params);
+    if (strcmp(name, "cpu.pack_theta") == 0) return sizeof(sn_prep_theta_params);
+    if (strcmp(name, "cpu.spike_maxpool") == 0) return sizeof(sn_spike_pool_params);
+    if (strcmp(name, "cpu.prep_nir_leak") == 0) return sizeof(sn_prep_nir_leak_params);
+    return 0;
+}
+
+int64_t sn_cpu_builtin_tasks(const char *name, const void *params) {
+    if (strcmp(name, "cpu.prep_conv") == 0) {
+        sn_prep_conv_params pc;
+        memcpy(&pc, params, sizeof pc);
+        return sn_prep_conv_tasks(&pc);
+    }
+    if (strcmp(name, "cpu.spike_maxpool") == 0) {
+        sn_spike_pool_params sp;
+        memcpy(&sp, params, sizeof sp);
+        return sp.N;
+    }
+    return 1;
 }

@@ -77,7 +77,12 @@ typedef struct sn_prep_nir_leak_params {
 void sn_prep_nir_leak(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 
 /* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta",
- * "cpu.prep_nir_leak". */
+ * "cpu.prep_nir_leak" (preparation steps) and "cpu.spike_maxpool" (a plan step). */
 sn_cpu_fn sn_cpu_builtin(const char *name);
+/* The size of the params a built-in kernel takes, or 0 for an unknown name. */
+size_t sn_cpu_builtin_params_size(const char *name);
+/* The task count a step of built-in kernel `name` with these params must have (params of
+ * sn_cpu_builtin_params_size(name) bytes). */
+int64_t sn_cpu_builtin_tasks(const char *name, const void *params);
 
 #endif

@@ -290,7 +290,9 @@ sn_code sn_plan_enable_profiling(sn_plan *p, sn_status *st) {
     return SN_OK;
 }
 
-sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_status *st) {
+/* Runs the steps for time steps [t0, t1) (one pass when the plan is layer-major). */
+static sn_code run_steps(sn_plan *p, sn_pool *pool, uint64_t seed, int training, int t0, int t1,
+                         sn_status *st) {
     sn_kctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.plan = p;
@@ -301,8 +303,7 @@ sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_s
     ctx.step = p->step;
     atomic_init(&ctx.bad_input, 0);
     atomic_init(&ctx.oom, 0);
-    int runs = p->step_major ? p->T : 1;
-    for (int r = 0; r < runs * p->nsteps; r++) {
+    for (int r = t0 * p->nsteps; r < t1 * p->nsteps; r++) {
         int i = r % p->nsteps;
         ctx.t = r / p->nsteps;
         const sn_step *s = &p->steps[i];
@@ -311,9 +312,9 @@ sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_s
         j.ctx = &ctx;
         for (int k = 0; k < s->nbufs; k++)
             j.ptrs[k] = s->bufs[k] >= 0 ? p->bufs[s->bufs[k]].ptr : NULL;
-        double t0 = p->step_seconds ? sn_now() : 0.0;
+        double t0s = p->step_seconds ? sn_now() : 0.0;
         sn_pool_for(pool, s->ntasks, s->grain, run_range, &j);
-        if (p->step_seconds) p->step_seconds[i] += sn_now() - t0;
+        if (p->step_seconds) p->step_seconds[i] += sn_now() - t0s;
         if (ctx.failed) return st->code;
         if (atomic_load(&ctx.oom))
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory in step %s (%s)", s->name, s->kernel);
@@ -325,4 +326,16 @@ sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_s
                            s->name, s->kernel, (long long)atomic_load(&ctx.bad_input));
     }
     return SN_OK;
+}
+
+sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_status *st) {
+    return run_steps(p, pool, seed, training, 0, p->step_major ? p->T : 1, st);
+}
+
+sn_code sn_plan_run_time_step(sn_plan *p, sn_pool *pool, uint64_t seed, int t, sn_status *st) {
+    if (!p->step_major || t < 0 || t >= p->T)
+        return sn_fail(st, SN_ERR_INPUT,
+                       "plan %s: time step %d cannot run on its own (the plan is %s, T = %d)",
+                       p->model, t, p->step_major ? "step-major" : "layer-major", p->T);
+    return run_steps(p, pool, seed, 0, t, t + 1, st);
 }

@@ -142,8 +142,13 @@ sn_code sn_plan_bind(sn_plan *p, sn_weights *w, sn_status *st);
 sn_code sn_plan_bind_stores(sn_plan *p, sn_weights *const *stores, int nstores, sn_status *st);
 /* Re-runs the preparation steps (after the weights changed). */
 sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st);
-/* Runs all steps in order. Fails (SN_ERR_INPUT) if a kernel flagged bad input. */
+/* Runs all steps in order (T times over for a step-major plan). Fails (SN_ERR_INPUT) if a
+ * kernel flagged bad input. */
 sn_code sn_plan_run(sn_plan *p, sn_pool *pool, uint64_t seed, int training, sn_status *st);
+/* Step-major plans: runs the steps once, as time step t (0 <= t < T): the kernels' state
+ * (membrane potentials, the readout's running sums) starts over at t = 0 and carries on
+ * from step t - 1 otherwise, so t = 0, 1, ..., T-1 in turn equal one sn_plan_run. */
+sn_code sn_plan_run_time_step(sn_plan *p, sn_pool *pool, uint64_t seed, int t, sn_status *st);
 /* Makes the bound weight stores current: a backend that updates weights on its own device
  * (CUDA training) copies them back. Call it before reading or saving weights a plan has
  * trained. A no-op for CPU plans. */

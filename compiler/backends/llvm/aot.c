@@ -240,14 +240,6 @@ static int hexval(char c) {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static size_t expected_params(const char *kernel) {
-    if (strcmp(kernel, "cpu.prep_conv") == 0) return sizeof(sn_prep_conv_params);
-    if (strcmp(kernel, "cpu.prep_bn") == 0) return sizeof(sn_prep_bn_params);
-    if (strcmp(kernel, "cpu.pack_theta") == 0) return sizeof(sn_prep_theta_params);
-    if (strcmp(kernel, "cpu.prep_nir_leak") == 0) return sizeof(sn_prep_nir_leak_params);
-    return 0;
-}
-
 static int load_steps(loader *L, const sn_json *arr, sn_plan *plan, int prep, sn_jit *jit) {
     for (int i = 0; i < arr->count; i++) {
         const sn_json *e = &arr->items[i];
@@ -279,12 +271,14 @@ static int load_steps(loader *L, const sn_json *arr, sn_plan *plan, int prep, sn
                 return bad(L, b, "buffer index out of range"), 0;
             bufs[k] = (int)b->integer;
         }
-        sn_cpu_fn fn;
-        if (prep) {
-            fn = sn_cpu_builtin(kernel);
-            if (!fn) return bad(L, e, "unknown preparation kernel"), 0;
-            if (plen / 2 != expected_params(kernel))
+        /* built-in kernels (preparation steps, and plain-C steps such as gated spike
+         * pooling) by name, with their params; generated ones from the linked objects */
+        sn_cpu_fn fn = sn_cpu_builtin(kernel);
+        if (fn) {
+            if (plen / 2 != sn_cpu_builtin_params_size(kernel))
                 return bad(L, pj, "params have the wrong size"), 0;
+        } else if (prep) {
+            return bad(L, e, "unknown preparation kernel"), 0;
         } else {
             if (plen != 0) return bad(L, pj, "generated kernels take no params"), 0;
             fn = (sn_cpu_fn)sn_jit_lookup(jit, kernel, L->st);
@@ -293,19 +287,14 @@ static int load_steps(loader *L, const sn_json *arr, sn_plan *plan, int prep, sn
                 return 0;
             }
         }
-        int s =
-            prep
-                ? sn_plan_add_prep(plan, name, kernel, fn, params, plen / 2, bufs, bj->count, L->st)
-                : sn_plan_add_step(plan, name, kernel, fn, NULL, 0, bufs, bj->count, tasks, L->st);
+        if (sn_cpu_builtin(kernel) && tasks != sn_cpu_builtin_tasks(kernel, params))
+            return bad(L, e, "a built-in step has the wrong task count"), 0;
+        int s = prep ? sn_plan_add_prep(plan, name, kernel, fn, params, plen / 2, bufs, bj->count,
+                                        L->st)
+                     : sn_plan_add_step(plan, name, kernel, fn, plen ? params : NULL, plen / 2,
+                                        bufs, bj->count, tasks, L->st);
         if (s < 0) return 0;
         if (prep) {
-            int64_t want = 1;
-            if (strcmp(kernel, "cpu.prep_conv") == 0) {
-                sn_prep_conv_params pc;
-                memcpy(&pc, params, sizeof pc);
-                want = sn_prep_conv_tasks(&pc);
-            }
-            if (tasks != want) return bad(L, e, "preparation step has the wrong task count"), 0;
             plan->prep[s].ntasks = tasks;
         } else {
             plan->steps[s].grain = grain;

@@ -30,7 +30,11 @@ typedef struct sn_cpu_artifacts {
 } sn_cpu_artifacts;
 
 typedef struct sn_cpu_options {
-    int capture; /* keep object code and IR of every kernel (snnc compile) */
+    int capture; /* SN_CAPTURE_* (jit.h): keep every kernel's object code (and IR) in art */
+    /* kernel symbols are PREFIX_KIND_HASH (default "snk"): artifacts use a prefix of their
+     * own per model and CPU variant, so several can be linked into one program */
+    const char *symbol_prefix;
+    int direct_conv; /* 1: direct convolutions only, no Winograd (as SNNC_CONV=direct) */
 } sn_cpu_options;
 
 /* Lowers g (grouped by gs) into plan for the JIT's target. art may be NULL. */

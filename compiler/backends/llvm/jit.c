@@ -73,6 +73,11 @@ const char *sn_jit_isa_name(sn_isa isa) {
 }
 
 sn_code sn_jit_create(sn_jit **out, sn_status *st) {
+    return sn_jit_create_for(out, NULL, NULL, st);
+}
+
+sn_code sn_jit_create_for(sn_jit **out, const char *cpu_name, const char *cpu_features,
+                          sn_status *st) {
     *out = NULL;
     pthread_once(&llvm_once, llvm_init);
     if (llvm_init_failed)
@@ -81,8 +86,9 @@ sn_code sn_jit_create(sn_jit **out, sn_status *st) {
     if (!j) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     pthread_mutex_init(&j->mu, NULL);
     char *triple = LLVMGetDefaultTargetTriple();
-    char *cpu = LLVMGetHostCPUName();
-    char *features = LLVMGetHostCPUFeatures();
+    char *cpu = cpu_name ? LLVMCreateMessage(cpu_name) : LLVMGetHostCPUName();
+    char *features =
+        cpu_name ? LLVMCreateMessage(cpu_features ? cpu_features : "") : LLVMGetHostCPUFeatures();
     /* LLVM 14 names some AVX-512 machines by an older core; the feature string is what
      * counts, so both are passed to the target machine. */
     sn_isa host = has_feature(features, "+avx512f")                                 ? SN_ISA_AVX512
@@ -276,6 +282,33 @@ static sn_code emit(LLVMTargetMachineRef tm, LLVMModuleRef mod, LLVMCodeGenFileT
     return SN_OK;
 }
 
+sn_code sn_jit_emit_object(sn_jit *j, LLVMModuleRef mod, LLVMContextRef ctx, const char *name,
+                           unsigned char **obj, size_t *size, sn_status *st) {
+    *obj = NULL;
+    *size = 0;
+    char *verr = NULL;
+    sn_code c = SN_OK;
+    if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &verr)) {
+        c = sn_fail(st, SN_ERR_RUNTIME, "internal error: %s has invalid LLVM IR: %s", name,
+                    verr ? verr : "?");
+    } else {
+        LLVMMemoryBufferRef buf;
+        if ((c = emit(j->tm, mod, LLVMObjectFile, name, &buf, st)) == SN_OK) {
+            *size = LLVMGetBufferSize(buf);
+            *obj = malloc(*size ? *size : 1);
+            if (*obj)
+                memcpy(*obj, LLVMGetBufferStart(buf), *size);
+            else
+                c = sn_fail(st, SN_ERR_RUNTIME, "out of memory for %s", name);
+            LLVMDisposeMemoryBuffer(buf);
+        }
+    }
+    LLVMDisposeMessage(verr);
+    LLVMDisposeModule(mod);
+    LLVMContextDispose(ctx);
+    return c;
+}
+
 char *sn_jit_assembly(sn_jit *j, LLVMModuleRef mod, sn_status *st) {
     LLVMMemoryBufferRef buf;
     if (emit(j->tm, mod, LLVMAssemblyFile, LLVMGetModuleIdentifier(mod, &(size_t){0}), &buf, st))
@@ -309,7 +342,8 @@ static void compile_job(sn_jit *j, sn_jit_job *jb) {
     jb->key = sn_hash_str(sn_hash_str(SN_HASH_INIT, j->target_id), ir);
     LLVMDisposeMessage(ir);
     int dumping = getenv("SNNC_DUMP") && *getenv("SNNC_DUMP");
-    if (!dumping && !jb->capture && sn_cache_get("cpu", jb->key, &jb->code, &jb->code_size)) {
+    int text = jb->capture == SN_CAPTURE_ALL; /* IR and assembly wanted: compile afresh */
+    if (!dumping && !text && sn_cache_get("cpu", jb->key, &jb->code, &jb->code_size)) {
         jb->hit = 1;
         goto done;
     }
@@ -337,16 +371,16 @@ static void compile_job(sn_jit *j, sn_jit_job *jb) {
     }
     double t1 = sn_now();
     jb->ir_s = t1 - t0;
-    if (dumping || jb->capture) {
-        char *text = LLVMPrintModuleToString(mod);
-        if (dumping) dump_text(jb->name, "ll", text, strlen(text));
-        if (jb->capture) jb->ir = sn_strdup(text);
-        LLVMDisposeMessage(text);
+    if (dumping || text) {
+        char *opt = LLVMPrintModuleToString(mod);
+        if (dumping) dump_text(jb->name, "ll", opt, strlen(opt));
+        if (text) jb->ir = sn_strdup(opt);
+        LLVMDisposeMessage(opt);
         LLVMMemoryBufferRef abuf;
         if (emit(tm, mod, LLVMAssemblyFile, jb->name, &abuf, st) == SN_OK) {
             if (dumping)
                 dump_text(jb->name, "s", LLVMGetBufferStart(abuf), LLVMGetBufferSize(abuf));
-            if (jb->capture) {
+            if (text) {
                 size_t an = LLVMGetBufferSize(abuf);
                 jb->asm_text = malloc(an + 1);
                 if (jb->asm_text) {
@@ -424,7 +458,7 @@ sn_code sn_jit_compile(sn_jit *j, LLVMModuleRef mod, LLVMContextRef ctx, const c
     jb.mod = mod;
     jb.ctx = ctx;
     sn_strlcpy(jb.name, name, sizeof jb.name);
-    jb.capture = obj_out != NULL || ir_text != NULL;
+    jb.capture = obj_out != NULL || ir_text != NULL ? SN_CAPTURE_ALL : SN_CAPTURE_NONE;
     sn_code c = sn_jit_compile_batch(j, &jb, 1, 1, st);
     if (obj_out) {
         *obj_out = jb.obj;

@@ -34,6 +34,10 @@ typedef struct sn_jit_stats {
 
 /* Creates the JIT for the host. */
 sn_code sn_jit_create(sn_jit **out, sn_status *st);
+/* The same for another x86 CPU (LLVM name, e.g. "x86-64-v3", and feature string such as
+ * "+avx2,+fma"; NULL for the host): kernels are generated and compiled for it, and linked
+ * (but never run here unless this CPU has those features). SNNC_ISA still restricts. */
+sn_code sn_jit_create_for(sn_jit **out, const char *cpu, const char *features, sn_status *st);
 void sn_jit_destroy(sn_jit *j);
 
 sn_isa sn_jit_isa(const sn_jit *j);
@@ -61,11 +65,18 @@ sn_code sn_jit_compile(sn_jit *j, LLVMModuleRef mod, LLVMContextRef ctx, const c
 /* Several modules at once: optimized and compiled in parallel on up to nthreads threads
  * (each module has its own context), then linked. Per-job results are filled in; the
  * first failure is returned. */
+/* What a compiled job keeps (sn_jit_job.capture). */
+enum {
+    SN_CAPTURE_NONE = 0,
+    SN_CAPTURE_ALL,    /* object code, optimized IR and assembly (always compiled afresh) */
+    SN_CAPTURE_OBJECT, /* object code only (may come from the cache) */
+};
+
 typedef struct sn_jit_job {
     LLVMModuleRef mod;  /* consumed */
     LLVMContextRef ctx; /* consumed */
     char name[64];
-    int capture;        /* keep object code and optimized IR */
+    int capture;        /* SN_CAPTURE_*: keep object code (and optimized IR, assembly) */
     unsigned char *obj; /* out (capture) */
     size_t obj_size;    /* out (capture) */
     char *ir;           /* out (capture, when compiled rather than cached) */
@@ -85,6 +96,11 @@ sn_code sn_jit_add_object(sn_jit *j, const unsigned char *obj, size_t size, cons
                           sn_status *st);
 /* Address of a linked function. */
 void *sn_jit_lookup(sn_jit *j, const char *symbol, sn_status *st);
+
+/* Object code of a module for the JIT's target, without optimization passes, caching or
+ * linking (the glue of an artifact); consumes mod and ctx; *obj malloc'd. */
+sn_code sn_jit_emit_object(sn_jit *j, LLVMModuleRef mod, LLVMContextRef ctx, const char *name,
+                           unsigned char **obj, size_t *size, sn_status *st);
 
 /* Assembly text of a module (for --stage llvm / SNNC_DUMP); malloc'd. */
 char *sn_jit_assembly(sn_jit *j, LLVMModuleRef mod, sn_status *st);

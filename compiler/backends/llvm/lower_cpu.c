@@ -112,7 +112,8 @@ static int kernel(lower *L, const char *kind, const void *desc, size_t size, gen
     }
     kentry *e = &L->kern[L->nkern++];
     e->key = key;
-    snprintf(e->symbol, sizeof e->symbol, "snk_%s_%016llx", kind, (unsigned long long)key);
+    snprintf(e->symbol, sizeof e->symbol, "%s_%s_%016llx", L->prefix, kind,
+             (unsigned long long)key);
     sn_strlcpy(e->kind, kind, sizeof e->kind);
     strcpy(symbol_out, e->symbol);
     sn_irb k;
@@ -483,8 +484,18 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
                : SN_OK;
 }
 
+/* Winograd F(2x2,3x3) does 4/9 of the multiplies but reads 16/9 of the weight bytes. With
+ * few 2x2 output tiles per weight (a small batch of small maps: VGG16's 4x4 and 2x2 layers at
+ * batch 1) a layer is bound by reading its weights and the direct kernel is faster; at batch 1
+ * VGG16 then runs in about 6 ms instead of 9 on the 2-core Xeon of bench/RESULTS.md (direct
+ * everywhere: about 7.5), and packs 63 MiB of weights instead of 102. Its 4x4 layers take
+ * Winograd again from batch 2, its 2x2 ones from batch 8 (batch 64 is unchanged). */
+#define WINO_MIN_TILES 8
+
 int lw_conv_uses_wino(lower *L, const sn_conv_desc *d) {
-    return L->algo != ALGO_DIRECT && sn_wino_applies(d) && d->in.C >= L->vl;
+    int64_t tiles = d->N * (int64_t)(d->OH / 2) * (d->OW / 2);
+    return L->algo != ALGO_DIRECT && sn_wino_applies(d) && d->in.C >= L->vl &&
+           tiles >= WINO_MIN_TILES;
 }
 
 sn_code lw_conv_kernel(lower *L, const char *name, sn_conv_desc *d, int xb, int pw, int pb, int yb,
@@ -890,13 +901,15 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     L.plan = plan;
     L.st = st;
     L.art = art;
-    L.capture = opts && opts->capture;
+    L.capture = opts ? opts->capture : SN_CAPTURE_NONE;
+    L.prefix = opts && opts->symbol_prefix ? opts->symbol_prefix : "snk";
     L.vl = sn_jit_vector_width(jit);
     L.nregs = sn_jit_isa(jit) == SN_ISA_AVX512 ? 32 : 16;
     {
         /* SNNC_CONV=direct turns Winograd off (for comparisons and tests) */
         const char *algo = getenv("SNNC_CONV");
-        L.algo = algo && strcmp(algo, "direct") == 0 ? ALGO_DIRECT : ALGO_AUTO;
+        L.algo = (algo && strcmp(algo, "direct") == 0) || (opts && opts->direct_conv) ? ALGO_DIRECT
+                                                                                      : ALGO_AUTO;
     }
     for (int i = 0; i < g->nnodes; i++)
         if (g->nodes[i].op == SN_OP_CONV2D) {

@@ -22,6 +22,7 @@ typedef struct lower {
     sn_status *st;
     sn_cpu_artifacts *art;
     int capture;
+    const char *prefix; /* of kernel symbols */
     int vl, nregs, halo;
     int *buf;           /* tensor -> plan buffer, -1 if none */
     sn_cpu_layout *lay; /* tensor -> layout of buf[t] */
