@@ -315,7 +315,8 @@ typedef struct sn_encode_desc {
     int64_t M;
     int poisson;
     uint64_t stream;
-    float scale; /* direct: multiplier (0 or 1: none) */
+    float scale;   /* direct: multiplier (0 or 1: none) */
+    int64_t image; /* elements per image: a rank's draws start at ctx->sample0 * image */
 } sn_encode_desc;
 int64_t sn_encode_tasks(const sn_encode_desc *d);
 void sn_gen_encode(sn_irb *k, const sn_encode_desc *d);
@@ -411,6 +412,8 @@ typedef struct sn_ew_desc {
     float B;         /* MASK_RANGE */
     float p;         /* DROPOUT */
     uint64_t stream; /* DROPOUT */
+    int64_t nl;      /* DROPOUT: images per time step (the plan's batch): a rank's image n of
+                        step t is image t * ctx->gbatch + ctx->sample0 + n of the global batch */
     sn_epilogue epi; /* applied after the op */
 } sn_ew_desc;
 int64_t sn_ew_tasks(const sn_ew_desc *d, int vl);
@@ -439,6 +442,8 @@ int64_t sn_kctx_bad_input_offset(void);
 int64_t sn_kctx_training_offset(void);
 int64_t sn_kctx_lr_offset(void);
 int64_t sn_kctx_step_offset(void);
+int64_t sn_kctx_sample0_offset(void);
+int64_t sn_kctx_gbatch_offset(void);
 /* Loads a field of the kernel context (ctx argument) at a byte offset. */
 LLVMValueRef sn_kctx_load(sn_irb *k, int64_t offset, LLVMTypeRef type);
 /* sn_rand_key(seed, stream) and the [0,1) draws of sn_rand_u01_key, in IR. */

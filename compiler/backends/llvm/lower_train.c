@@ -164,6 +164,7 @@ static sn_code ew(lower *L, const sn_group *grp, sn_ew_op op, int x1, int x2, co
     d.B = n->a.quant.B;
     d.p = n->a.p;
     d.stream = n->a.stream;
+    if (op == SN_EW_DROPOUT) d.nl = L->g->batch;
     int yb = lw_set_output(L, grp->out, &lay);
     if (yb < 0) return L->st->code;
     int bufs[3] = {yb, b1, b2};
@@ -467,10 +468,11 @@ static sn_code optim(lower *L, const sn_group *grp) {
         (void)want;
         return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: gradient %s is not plain", gt->name);
     }
-    return lw_step(L, grp->name, d.adam ? "adam" : "sgd", &d, sizeof d, g_optim, bufs, n->nin,
-                   sn_optim_tasks(&d), 0) < 0
-               ? L->st->code
-               : SN_OK;
+    int s = lw_step(L, grp->name, d.adam ? "adam" : "sgd", &d, sizeof d, g_optim, bufs, n->nin,
+                    sn_optim_tasks(&d), 0);
+    if (s < 0) return L->st->code;
+    /* what a data-parallel trainer reduces between backward and this step */
+    return sn_plan_add_grad(L->plan, bufs[0], bufs[1], d.n, s, L->st);
 }
 
 /* Gradients of the ops over time steps. Every [T, N, ...] tensor keeps the layout of the
