@@ -887,9 +887,16 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
         printf("%s %s: %lld training images (%s), %lld %s, %lld steps/epoch, run directory %s\n",
                resume ? "resuming" : "training", r->spec.name, (long long)r->train.n,
                r->train.source, (long long)r->test.n, r->eval_name, (long long)r->spe, r->dir);
-        if (comm->size > 1)
-            printf("%d ranks (%s): %lld images each per step of %lld\n", comm->size, comm->kind,
-                   (long long)r->tr.batch, (long long)batch);
+        if (comm->size > 1) {
+            printf("%d ranks (%s): %lld images per step, ", comm->size, comm->kind,
+                   (long long)batch);
+            for (int q = 0; q < comm->size && q < 16; q++) {
+                int64_t first, count;
+                sn_loader_part(batch, q, comm->size, &first, &count);
+                printf("%s%lld", q ? " + " : "", (long long)count);
+            }
+            printf("%s\n", comm->size > 16 ? " + ..." : "");
+        }
         if (resume)
             printf("continuing at step %lld (epoch %lld, batch %lld)\n", (long long)step0,
                    (long long)(step0 / r->spe) + 1, (long long)(step0 % r->spe));

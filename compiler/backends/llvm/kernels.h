@@ -425,8 +425,20 @@ void sn_gen_ew(sn_irb *k, const sn_ew_desc *d);
  *         [9] shift (y = scale*x + shift; per-channel arrays padded to the block width).
  * bwd:    ptrs [0] x, [1] dy, [2] gamma, [3] save_mean, [4] save_invstd, [5] dgamma, [6] dbeta,
  *         [7] A, [8] Bx, [9] C  (dx = A*dy + Bx*x + C, applied by an SN_EW_AFFINE3 kernel).
- * bias:   ptrs [0] dy, [1] db: the sum of dy per channel (the bias gradient). */
-typedef enum sn_bn_kind { SN_BN_STATS = 0, SN_BN_BWD_REDUCE, SN_BN_BIAS_GRAD } sn_bn_kind;
+ * bias:   ptrs [0] dy, [1] db: the sum of dy per channel (the bias gradient).
+ * Synchronized batch norm (runtime/cpu/bn_sync.h) splits stats and bwd around a sum over
+ * the ranks; these kernels compute the per-rank sums, in double, [2][Cpad] (Cpad = C padded
+ * to the block width):
+ * sums:     ptrs [0] x, [1] sums (sum x, sum x^2).
+ * bwd_sums: ptrs as bwd up to [6] (gamma unused), [7] sums (sum dy, sum dy * xhat); dgamma
+ *           and dbeta are this rank's. */
+typedef enum sn_bn_kind {
+    SN_BN_STATS = 0,
+    SN_BN_BWD_REDUCE,
+    SN_BN_BIAS_GRAD,
+    SN_BN_SUMS,
+    SN_BN_BWD_SUMS
+} sn_bn_kind;
 typedef struct sn_bn_desc {
     int64_t N;
     sn_cpu_layout lay;
