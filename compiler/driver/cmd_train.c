@@ -663,6 +663,30 @@ static sn_code check_same_job(run *r, const int64_t *opts, int nopts, sn_status 
     return st->code;
 }
 
+/* One GPU per rank: the local rank's entry of $CUDA_VISIBLE_DEVICES (or GPU number
+ * local rank) becomes the only visible one, before the CUDA driver is loaded. */
+static void bind_gpu(const sn_comm *c) {
+    const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+    char pick[64];
+    if (vis && *vis) {
+        int n = 1;
+        for (const char *p = vis; *p; p++) n += *p == ',';
+        int want = c->local_rank % n, k = 0;
+        const char *p = vis;
+        while (k < want && (p = strchr(p, ',')) != NULL) {
+            p++;
+            k++;
+        }
+        size_t len = p ? strcspn(p, ",") : 0;
+        if (!p || len == 0 || len >= sizeof pick) return;
+        memcpy(pick, p, len);
+        pick[len] = '\0';
+    } else {
+        snprintf(pick, sizeof pick, "%d", c->local_rank);
+    }
+    setenv("CUDA_VISIBLE_DEVICES", pick, 1);
+}
+
 /* Prints a failure: "snnc train: error: rank R/N on HOST: ..." in a job of several ranks. */
 static int report(const run *r, const sn_status *st) {
     if (!r->comm || r->comm->size == 1 || st->code == SN_OK) return sn_report("train", st);
@@ -803,6 +827,7 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
     }
     if (sn_comm_agree(comm, &st, &print)) goto out;
 
+    if (target == SN_TARGET_CUDA && comm->size > 1) bind_gpu(comm);
     /* compile */
     if (!r->quiet) {
         if (comm->size > 1)

@@ -6,6 +6,7 @@
 #include "../../runtime/core/rng.h"
 #include "../../runtime/core/util.h"
 #include "../../runtime/data/loader.h"
+#include "../../runtime/dist/nccl.h"
 #include "../../runtime/ref/ref_ops.h"
 #include "../ir/build.h"
 #include "../passes/autodiff.h"
@@ -71,6 +72,17 @@ sn_code sn_train_graph(const sn_model_spec *spec, int64_t batch, sn_graph *g, sn
     return SN_OK;
 }
 
+/* The CUDA plan's gradients, complete on the device: summed over the GPUs by NCCL */
+static sn_code dev_grads(void *arg, sn_plan *p, const sn_dev_grad *g, int ng, void *stream,
+                         sn_status *st) {
+    sn_trainer *t = arg;
+    double t0 = sn_now();
+    sn_code c = sn_nccl_allreduce(t->nccl, g, ng, (float)((double)t->batch / (double)t->gbatch),
+                                  t->bucket_bytes, stream, st);
+    t->nccl_seconds += sn_now() - t0;
+    return c;
+}
+
 sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_trainer_opts *o,
                           sn_status *st) {
     memset(t, 0, sizeof *t);
@@ -85,10 +97,9 @@ sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_tra
                            "the global batch of %lld images is smaller than the %d ranks: raise "
                            "train.batch_size (--batch) or start fewer ranks",
                            (long long)o->batch, o->comm->size);
-        if (o->target == SN_TARGET_CUDA)
+        if (spec->train.sync_bn && o->target != SN_TARGET_CPU)
             return sn_fail(st, SN_ERR_INPUT,
-                           "--target cuda on several ranks needs NCCL, which this snnc does not "
-                           "support yet");
+                           "train.sync_bn on several ranks is implemented for --target cpu only");
         sn_loader_part(o->batch, o->comm->rank, o->comm->size, &t->part_first, &t->batch);
     }
     sn_graph_init(&t->tg);
@@ -117,10 +128,18 @@ sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_tra
          * optimizer (each rank's loss is the mean over its own images: scaled by its share) */
         t->tp.sample0 = t->part_first;
         t->tp.gbatch = t->gbatch;
-        sn_reducer_opts ro = {o->bucket_bytes, (double)t->batch / (double)t->gbatch};
-        if (sn_reducer_attach(&t->reducer, &t->tp, t->comm, &ro, st)) return st->code;
-        /* per-rank batch norm updates each rank's running statistics with its own batch:
-         * rank 0's are kept (PyTorch DDP's broadcast_buffers) */
+        t->bucket_bytes = o->bucket_bytes;
+        if (o->target == SN_TARGET_CUDA) {
+            /* the gradients stay on the GPUs: NCCL sums them where the CUDA plan says they are
+             * complete */
+            if (sn_nccl_open(&t->nccl, t->comm, st)) return st->code;
+            t->tp.dev_hook.fn = dev_grads;
+            t->tp.dev_hook.arg = t;
+        } else {
+            sn_reducer_opts ro = {o->bucket_bytes, (double)t->batch / (double)t->gbatch};
+            if (sn_reducer_attach(&t->reducer, &t->tp, t->comm, &ro, st)) return st->code;
+        }
+        /* per-rank batch norm: rank 0's running statistics are kept (sync_buffers) */
         for (int i = 0; i < t->w.n && !spec->train.sync_bn; i++)
             if (!t->w.desc[i].trainable) t->bcast_buffers = 1;
     }
@@ -138,6 +157,16 @@ static sn_code bcast_store(sn_trainer *t, sn_weights *w, int buffers_only, sn_st
             return st->code;
     }
     return SN_OK;
+}
+
+/* Per-rank batch norm: every rank updates its running statistics with its own images;
+ * rank 0's are the run's (PyTorch DDP's broadcast_buffers). They do not enter a training
+ * step, so they are made rank 0's only before they are read: evaluation and checkpoints. */
+static sn_code sync_buffers(sn_trainer *t, sn_status *st) {
+    if (!t->comm || !t->bcast_buffers) return SN_OK;
+    /* a device plan's newer values come back first (and go up again at the next step) */
+    if (sn_plan_sync_weights(&t->tp, st)) return st->code;
+    return bcast_store(t, &t->w, 1, st);
 }
 
 sn_code sn_trainer_broadcast(sn_trainer *t, sn_status *st) {
@@ -167,7 +196,7 @@ static uint64_t hash_store(uint64_t h, const sn_weights *w) {
 
 sn_code sn_trainer_check_ranks(sn_trainer *t, sn_status *st) {
     if (!t->comm) return SN_OK;
-    if (sn_plan_sync_weights(&t->tp, st)) return st->code;
+    if (sync_buffers(t, st) || sn_plan_sync_weights(&t->tp, st)) return st->code;
     uint64_t h = hash_store(SN_HASH_INIT, &t->w);
     for (int k = 0; k < t->nslots; k++) h = hash_store(h, &t->slots[k]);
     uint64_t *all = sn_calloc((size_t)t->comm->size, sizeof *all);
@@ -185,6 +214,7 @@ sn_code sn_trainer_check_ranks(sn_trainer *t, sn_status *st) {
 
 void sn_trainer_free(sn_trainer *t) {
     sn_reducer_free(t->reducer);
+    sn_nccl_close(t->nccl);
     sn_pool_destroy(t->pool);
     sn_plan_free(&t->tp);
     sn_plan_free(&t->ep);
@@ -221,13 +251,13 @@ sn_code sn_trainer_step(sn_trainer *t, const float *x, const int32_t *y, double 
     *loss = v[0] / (double)t->gbatch;
     *correct = (int64_t)v[1];
     t->stop_agreed = v[2] > 0;
-    return t->bcast_buffers ? bcast_store(t, &t->w, 1, st) : SN_OK;
+    return SN_OK;
 }
 
 sn_code sn_trainer_evaluate(sn_trainer *t, const sn_dataset *ds, const sn_transform *tf,
                             int64_t limit, int topk, sn_eval_result *r, sn_eval_progress_fn fn,
                             void *arg, sn_status *st) {
-    if (sn_plan_prepare(&t->ep, t->pool, st)) return st->code;
+    if (sync_buffers(t, st) || sn_plan_prepare(&t->ep, t->pool, st)) return st->code;
     if (!t->comm)
         return sn_evaluate(&t->ep, t->pool, ds, tf, limit, topk, t->seed, NULL, r, fn, arg, st);
     if (sn_evaluate_part(&t->ep, t->pool, ds, tf, limit, topk, t->seed, t->comm->rank,

@@ -39,11 +39,14 @@ typedef struct sn_trainer {
     /* data-parallel training (comm NULL or one rank: a single process) */
     sn_comm *comm;
     sn_reducer *reducer;
-    int64_t gbatch;     /* the global batch; batch is this rank's part of it */
-    int64_t part_first; /* this rank's first image in each global batch */
-    int bcast_buffers;  /* per-rank batch norm: rank 0's running statistics are kept */
-    int stop_request;   /* in: this rank wants to stop after the step (a signal) */
-    int stop_agreed;    /* out of sn_trainer_step: some rank asked to stop */
+    int64_t gbatch;       /* the global batch; batch is this rank's part of it */
+    int64_t part_first;   /* this rank's first image in each global batch */
+    int bcast_buffers;    /* per-rank batch norm: rank 0's running statistics are kept */
+    struct sn_nccl *nccl; /* --target cuda: gradients summed on the GPUs */
+    int64_t bucket_bytes;
+    double nccl_seconds; /* enqueuing the GPU sums */
+    int stop_request;    /* in: this rank wants to stop after the step (a signal) */
+    int stop_agreed;     /* out of sn_trainer_step: some rank asked to stop */
 } sn_trainer;
 
 typedef struct sn_trainer_opts {

@@ -73,6 +73,21 @@ typedef struct sn_plan_coll {
     void *arg;
 } sn_plan_coll;
 
+/* A gradient on a device (CUDA plans): its address (a CUdeviceptr) and size in floats. */
+typedef struct sn_dev_grad {
+    uint64_t ptr;
+    int64_t n;
+} sn_dev_grad;
+
+/* Device plans run a whole training step in one plan step with the gradients on the
+ * device: such a backend calls fn once all of them are complete, before its first optimizer
+ * update, with their addresses (in update order) and the stream its kernels run on. */
+typedef struct sn_plan_dev_hook {
+    sn_code (*fn)(void *arg, struct sn_plan *p, const sn_dev_grad *g, int ng, void *stream,
+                  sn_status *st);
+    void *arg;
+} sn_plan_dev_hook;
+
 typedef enum sn_buf_kind {
     SN_BUF_ARENA = 0, /* activation in the arena */
     SN_BUF_WEIGHT,    /* a tensor of the weight store */
@@ -141,6 +156,7 @@ typedef struct sn_plan {
     int64_t sample0, gbatch;
     sn_plan_hook hook;
     sn_plan_coll coll;
+    sn_plan_dev_hook dev_hook;
 } sn_plan;
 
 void sn_plan_init(sn_plan *p);

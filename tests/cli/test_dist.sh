@@ -204,4 +204,43 @@ check "only the failing rank reports" test "$(grep -c "snnc train: error" "$ERR"
 check "no run directory left by a failed start" test ! -e "$TMP/mf/last.safetensors"
 mrun 2 2 train "$TMP/vgg.yaml" --batch 1 --steps 2 --quiet
 has "$ERR" "the global batch of 1 images is smaller than the 2 ranks"
+mrun 2 2 train "$TMP/bn.yaml" --steps 2 --quiet --target ref
+has "$ERR" "train.sync_bn on several ranks is implemented for --target cpu only"
+
+# ---- --target cuda: gradients summed by NCCL on the "GPUs" (the host side, against the
+# mock driver and a mock NCCL that sums over MPI; no GPU here, kernels do not run) ----------
+if [ -n "${SNNC_MOCK_CUDA:-}" ] && [ -n "${SNNC_MOCK_NCCL:-}" ] && [ -f "$SNNC_MOCK_NCCL" ]; then
+  export SNNC_LIBCUDA="$SNNC_MOCK_CUDA" SNNC_CUBLAS="$SNNC_MOCK_CUDA" SNNC_NCCL="$SNNC_MOCK_NCCL"
+  LENET="$SNNC_SRC/models/lenet_mnist.yaml"
+  if "$SNNC" compile "$LENET" --target cuda --arch sm_90 -o "$TMP/probe" >/dev/null 2>&1; then
+    export MOCK_NCCL_LOG="$TMP/nccl.log"
+    C=(train "$LENET" --target cuda --data "$MNIST" --steps 2 --limit-test 32 --quiet)
+    mrun 0 2 "${C[@]}" --out "$TMP/cu"
+    has "$OUT" "done: 2 steps"
+    has "$MOCK_NCCL_LOG" 'rank 0: ncclGetUniqueId'
+    ids=$(sed -n 's/.*ncclCommInitRank [01] of 2, id "\(.*\)"/\1/p' "$MOCK_NCCL_LOG" | sort -u | wc -l)
+    check "both ranks joined NCCL with rank 0's unique id" test "$ids" = 1 -a \
+      "$(grep -c ncclCommInitRank "$MOCK_NCCL_LOG")" = 2
+    # every gradient of LeNet (206,922 floats) summed once per step on each rank, each
+    # rank's times its share 1/2, in groups; operators freed
+    for rk in 0 1; do
+      floats=$(awk -v r="rank $rk:" 'index($0, r) == 1 && /ncclAllReduce/ { n += $4 } END { print n }' "$MOCK_NCCL_LOG")
+      check "rank $rk summed 2 steps of LeNet's gradients ($floats floats)" test "$floats" = 413844
+    done
+    hasnt "$MOCK_NCCL_LOG" "scalar 1,"
+    check "all sums in groups with the 1/2 scale" test "$(grep ncclAllReduce "$MOCK_NCCL_LOG" | grep -vc 'scalar 0.5, in group 1')" = 0
+    has "$MOCK_NCCL_LOG" "rank 1: ncclCommDestroy (0 operators left, group depth 0)"
+    # a failing NCCL call on one rank ends the job, naming the rank and the call
+    MOCK_NCCL_FAIL=ncclAllReduce:3 MOCK_NCCL_FAIL_RANK=1 mrun 1 2 "${C[@]}" --out "$TMP/cuf"
+    has "$ERR" "rank 1/2 on "
+    has "$ERR" "ncclAllReduce failed on rank 1"
+    SNNC_NCCL="$TMP/no-nccl.so" mrun 1 2 "${C[@]}" --out "$TMP/cun"
+    has "$ERR" "needs NCCL"
+    unset MOCK_NCCL_LOG SNNC_LIBCUDA SNNC_CUBLAS SNNC_NCCL
+  else
+    echo "skipped the NCCL part: no CUDA backend or NVRTC"
+  fi
+else
+  echo "skipped the NCCL part: no mock CUDA / NCCL libraries"
+fi
 finish
