@@ -128,8 +128,12 @@ typedef struct run {
     double best;
     int quiet, tty;
     int collective_error; /* the failure happened on every rank alike (no abort needed) */
-    sn_comm *comm;        /* the job's ranks (a "self" communicator in a single process) */
-    int rank0;            /* this process writes files and prints */
+    /* time inside training steps (forward, backward, gradient sums, optimizer): all of them,
+     * the first (warm-up) alone, and how many (the "end" log event reports them) */
+    double step_seconds, first_step_seconds;
+    int64_t steps_timed;
+    sn_comm *comm; /* the job's ranks (a "self" communicator in a single process) */
+    int rank0;     /* this process writes files and prints */
 } run;
 
 static void path_in(const run *r, char *dst, size_t n, const char *name) {
@@ -515,7 +519,10 @@ static sn_code train_loop(run *r, int *interrupted, sn_status *st) {
             double ts = sn_now();
             r->tr.stop_request = g_signal != 0;
             if (sn_trainer_step(&r->tr, x, y, lr, &loss, &correct, st)) return st->code;
-            p.compute_s += sn_now() - ts;
+            double step_s = sn_now() - ts;
+            p.compute_s += step_s;
+            if (r->steps_timed++ == 0) r->first_step_seconds = step_s;
+            r->step_seconds += step_s;
             p.images += (double)r->tr.gbatch;
             double acc = (double)correct / (double)r->tr.gbatch;
             /* several ranks stop together after the step some rank was signalled in */
@@ -941,19 +948,25 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
     sigaction(SIGTERM, &old_term, NULL);
     if (lc) goto out;
     double secs = sn_now() - t0;
-    char fr[256] = "";
+    char fr[512] = "";
     if (r->tr.reducer) {
         sn_reducer_stats rs;
         sn_reducer_stats_get(r->tr.reducer, &rs);
         double ps = rs.steps > 0 ? 1.0 / (double)rs.steps : 0.0;
+        /* blocked on other ranks: the gradient buckets (and synchronized batch norm) not done
+         * when needed, and the step's loss and accuracy sum */
         sn_fmt(fr, sizeof fr,
-               ", \"comm_wait_s_per_step\": %.6f, \"comm_copy_s_per_step\": %.6f, "
-               "\"buckets\": %d, \"gradient_floats\": %lld",
-               rs.wait_seconds * ps, rs.copy_seconds * ps, rs.nbuckets, (long long)rs.floats);
+               ", \"comm_wait_s_per_step\": %.6f, \"bucket_wait_s_per_step\": %.6f, "
+               "\"comm_copy_s_per_step\": %.6f, \"buckets\": %d, \"buckets_overlapped\": "
+               "%lld, \"gradient_floats\": %lld",
+               (rs.wait_seconds + r->tr.stats_seconds) * ps, rs.wait_seconds * ps,
+               rs.copy_seconds * ps, rs.nbuckets, (long long)rs.overlapped, (long long)rs.floats);
     }
     sn_fmt(f, sizeof f,
-           "\"step\": %lld, \"seconds\": %.3f, \"best_top1\": %.9g, \"interrupted\": %s%s",
-           (long long)r->tr.step, secs, r->best, interrupted ? "true" : "false", fr);
+           "\"step\": %lld, \"seconds\": %.3f, \"best_top1\": %.9g, \"interrupted\": %s, "
+           "\"steps_timed\": %lld, \"step_seconds\": %.6f, \"first_step_seconds\": %.6f%s",
+           (long long)r->tr.step, secs, r->best, interrupted ? "true" : "false",
+           (long long)r->steps_timed, r->step_seconds, r->first_step_seconds, fr);
     if (log_event(r, interrupted ? "stop" : "end", f, &st)) goto out;
     if (!r->rank0) {
     } else if (interrupted) {

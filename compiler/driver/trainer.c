@@ -247,7 +247,9 @@ sn_code sn_trainer_step(sn_trainer *t, const float *x, const int32_t *y, double 
     /* the global batch's loss (each rank's is the mean over its images) and accuracy, and
      * whether any rank was asked to stop */
     double v[3] = {*loss * (double)t->batch, (double)*correct, t->stop_request ? 1.0 : 0.0};
+    double t0 = sn_now();
     if (sn_comm_allreduce_f64(t->comm, v, 3, st)) return st->code;
+    t->stats_seconds += sn_now() - t0;
     *loss = v[0] / (double)t->gbatch;
     *correct = (int64_t)v[1];
     t->stop_agreed = v[2] > 0;

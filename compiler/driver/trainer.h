@@ -44,9 +44,11 @@ typedef struct sn_trainer {
     int bcast_buffers;    /* per-rank batch norm: rank 0's running statistics are kept */
     struct sn_nccl *nccl; /* --target cuda: gradients summed on the GPUs */
     int64_t bucket_bytes;
-    double nccl_seconds; /* enqueuing the GPU sums */
-    int stop_request;    /* in: this rank wants to stop after the step (a signal) */
-    int stop_agreed;     /* out of sn_trainer_step: some rank asked to stop */
+    double nccl_seconds;  /* enqueuing the GPU sums */
+    double stats_seconds; /* summing each step's loss and accuracy over the ranks (a wait for
+                             the slowest rank) */
+    int stop_request;     /* in: this rank wants to stop after the step (a signal) */
+    int stop_agreed;      /* out of sn_trainer_step: some rank asked to stop */
 } sn_trainer;
 
 typedef struct sn_trainer_opts {

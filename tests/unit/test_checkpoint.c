@@ -231,9 +231,10 @@ static void test_slot_names(void) {
     char legacy[1200];
     path_for(legacy, sizeof legacy, "legacy.ckpt.safetensors");
     char names[64][160];
+    char *orig[64];
     CHECK(f.ntensors <= 64);
     for (int i = 0; i < f.ntensors && i < 64; i++) {
-        const char *nm = f.tensors[i].name;
+        const char *nm = orig[i] = f.tensors[i].name;
         const char *slots[2] = {"optimizer.exp_avg_sq.", "optimizer.exp_avg."};
         snprintf(names[i], sizeof names[i], "%s", nm);
         for (int k = 0; k < 2; k++)
@@ -244,7 +245,7 @@ static void test_slot_names(void) {
         f.tensors[i].name = names[i];
     }
     CHECK(sn_safetensors_write(legacy, f.tensors, f.ntensors, f.meta, f.nmeta, &st) == SN_OK);
-    for (int i = 0; i < f.ntensors && i < 64; i++) f.tensors[i].name = NULL; /* not owned now */
+    for (int i = 0; i < f.ntensors && i < 64; i++) f.tensors[i].name = orig[i];
     sn_st_free(&f);
     sn_st_file g;
     CHECK(sn_safetensors_read(legacy, &g, &st) == SN_OK);
