@@ -7,8 +7,9 @@ For each model, the same global batch is trained for --steps steps four ways:
   snnc   1 rank  x T threads   `snnc train MODEL --steps S --batch B --threads T`
   snnc   N ranks x T threads   `mpirun -np N snnc train ...` (same global batch)
   torch  1 process x T threads (the model of tests/golden/make_torch_golden.py, the recipe's
-                                SGD, cross-entropy; synthetic images: compute does not depend
-                                on pixel values)
+                                SGD or Adam, cross-entropy; synthetic images made once: compute
+                                does not depend on pixel values, and no data loading is timed,
+                                while snnc's runs load and augment CIFAR-10 on a thread)
   torch  N processes x T threads, DistributedDataParallel with the gloo backend (default 25 MB
                                 buckets, overlapped with backward), B / N images each
 
@@ -71,7 +72,9 @@ import os, sys, time, json
 sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2])
 import torch, torch.distributed as dist
 import make_torch_golden as mtg
-model, batch, steps, threads, lr, mom, nest, wd = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), float(sys.argv[7]), float(sys.argv[8]), sys.argv[9] == "1", float(sys.argv[10])
+model, batch, steps, threads = sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+recipe = json.loads(sys.argv[7])
+import cpu_vs_torch as cvt
 rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 torch.set_num_threads(threads)
 torch.manual_seed(0)
@@ -85,7 +88,7 @@ shape = mtg.INPUT.get(model) or mtg.INPUT[model.split("_")[-1]]
 g = torch.Generator().manual_seed(rank)
 x = torch.rand(local, *shape, generator=g)
 y = torch.randint(0, 10, (local,), generator=g)
-opt = torch.optim.SGD(m.parameters(), lr=lr, momentum=mom, nesterov=nest, weight_decay=wd)
+opt = cvt.make_optimizer(m.parameters(), recipe)  # the recipe's SGD or Adam, as bench/cpu_vs_torch.py
 loss_fn = torch.nn.CrossEntropyLoss()
 def step():
     opt.zero_grad()
@@ -113,8 +116,7 @@ def torch_run(model, ranks, threads, batch, steps, recipe, work, port):
     with open(script, "w") as f:
         f.write(TORCH_WORKER)
     args = [sys.executable, script, HERE, os.path.join(ROOT, "tests", "golden"), model,
-            str(batch), str(steps), str(threads), str(recipe["lr"]), str(recipe["momentum"]),
-            "1" if recipe["nesterov"] else "0", str(recipe["weight_decay"])]
+            str(batch), str(steps), str(threads), json.dumps(recipe)]
     procs = []
     for r in range(ranks):
         env = dict(os.environ, RANK=str(r), WORLD_SIZE=str(ranks), MASTER_ADDR="127.0.0.1",

@@ -59,7 +59,12 @@ static const sn_cmd train_cmd = {
         "the run is interrupted (Ctrl-C or SIGTERM finish the current step first); --resume\n"
         "continues from last.safetensors and repeats the uninterrupted run's losses exactly.\n"
         "A loss that becomes NaN or infinite stops the run (exit 1); last.safetensors keeps\n"
-        "the last good weights.",
+        "the last good weights.\n"
+        "Data-parallel: `mpirun -np N snnc train ...` (or mpiexec, srun) trains on N ranks, each\n"
+        "taking its part of every global batch (train.batch_size); gradients are summed over\n"
+        "the ranks (NCCL on GPUs with --target cuda, one GPU per rank), rank 0 writes the run\n"
+        "directory, and its checkpoints resume with any number of ranks. train.sync_bn: true\n"
+        "normalizes batch norm over the global batch.",
     .min_pos = 0,
     .max_pos = 1,
     .opts =
