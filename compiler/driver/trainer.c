@@ -1,5 +1,6 @@
 #include "trainer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +139,12 @@ sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_tra
         } else {
             sn_reducer_opts ro = {o->bucket_bytes, (double)t->batch / (double)t->gbatch};
             if (sn_reducer_attach(&t->reducer, &t->tp, t->comm, &ro, st)) return st->code;
+            const char *v = getenv("SNNC_VERBOSE");
+            if (v && *v && strcmp(v, "0") != 0 && t->comm->rank == 0) {
+                char desc[8192];
+                sn_reducer_describe(t->reducer, desc, sizeof desc);
+                fprintf(stderr, "gradient buckets (rank 0):\n%s", desc);
+            }
         }
         /* per-rank batch norm: rank 0's running statistics are kept (sync_buffers) */
         for (int i = 0; i < t->w.n && !spec->train.sync_bn; i++)

@@ -12,9 +12,10 @@ enum { IDLE = 0, FLIGHT, DONE };
 typedef struct bucket {
     int first, count; /* members: order[first .. first + count) */
     int64_t floats;
-    float *buf;
-    int ready; /* start after this step */
-    int need;  /* wait before this step */
+    float *buf; /* the flat buffer of a bucket of several gradients (NULL for one) */
+    float *sum; /* what is being summed: buf, or the one gradient's own buffer */
+    int ready;  /* start after this step */
+    int need;   /* wait before this step */
     int state;
     sn_comm_req *req;
 } bucket;
@@ -37,8 +38,18 @@ static int last_touch_before(const sn_plan *p, int buf, int before) {
     return 0;
 }
 
-static void copy_in(sn_reducer *r, const bucket *b) {
+/* A bucket of one gradient is summed in its own buffer (scaled in place); one of several
+ * is copied (and scaled) into its flat buffer. */
+static void copy_in(sn_reducer *r, bucket *b) {
     const sn_plan *p = r->p;
+    if (!b->buf) {
+        float *g = p->bufs[p->grads[r->order[b->first]].buf].ptr;
+        if (r->scale != 1.0f)
+            for (int64_t i = 0; i < b->floats; i++) g[i] *= r->scale;
+        b->sum = g;
+        return;
+    }
+    b->sum = b->buf;
     for (int m = b->first; m < b->first + b->count; m++) {
         const sn_plan_grad *g = &p->grads[r->order[m]];
         const float *src = p->bufs[g->buf].ptr;
@@ -52,6 +63,7 @@ static void copy_in(sn_reducer *r, const bucket *b) {
 
 static void copy_out(sn_reducer *r, const bucket *b) {
     const sn_plan *p = r->p;
+    if (!b->buf) return; /* summed in place */
     for (int m = b->first; m < b->first + b->count; m++) {
         const sn_plan_grad *g = &p->grads[r->order[m]];
         memcpy(p->bufs[g->buf].ptr, b->buf + r->offset[r->order[m]], (size_t)g->n * sizeof(float));
@@ -102,7 +114,7 @@ static sn_code hook_after(void *arg, sn_plan *p, int step, sn_status *st) {
             double t0 = sn_now();
             copy_in(r, b);
             r->stats.copy_seconds += sn_now() - t0;
-            if (sn_comm_iallreduce_f32(r->c, b->buf, b->floats, &b->req, st)) return st->code;
+            if (sn_comm_iallreduce_f32(r->c, b->sum, b->floats, &b->req, st)) return st->code;
             b->state = b->req ? FLIGHT : DONE;
         } else if (b->state == FLIGHT) {
             int done = 0;
@@ -186,8 +198,7 @@ sn_code sn_reducer_attach(sn_reducer **out, sn_plan *p, sn_comm *c, const sn_red
             }
         }
         b->floats = bytes / 4;
-        b->buf = sn_aligned_alloc((size_t)(bytes ? bytes : 64));
-        if (!b->buf) {
+        if (b->count > 1 && !(b->buf = sn_aligned_alloc((size_t)bytes))) {
             free(ready);
             sn_reducer_free(r);
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory for a gradient bucket of %lld bytes",

@@ -10,7 +10,9 @@
  *
  *   - after the step that completes a bucket, its gradients are copied into the bucket's
  *     flat buffer (times `scale`: this rank's share of the global batch, since each rank's
- *     loss is a mean over its own images) and a non-blocking sum over the ranks starts;
+ *     loss is a mean over its own images; a bucket of one gradient is scaled and summed in
+ *     the gradient's own buffer, without copies) and a non-blocking sum over the ranks
+ *     starts;
  *   - after every later step, the buckets in flight are tested (MPI progresses them then);
  *   - before the first optimizer step that reads a bucket's gradients, the reducer waits
  *     for it and copies the sums back.
