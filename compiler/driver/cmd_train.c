@@ -867,6 +867,9 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
     if (!r->quiet) fprintf(stderr, tc ? "\n" : " %.2f s\n", r->tr.compile_seconds);
     if (tc) goto fail;
     if (sn_comm_agree(comm, &st, &print)) goto out;
+    /* collective (the ranks reach it together); a rank that cannot join ends the job: the
+     * others may be waiting in NCCL for it */
+    if (sn_trainer_connect(&r->tr, &st)) goto broken;
 
     /* rank 0 reads the checkpoint; every rank starts from rank 0's weights and step */
     if (resume && r->rank0) {

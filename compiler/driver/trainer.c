@@ -130,13 +130,7 @@ sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_tra
         t->tp.sample0 = t->part_first;
         t->tp.gbatch = t->gbatch;
         t->bucket_bytes = o->bucket_bytes;
-        if (o->target == SN_TARGET_CUDA) {
-            /* the gradients stay on the GPUs: NCCL sums them where the CUDA plan says they are
-             * complete */
-            if (sn_nccl_open(&t->nccl, t->comm, st)) return st->code;
-            t->tp.dev_hook.fn = dev_grads;
-            t->tp.dev_hook.arg = t;
-        } else {
+        if (o->target != SN_TARGET_CUDA) { /* CUDA: sn_trainer_connect */
             sn_reducer_opts ro = {o->bucket_bytes, (double)t->batch / (double)t->gbatch};
             if (sn_reducer_attach(&t->reducer, &t->tp, t->comm, &ro, st)) return st->code;
             const char *v = getenv("SNNC_VERBOSE");
@@ -174,6 +168,17 @@ static sn_code sync_buffers(sn_trainer *t, sn_status *st) {
     /* a device plan's newer values come back first (and go up again at the next step) */
     if (sn_plan_sync_weights(&t->tp, st)) return st->code;
     return bcast_store(t, &t->w, 1, st);
+}
+
+sn_code sn_trainer_connect(sn_trainer *t, sn_status *st) {
+    if (!t->comm || t->nccl || t->tp.backend[0] == '\0' || strcmp(t->tp.backend, "cuda") != 0)
+        return SN_OK;
+    /* the gradients stay on the GPUs: NCCL sums them where the CUDA plan says they are
+     * complete */
+    if (sn_nccl_open(&t->nccl, t->comm, st)) return st->code;
+    t->tp.dev_hook.fn = dev_grads;
+    t->tp.dev_hook.arg = t;
+    return SN_OK;
 }
 
 sn_code sn_trainer_broadcast(sn_trainer *t, sn_status *st) {

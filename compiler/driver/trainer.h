@@ -72,6 +72,9 @@ void sn_trainer_free(sn_trainer *t);
 sn_code sn_trainer_step(sn_trainer *t, const float *x, const int32_t *y, double lr, double *loss,
                         int64_t *correct, sn_status *st);
 
+/* Collective (every rank calls it, after every rank created its trainer): joins the GPUs'
+ * NCCL communicator for --target cuda on several ranks; nothing otherwise. */
+sn_code sn_trainer_connect(sn_trainer *t, sn_status *st);
 /* Makes every rank's weights, optimizer state and step rank 0's (after rank 0 loaded a
  * checkpoint or initial weights). A no-op in a single process. */
 sn_code sn_trainer_broadcast(sn_trainer *t, sn_status *st);
