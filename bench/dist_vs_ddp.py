@@ -16,13 +16,15 @@ For each model, the same global batch is trained for --steps steps four ways:
 snnc's figures come from its run log (log.jsonl "end": time inside training steps, first
 step left out as warm-up; the time each step waited on other ranks: gradient buckets not
 summed when the optimizer needed them, plus the step's loss/accuracy sum). torch's are
-timed around the optimizer steps, first two left out. Prints images/s, the N-rank scaling
+timed around the optimizer steps, first two left out. The four runs are repeated --rounds
+times, interleaved, and each keeps its best round (a shared machine's background load
+otherwise decides the ratios). Prints images/s, the N-rank scaling
 (N-rank images/s over 1-rank images/s) of both, snnc over DDP at N ranks, and snnc's
 communication wait per step; --results appends the table to bench/RESULTS.md with the
 machine, date and command.
 
 usage: python3 bench/dist_vs_ddp.py [--snnc build/snnc] [--ranks 2] [--threads 1]
-          [--batch 64] [--steps 8] [--models vgg16_cifar10,vgg16_narrow_cifar10]
+          [--batch 64] [--steps 8] [--rounds 3] [--models vgg16_cifar10,vgg16_narrow_cifar10]
           [--data ../shared/data/cifar-10-batches-bin] [--results bench/RESULTS.md]
 Needs mpirun (openmpi-bin) and Debian's python3-torch (1.13) for the peer.
 """
@@ -136,6 +138,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="threads per rank")
     ap.add_argument("--batch", type=int, default=64, help="global batch")
     ap.add_argument("--steps", type=int, default=8, help="timed steps (after warm-up)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved repetitions (best kept)")
     ap.add_argument("--models", default="vgg16_cifar10,vgg16_narrow_cifar10")
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data",
                                                     "cifar-10-batches-bin"))
@@ -148,13 +151,22 @@ def main():
     try:
         for i, model in enumerate(args.models.split(",")):
             rec = cvt.recipe(args.snnc, model)
-            s1 = snnc_run(args.snnc, model, args.data, 1, args.threads, args.batch,
-                          args.steps + 1, work)
-            sn = snnc_run(args.snnc, model, args.data, args.ranks, args.threads, args.batch,
-                          args.steps + 1, work)
-            t1 = torch_run(model, 1, args.threads, args.batch, args.steps, rec, work, 29500 + 2 * i)
-            tn = torch_run(model, args.ranks, args.threads, args.batch, args.steps, rec, work,
-                           29501 + 2 * i)
+            s1 = sn = t1 = tn = None
+            for rnd in range(args.rounds):
+                a = snnc_run(args.snnc, model, args.data, 1, args.threads, args.batch,
+                             args.steps + 1, work)
+                b = snnc_run(args.snnc, model, args.data, args.ranks, args.threads, args.batch,
+                             args.steps + 1, work)
+                port = 29500 + 4 * (i * args.rounds + rnd)
+                c = torch_run(model, 1, args.threads, args.batch, args.steps, rec, work, port)
+                d = torch_run(model, args.ranks, args.threads, args.batch, args.steps, rec, work,
+                              port + 1)
+                s1 = a if s1 is None or a["ips"] > s1["ips"] else s1
+                sn = b if sn is None or b["ips"] > sn["ips"] else sn
+                t1 = c if t1 is None or c["ips"] > t1["ips"] else t1
+                tn = d if tn is None or d["ips"] > tn["ips"] else tn
+                print(f"  {model} round {rnd + 1}: snnc {a['ips']:.1f} / {b['ips']:.1f}, "
+                      f"DDP {c['ips']:.1f} / {d['ips']:.1f} img/s", flush=True)
             tv = t1["version"]
             rows.append((model, s1, sn, t1["ips"], tn["ips"]))
             print(f"{model}: snnc {s1['ips']:.1f} -> {sn['ips']:.1f} img/s "
@@ -181,7 +193,8 @@ def main():
             f.write(f"\n### Data-parallel training, {n} ranks x {t} threads vs 1 x {t}, global "
                     f"batch {args.batch} — {datetime.date.today().isoformat()}\n\n")
             f.write(f"Machine: {cvt.cpu_name()}, {os.cpu_count()} cores; snnc over Open MPI "
-                    f"(mpirun, one host), PyTorch {tv} DistributedDataParallel with gloo. "
+                    f"(mpirun, one host), PyTorch {tv} DistributedDataParallel with gloo; best "
+                    f"of {args.rounds} interleaved rounds of {args.steps} timed steps. "
                     f"Command: `{cmd}`\n\n")
             f.write(table)
 

@@ -652,8 +652,8 @@ static sn_code check_same_job(run *r, const int64_t *opts, int nopts, sn_status 
     static const char *const what[3] = {
         "model (the resolved YAML with every --set applied)",
         "data (the training and test images and labels)",
-        "options (--batch, --steps, --epochs, --limit-*, --holdout, --topk, --checkpoint-every, "
-        "--target, --fusion, --resume)"};
+        ("options (--batch, --steps, --epochs, --limit-*, --holdout, --topk, --checkpoint-every, "
+         "--target, --fusion, --resume)")};
     for (int k = 0; k < 3; k++) {
         int bad = 0;
         char ranks[256] = "";
