@@ -11,7 +11,7 @@ ROOT=$PWD
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 need=()
-for pkg in cmake make gcc pkg-config libyaml-dev llvm-dev clang libclang-rt-dev libopenmpi-dev \
+for pkg in cmake make gcc g++ pkg-config libyaml-dev llvm-dev clang libclang-rt-dev libopenmpi-dev \
   openmpi-bin; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done

@@ -48,6 +48,7 @@ MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none
 
 def snnc_run(snnc, model, data, ranks, threads, batch, steps, work):
     out = os.path.join(work, f"{model}-{ranks}x{threads}")
+    shutil.rmtree(out, ignore_errors=True)  # the previous round's
     cmd = [snnc, "train", os.path.join(ROOT, "models", model + ".yaml"), "--data", data,
            "--steps", str(steps), "--batch", str(batch), "--threads", str(threads),
            "--limit-test", str(batch), "--quiet", "--out", out]

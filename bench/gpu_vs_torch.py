@@ -4,8 +4,9 @@
 For each model and mode: `snnc bench MODEL --target cuda --fusion both --json` (fused and
 unfused plans; --precision as given), then the same network in PyTorch (the hand-written
 modules of tests/golden/make_torch_golden.py) on the GPU at the same batch size, twice:
-eager (cuDNN; PyTorch's defaults, which allow TF32 in cuDNN convolutions) and
-torch.compile (when this PyTorch has it). --mode infer: eval mode under torch.no_grad();
+eager (cuDNN) and torch.compile (when this PyTorch has it), in the same arithmetic as
+snnc's --precision: fp32 with TF32 off in cuDNN and cuBLAS, tf32 with it on, bf16 under
+torch.autocast(bfloat16). --mode infer: eval mode under torch.no_grad();
 --mode train: a full optimizer step per batch (cross-entropy, backward, the recipe's
 optimizer). Both sides time whole batches including a host-to-device copy of the input
 batch for snnc and none for PyTorch (its input stays on the GPU), synchronized at the end
@@ -38,12 +39,18 @@ def run_snnc(snnc, model, batch, mode, precision):
     return {r["fusion"]: r for r in json.loads(out)["results"]}
 
 
-def torch_ips(model, batch, mode, compiled, train_recipe, min_seconds=2.0):
+def torch_ips(model, batch, mode, compiled, train_recipe, precision, min_seconds=2.0):
+    import contextlib
     import torch
     import make_torch_golden as mtg
     from cpu_vs_torch import make_optimizer
     torch.manual_seed(0)
     dev = torch.device("cuda")
+    tf32 = precision != "fp32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if precision == "bf16" \
+        else contextlib.nullcontext
     m = mtg.ALL[model]().to(dev)
     shape = mtg.INPUT.get(model) or mtg.INPUT[model.split("_")[-1]]
     x = torch.rand(batch, *shape, device=dev)
@@ -57,7 +64,7 @@ def torch_ips(model, batch, mode, compiled, train_recipe, min_seconds=2.0):
         m.eval()
 
         def step():
-            with torch.no_grad():
+            with torch.no_grad(), amp():
                 fwd(x)
     else:
         m.train()
@@ -67,7 +74,9 @@ def torch_ips(model, batch, mode, compiled, train_recipe, min_seconds=2.0):
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss_fn(fwd(x), y).backward()
+            with amp():
+                loss = loss_fn(fwd(x), y)
+            loss.backward()
             opt.step()
     for _ in range(5 if compiled else 3):
         step()
@@ -100,8 +109,9 @@ def main():
         for mode in args.modes.split(","):
             s = run_snnc(args.snnc, model, args.batch, mode, args.precision)
             r = recipe(args.snnc, model) if mode == "train" else None
-            eager = torch_ips(model, args.batch, mode, False, r)
-            comp = None if args.no_compile else torch_ips(model, args.batch, mode, True, r)
+            eager = torch_ips(model, args.batch, mode, False, r, args.precision)
+            comp = None if args.no_compile else torch_ips(model, args.batch, mode, True, r,
+                                                           args.precision)
             on, off = s["on"]["images_per_second"], s["off"]["images_per_second"]
             rows.append((model, mode, on, off, eager, comp))
             print(f"{model} {mode}: snnc {on:.1f} (unfused {off:.1f}), eager {eager:.1f}, "

@@ -3,21 +3,23 @@
 // with xhat = (x - mean) * invstd, in double. The sums are also kept in double (sums[2c],
 // sums[2c+1]) for bn_bwd_dx.cu. dgamma / dbeta may be null.
 //
-// Slots: KERNEL, N, C, HW. Block: 256 threads; grid: C.
+// Slots: KERNEL, N, C, HW, THREADS (the block size, a power of two). Grid: C.
 
 constexpr i64 NB = {{N}};
 constexpr int C = {{C}};
 constexpr i64 HW = {{HW}};
+constexpr int NT = {{THREADS}};
 
-extern "C" __global__ void __launch_bounds__(256)
+extern "C" __global__ void __launch_bounds__({{THREADS}})
 {{KERNEL}}(const float *__restrict__ x, const float *__restrict__ dy,
            const float *__restrict__ save_mean, const float *__restrict__ save_invstd,
            float *__restrict__ dgamma, float *__restrict__ dbeta, double *__restrict__ sums) {
-    __shared__ double scratch[256];
+    __shared__ double scratch[NT];
+    sn_block_is(NT);
     const int c = blockIdx.x, tid = threadIdx.x;
     const double mean = (double)save_mean[c], invstd = (double)save_invstd[c];
     double sdy = 0.0, sdyx = 0.0;
-    for (i64 e = tid; e < NB * HW; e += blockDim.x) {
+    for (i64 e = tid; e < NB * HW; e += NT) {
         const i64 i = ((e / HW) * C + c) * HW + e % HW;
         const double xhat = ((double)x[i] - mean) * invstd;
         sdy += (double)dy[i];

@@ -5,8 +5,8 @@
 // the fused pooling), with a different inner product: A and B tiles are staged in shared
 // memory as fp32 and rounded to TF32 (cvt.rna) or BF16 (cvt.rn) while the fragments are
 // built. Fragment layouts are those of the PTX ISA for mma.m16n8k8 (.tf32) and
-// mma.m16n8k16 (.bf16), row-major A and column-major B. PTX is written inline so the
-// kernel needs no CUDA headers.
+// mma.m16n8k16 (.bf16), row-major A and column-major B; the instructions are the
+// prelude's inline-PTX wrappers, so the kernel needs no CUDA headers.
 //
 // Block: 128 threads = 4 warps in 2 x 2, each computing 32 x 32 of a 64 x 64 block tile
 // as 2 x 4 mma tiles of 16 x 8; K advances 16 at a time. Grid: (ceil(NCOL / 64),
@@ -33,20 +33,6 @@ __device__ __forceinline__ float load_b(const float *__restrict__ b, idx k, idx 
 
 __device__ __forceinline__ idx out_index(idx m, idx q) {
 {{OUT_INDEX}}
-}
-
-__device__ __forceinline__ void mma_tf32(float *c, const u32 *a, const u32 *b) {
-    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-__device__ __forceinline__ void mma_bf16(float *c, const u32 *a, const u32 *b) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
 extern "C" __global__ void __launch_bounds__(128)
@@ -101,7 +87,7 @@ extern "C" __global__ void __launch_bounds__(128)
 #pragma unroll
             for (int mi = 0; mi < 2; mi++)
 #pragma unroll
-                for (int ni = 0; ni < 4; ni++) mma_bf16(c[mi][ni], af[mi], bf[ni]);
+                for (int ni = 0; ni < 4; ni++) sn_mma_m16n8k16_bf16(c[mi][ni], af[mi], bf[ni]);
         } else {
 #pragma unroll
             for (int ks = 0; ks < BK; ks += 8) {
@@ -124,7 +110,7 @@ extern "C" __global__ void __launch_bounds__(128)
 #pragma unroll
                 for (int mi = 0; mi < 2; mi++)
 #pragma unroll
-                    for (int ni = 0; ni < 4; ni++) mma_tf32(c[mi][ni], af[mi], bf[ni]);
+                    for (int ni = 0; ni < 4; ni++) sn_mma_m16n8k8_tf32(c[mi][ni], af[mi], bf[ni]);
             }
         }
         __syncthreads();

@@ -1,19 +1,21 @@
 // mse_onehot.cu: mean squared error against one-hot labels (runtime/ref/loss.c), forward
-// and gradient: loss (may be null) = mean over N*K of (logits - onehot)^2, grad (may be null)
-// = 2 (logits - onehot) / (N*K). Row sums in double, added by thread 0 in row order. A label
-// outside [0, K) gives NaN (loss and that row's gradient).
+// and gradient: one thread per row writes the row's sum of (logits - onehot)^2 (double) to
+// rowloss and, when grad is not null, 2 (logits - onehot) / (N*K). The mean over N*K
+// follows as ordered_sum.cu over rowloss (rows in order). A label outside [0, K) gives NaN
+// (loss and that row's gradient).
 //
-// Slots: KERNEL, N, K. Block: 256 threads; grid: 1.
+// Slots: KERNEL, N, K. Grid-stride over rows; any grid.
 
 constexpr i64 NR = {{N}};
 constexpr int K = {{K}};
 
-extern "C" __global__ void __launch_bounds__(256)
-{{KERNEL}}(const float *__restrict__ logits, const int *__restrict__ labels,
-           float *__restrict__ loss, float *__restrict__ grad, double *__restrict__ rowloss) {
+extern "C" __global__ void {{KERNEL}}(const float *__restrict__ logits,
+                                      const int *__restrict__ labels, float *__restrict__ grad,
+                                      double *__restrict__ rowloss) {
     const double nan = __longlong_as_double(0x7ff8000000000000ll);
     const double cnt = (double)NR * (double)K;
-    for (i64 n = threadIdx.x; n < NR; n += blockDim.x) {
+    for (i64 n = (i64)blockIdx.x * blockDim.x + threadIdx.x; n < NR;
+         n += (i64)gridDim.x * blockDim.x) {
         const int label = labels[n];
         const bool ok = label >= 0 && label < K;
         double s = 0.0;
@@ -23,11 +25,5 @@ extern "C" __global__ void __launch_bounds__(256)
             if (grad) grad[n * K + j] = ok ? (float)(2.0 * d / cnt) : (float)nan;
         }
         rowloss[n] = ok ? s : nan;
-    }
-    __syncthreads();
-    if (threadIdx.x == 0 && loss) {
-        double total = 0.0;
-        for (i64 n = 0; n < NR; n++) total += rowloss[n];
-        loss[0] = (float)(total / cnt);
     }
 }

@@ -1,21 +1,22 @@
 // softmax_ce.cu: softmax cross-entropy with label smoothing EPS (PyTorch
 // CrossEntropyLoss, mean over N; runtime/ref/loss.c), forward and gradient in one
-// template: loss (1 float, may be null) receives the mean loss, grad ([N, K], may be
-// null) d(mean loss)/d logits. One block: each thread takes rows (max, log-sum-exp and
-// the smoothed sum in double); the row losses go to rowloss (N doubles) and thread 0 adds
-// them in row order, the reference's order. A label outside [0, K) gives NaN.
+// template: one thread per row (max, log-sum-exp and the smoothed sum in double) writes the
+// row's loss to rowloss (N doubles) and, when grad ([N, K]) is not null, d(mean loss)/d
+// logits. The mean loss follows as ordered_sum.cu over rowloss (rows added in order, the
+// reference's order). A label outside [0, K) gives NaN.
 //
-// Slots: KERNEL, N, K, EPS (double). Block: 256 threads; grid: 1.
+// Slots: KERNEL, N, K, EPS (double). Grid-stride over rows; any grid.
 
 constexpr i64 NR = {{N}};
 constexpr int K = {{K}};
 constexpr double EPS = {{EPS}};
 
-extern "C" __global__ void __launch_bounds__(256)
-{{KERNEL}}(const float *__restrict__ logits, const int *__restrict__ labels,
-           float *__restrict__ loss, float *__restrict__ grad, double *__restrict__ rowloss) {
+extern "C" __global__ void {{KERNEL}}(const float *__restrict__ logits,
+                                      const int *__restrict__ labels, float *__restrict__ grad,
+                                      double *__restrict__ rowloss) {
     const double nan = __longlong_as_double(0x7ff8000000000000ll);
-    for (i64 n = threadIdx.x; n < NR; n += blockDim.x) {
+    for (i64 n = (i64)blockIdx.x * blockDim.x + threadIdx.x; n < NR;
+         n += (i64)gridDim.x * blockDim.x) {
         const float *z = logits + n * K;
         const int label = labels[n];
         if (label < 0 || label >= K) {
@@ -43,11 +44,5 @@ extern "C" __global__ void __launch_bounds__(256)
                 const double pj = exp((double)z[j] - lse);
                 grad[n * K + j] = (float)((pj - q) / (double)NR);
             }
-    }
-    __syncthreads();
-    if (threadIdx.x == 0 && loss) {
-        double total = 0.0;
-        for (i64 n = 0; n < NR; n++) total += rowloss[n];
-        loss[0] = (float)(total / (double)NR);
     }
 }

@@ -6,23 +6,25 @@
 #include <string.h>
 
 #define X_IN                                                                                       \
-    { SN_EWX_IN, 0, 0, 0, 0.0f, 0, 0 }
+    { SN_EWX_IN, 0, 0, 0, 0.0f, 0, 0, 0, 0 }
 #define X_AUX                                                                                      \
-    { SN_EWX_AUX, 0, 0, 0, 0.0f, 0, 0 }
+    { SN_EWX_AUX, 0, 0, 0, 0.0f, 0, 0, 0, 0 }
 #define X_CONST(v)                                                                                 \
-    { SN_EWX_CONST, 0, 0, 0, (v), 0, 0 }
+    { SN_EWX_CONST, 0, 0, 0, (v), 0, 0, 0, 0 }
 #define X_ATTR(i)                                                                                  \
-    { SN_EWX_ATTR, 0, 0, 0, 0.0f, (i), 0 }
+    { SN_EWX_ATTR, 0, 0, 0, 0.0f, (i), 0, 0, 0 }
 #define X_CHAN(p)                                                                                  \
-    { SN_EWX_CHAN, 0, 0, 0, 0.0f, 0, (p) }
+    { SN_EWX_CHAN, 0, 0, 0, 0.0f, 0, (p), 0, 0 }
+#define X_CHANK(p, stride, off)                                                                    \
+    { SN_EWX_CHAN, 0, 0, 0, 0.0f, 0, (p), (stride), (off) }
 #define X_OP1(k, a)                                                                                \
-    { (k), (a), 0, 0, 0.0f, 0, 0 }
+    { (k), (a), 0, 0, 0.0f, 0, 0, 0, 0 }
 #define X_OP2(k, a, b)                                                                             \
-    { (k), (a), (b), 0, 0.0f, 0, 0 }
+    { (k), (a), (b), 0, 0.0f, 0, 0, 0, 0 }
 #define X_SELECT(p, a, b)                                                                          \
-    { SN_EWX_SELECT, (p), (a), (b), 0.0f, 0, 0 }
+    { SN_EWX_SELECT, (p), (a), (b), 0.0f, 0, 0, 0, 0 }
 #define X_COUNT_GE(a, attr, param)                                                                 \
-    { SN_EWX_COUNT_GE, (a), 0, 0, 0.0f, (attr), (param) }
+    { SN_EWX_COUNT_GE, (a), 0, 0, 0.0f, (attr), (param), 0, 0 }
 
 /* Each definition is the reference op (runtime/ref) written as steps; the comments give the
  * step numbers of the intermediate values. */
@@ -68,15 +70,29 @@ static const sn_ewdef defs[SN_EWD_KIND_COUNT] = {
                       }},
     [SN_EWD_BIAS] =
         {SN_EWD_BIAS, "bias", 1, 0, 0, {NULL}, 3, {X_IN, X_CHAN(0), X_OP2(SN_EWX_ADD, 0, 1)}},
-    [SN_EWD_AFFINE] = {SN_EWD_AFFINE,
-                       "affine",
-                       2,
-                       0,
-                       0,
-                       {NULL},
-                       5,
-                       {X_IN, X_CHAN(0), X_OP2(SN_EWX_MUL, 0, 1), X_CHAN(1),
-                        X_OP2(SN_EWX_ADD, 2, 3)}},
+    /* runtime/ref normalizes (x - mean) * invstd * g + b in double. In float, x - hi is exact
+     * when x is within a factor of two of the mean (Sterbenz) and - lo adds the rest of the
+     * double mean, so the value is centred to about an ulp of the spread, not of the mean;
+     * then one rounding for the scale s = invstd * g (rounded once from double) and one for
+     * the shift b = beta. */
+    [SN_EWD_NORMALIZE] = {SN_EWD_NORMALIZE,
+                          "normalize",
+                          1,
+                          0,
+                          0,
+                          {NULL},
+                          9,
+                          {
+                              X_IN,                    /* 0 x */
+                              X_CHANK(0, 4, 0),        /* 1 hi */
+                              X_OP2(SN_EWX_SUB, 0, 1), /* 2 */
+                              X_CHANK(0, 4, 1),        /* 3 lo */
+                              X_OP2(SN_EWX_SUB, 2, 3), /* 4 x - mean */
+                              X_CHANK(0, 4, 2),        /* 5 s */
+                              X_OP2(SN_EWX_MUL, 4, 5), /* 6 */
+                              X_CHANK(0, 4, 3),        /* 7 b */
+                              X_OP2(SN_EWX_ADD, 6, 7), /* 8 */
+                          }},
     [SN_EWD_SCALE] =
         {SN_EWD_SCALE, "scale", 0, 0, 1, {"s"}, 3, {X_IN, X_ATTR(0), X_OP2(SN_EWX_MUL, 0, 1)}},
     [SN_EWD_THRESHOLD] =
@@ -129,8 +145,10 @@ sn_ew_inst sn_ew_bias(void) {
     return inst(SN_EWD_BIAS);
 }
 
-sn_ew_inst sn_ew_affine(void) {
-    return inst(SN_EWD_AFFINE);
+sn_ew_inst sn_ew_normalize(int param_base) {
+    sn_ew_inst e = inst(SN_EWD_NORMALIZE);
+    e.param_base = param_base;
+    return e;
 }
 
 sn_ew_inst sn_ew_scale(float s) {
@@ -215,6 +233,9 @@ sn_code sn_ewdef_check(const sn_ewdef *d, sn_status *st) {
             if (x->param < 0 || x->param >= d->nparams)
                 return sn_fail(st, SN_ERR_RUNTIME, "%s step %d: array %d of %d", d->name, i,
                                x->param, d->nparams);
+            if (x->stride < 0 || x->offset < 0 || (x->stride ? x->offset >= x->stride : x->offset))
+                return sn_fail(st, SN_ERR_RUNTIME, "%s step %d: offset %d of stride %d", d->name, i,
+                               x->offset, x->stride);
             break;
         case SN_EWX_FLOOR:
             nops = 1;
@@ -267,10 +288,15 @@ sn_code sn_ew_render_cuda(const sn_ew_inst *op, const sn_ew_binding *b, const ch
     if (d->uses_aux && !b->aux)
         return sn_fail(st, SN_ERR_RUNTIME, "elementwise op %s reads a second input: none bound",
                        d->name);
+    const int base = op->param_base;
+    if (base < 0 || base + d->nparams > SN_EWD_MAX_PARAMS)
+        return sn_fail(st, SN_ERR_RUNTIME, "elementwise op %s: per-channel arrays from %d", d->name,
+                       base);
     for (int p = 0; p < d->nparams; p++)
-        if (!b->params[p] || !b->chan)
+        if (!b->params[base + p] || !b->chan)
             return sn_fail(st, SN_ERR_RUNTIME,
-                           "elementwise op %s reads per-channel array %d: none bound", d->name, p);
+                           "elementwise op %s reads per-channel array %d: none bound", d->name,
+                           base + p);
     char lit[64];
     sn_sb_printf(out, "%s{ /* %s */\n", indent, d->name);
     for (int i = 0; i < d->nsteps; i++) {
@@ -281,7 +307,7 @@ sn_code sn_ew_render_cuda(const sn_ew_inst *op, const sn_ew_binding *b, const ch
             sn_sb_printf(out,
                          "%s    for (int u = 0; u < %d; u++) ew%dn += ew%d >= %s[(long long)(%s) * "
                          "%d + u];\n",
-                         indent, U, i, x->a, b->params[x->param], b->chan, U);
+                         indent, U, i, x->a, b->params[base + x->param], b->chan, U);
             sn_sb_printf(out, "%s    const float ew%d = (float)ew%dn;\n", indent, i, i);
             continue;
         }
@@ -300,7 +326,11 @@ sn_code sn_ew_render_cuda(const sn_ew_inst *op, const sn_ew_binding *b, const ch
             sn_sb_puts(out, sn_cu_float_literal(op->attr[x->attr], lit, sizeof lit));
             break;
         case SN_EWX_CHAN:
-            sn_sb_printf(out, "%s[%s]", b->params[x->param], b->chan);
+            if (x->stride > 0)
+                sn_sb_printf(out, "%s[(%s) * %d + %d]", b->params[base + x->param], b->chan,
+                             x->stride, x->offset);
+            else
+                sn_sb_printf(out, "%s[%s]", b->params[base + x->param], b->chan);
             break;
         case SN_EWX_ADD:
             sn_sb_printf(out, "__fadd_rn(ew%d, ew%d)", x->a, x->b);

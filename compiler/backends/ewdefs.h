@@ -23,7 +23,9 @@ typedef enum sn_ewd_kind {
     SN_EWD_RELU = 0,   /* v <= 0 ? 0 : v (NaN passes, as torch.relu) */
     SN_EWD_QUANT,      /* Q(k, B): floor(2^k * clip(v, 0, B) + 1/2) / 2^k, NaN passes */
     SN_EWD_BIAS,       /* v + p0[c] */
-    SN_EWD_AFFINE,     /* v * p0[c] + p1[c] (batch norm folded to a scale and a shift) */
+    SN_EWD_NORMALIZE,  /* ((v - hi) - lo) * s + b, with p0[4c .. 4c+3] = hi, lo, s, b: batch
+                        * norm around its mean (hi + lo, a float pair holding the double mean),
+                        * so a large mean cancels exactly instead of costing its ulp */
     SN_EWD_SCALE,      /* v * s (a constant: the direct encoder's input scale) */
     SN_EWD_THRESHOLD,  /* #{u < U : v >= p0[c*U + u]} (spatial threshold units) */
     SN_EWD_MASK_POS,   /* aux <= 0 ? 0 : v (ReLU backward; aux = the ReLU output) */
@@ -38,7 +40,8 @@ typedef enum sn_ewx_kind {
     SN_EWX_AUX,      /* the element of the op's second input (same index as the value) */
     SN_EWX_CONST,    /* the literal imm */
     SN_EWX_ATTR,     /* attribute number `attr` of the instance (see sn_ew_inst) */
-    SN_EWX_CHAN,     /* per-channel parameter array `param` at the element's channel */
+    SN_EWX_CHAN,     /* per-channel parameter array `param` at the element's channel c:
+                      * param[c], or param[c * stride + offset] when stride > 0 */
     SN_EWX_ADD,      /* a + b */
     SN_EWX_SUB,      /* a - b */
     SN_EWX_MUL,      /* a * b */
@@ -58,6 +61,7 @@ typedef struct sn_ewx {
     float imm;
     int attr;
     int param;
+    int stride, offset; /* CHAN: several values per channel */
 } sn_ewx;
 
 #define SN_EWD_MAX_STEPS  20
@@ -82,16 +86,19 @@ const sn_ewdef *sn_ewdef_get(sn_ewd_kind kind);
  * per-channel arrays are in range, IN comes first. */
 sn_code sn_ewdef_check(const sn_ewdef *d, sn_status *st);
 
-/* One use of an op: its kind and attribute values. */
+/* One use of an op: its kind, attribute values, and which of the kernel's per-channel
+ * arrays is its array 0 (param_base: 1 maps the op's p0 to the kernel's p1, so a bias and a
+ * batch norm can share one epilogue). */
 typedef struct sn_ew_inst {
     sn_ewd_kind kind;
     float attr[SN_EWD_MAX_ATTRS];
+    int param_base;
 } sn_ew_inst;
 
 sn_ew_inst sn_ew_relu(void);
 sn_ew_inst sn_ew_quant(const sn_quant_params *q); /* attrs: B, 2^k, 2^-k */
 sn_ew_inst sn_ew_bias(void);
-sn_ew_inst sn_ew_affine(void);
+sn_ew_inst sn_ew_normalize(int param_base);
 sn_ew_inst sn_ew_scale(float s);
 sn_ew_inst sn_ew_threshold(int U);
 sn_ew_inst sn_ew_mask_pos(void);

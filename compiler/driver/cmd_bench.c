@@ -24,7 +24,8 @@ static const sn_cmd bench_cmd = {
     .details =
         "Reports ms per batch, GFLOP/s and share of the CPU's measured fp32 peak for every\n"
         "kernel, images/s for each fusion mode, the gain of fusion per fused group, and the\n"
-        "JIT compile time cold and from the cache.\n"
+        "JIT compile time cold and from the cache. With --target cuda every kernel launch\n"
+        "and cuBLAS GEMM is a row, timed on the device with CUDA events.\n"
         "The peak is measured on this machine with a JIT-compiled FMA loop on all threads.\n"
         "GFLOP/s and peak% count the arithmetic a kernel executes; direct-eq counts the\n"
         "2 x MACs of the layer it computes (Winograd kernels execute fewer multiplies).\n"
@@ -257,25 +258,40 @@ static int run_bench(const sn_args *a) {
             plan->lr = spec.train.lr;
         }
         for (int i = 0; i < 2 && !st.code; i++) bench_batch(plan, pool, (uint64_t)i, train, &st);
-        m->nsteps = plan->nsteps;
-        m->names = calloc((size_t)plan->nsteps + 1, sizeof *m->names);
-        m->kernels = calloc((size_t)plan->nsteps + 1, sizeof *m->kernels);
-        m->ms = calloc((size_t)plan->nsteps + 1, sizeof *m->ms);
-        m->flops = calloc((size_t)plan->nsteps + 1, sizeof *m->flops);
-        m->macs = calloc((size_t)plan->nsteps + 1, sizeof *m->macs);
+        if (st.code) goto timing_done;
+        /* rows: the plan's steps, or a device program's steps timed on the device */
+        const sn_dev_step *dev = NULL;
+        int ndev = plan->dev_steps ? plan->dev_steps(plan, &dev) : 0;
+        int rows = dev ? ndev : plan->nsteps;
+        m->nsteps = rows;
+        m->names = calloc((size_t)rows + 1, sizeof *m->names);
+        m->kernels = calloc((size_t)rows + 1, sizeof *m->kernels);
+        m->ms = calloc((size_t)rows + 1, sizeof *m->ms);
+        m->flops = calloc((size_t)rows + 1, sizeof *m->flops);
+        m->macs = calloc((size_t)rows + 1, sizeof *m->macs);
         if (!m->names || !m->kernels || !m->ms || !m->flops || !m->macs) {
             sn_fail(&st, SN_ERR_RUNTIME, "out of memory");
             goto timing_done;
         }
-        for (int s = 0; s < plan->nsteps; s++) {
-            strcpy(m->names[s], plan->steps[s].name);
-            strcpy(m->kernels[s], plan->steps[s].kernel);
-            m->flops[s] = plan->steps[s].flops;
-            m->macs[s] = plan->steps[s].macs;
+        for (int s = 0; s < rows; s++) {
+            if (dev) { /* "features.0 (im2col)": a group may take several device steps */
+                char kind[64];
+                sn_strlcpy(kind, dev[s].kernel, sizeof kind);
+                char *dot = strstr(kind, ".cu");
+                if (dot) *dot = 0;
+                sn_fmt(m->names[s], SN_PLAN_NAME_MAX, "%s (%s)", dev[s].name, kind);
+            } else {
+                sn_strlcpy(m->names[s], plan->steps[s].name, SN_PLAN_NAME_MAX);
+            }
+            sn_strlcpy(m->kernels[s], dev ? dev[s].kernel : plan->steps[s].kernel,
+                       SN_PLAN_NAME_MAX);
+            m->macs[s] = dev ? dev[s].macs : plan->steps[s].macs;
+            m->flops[s] = dev ? 2 * dev[s].macs : plan->steps[s].flops;
         }
         if (train) { /* the repacking that starts every step, as one more row */
-            strcpy(m->names[plan->nsteps], "(prepare: repack changed weights)");
-            strcpy(m->kernels[plan->nsteps], "prepare");
+            strcpy(m->names[rows],
+                   dev ? "(prepare: weights to the device)" : "(prepare: repack changed weights)");
+            strcpy(m->kernels[rows], "prepare");
             m->nsteps++;
         }
     }
@@ -299,16 +315,28 @@ static int run_bench(const sn_args *a) {
             for (int i = 0; i < nres && !st.code; i++) {
                 sn_plan *plan = &plans[i];
                 memset(plan->step_seconds, 0, sizeof(double) * (size_t)plan->nsteps);
+                /* device-timed rows accumulate over runs: this round is the difference */
+                const sn_dev_step *dev = NULL;
+                int ndev = plan->dev_steps ? plan->dev_steps(plan, &dev) : 0;
+                double *before = calloc((size_t)ndev + 1, sizeof(double));
+                if (!before) {
+                    sn_fail(&st, SN_ERR_RUNTIME, "out of memory");
+                    break;
+                }
+                for (int s = 0; s < ndev; s++) before[s] = dev[s].ms;
                 double t0 = sn_now(), prep = 0;
                 for (int64_t k = 0; k < per_round[i] && !st.code; k++)
                     prep += bench_batch(plan, pool, (uint64_t)(rd * 1000 + k), train, &st);
                 double spb = (sn_now() - t0) / (double)per_round[i];
                 if (spb < res[i].sec_per_batch) {
                     res[i].sec_per_batch = spb;
-                    for (int s = 0; s < plan->nsteps; s++)
-                        res[i].ms[s] = 1000.0 * plan->step_seconds[s] / (double)per_round[i];
-                    if (train) res[i].ms[plan->nsteps] = 1000.0 * prep / (double)per_round[i];
+                    int rows = dev ? ndev : plan->nsteps;
+                    for (int s = 0; s < rows; s++)
+                        res[i].ms[s] = dev ? (dev[s].ms - before[s]) / (double)per_round[i]
+                                           : 1000.0 * plan->step_seconds[s] / (double)per_round[i];
+                    if (train) res[i].ms[rows] = 1000.0 * prep / (double)per_round[i];
                 }
+                free(before);
             }
     }
 timing_done:
@@ -363,23 +391,24 @@ timing_done:
             mode_result *m = &res[i];
             printf("\nfusion %s: %d kernels, compile %.3f s cold, %.3f s cached\n",
                    m->fusion ? "on" : "off", m->nsteps, m->compile_cold, m->compile_cached);
-            printf("  %-34s %10s %10s %7s %10s %7s\n", "kernel", "ms/batch", "GFLOP/s", "peak%",
+            printf("  %-40s %10s %10s %7s %10s %7s\n", "kernel", "ms/batch", "GFLOP/s", "peak%",
                    "direct-eq", "time%");
             double sum = 0;
             for (int s = 0; s < m->nsteps; s++) sum += m->ms[s];
             for (int s = 0; s < m->nsteps; s++) {
                 double gf = m->ms[s] > 0 ? (double)m->flops[s] / (m->ms[s] * 1e6) : 0.0;
                 double eq = m->ms[s] > 0 ? 2.0 * (double)m->macs[s] / (m->ms[s] * 1e6) : 0.0;
-                printf("  %-34.34s %10.3f %10.1f %6.1f%% %10.1f %6.1f%%\n", m->names[s], m->ms[s],
-                       gf, peak > 0 ? 100.0 * gf / peak : 0.0, eq,
-                       sum > 0 ? 100.0 * m->ms[s] / sum : 0.0);
+                char pk[16] = "      -";
+                if (peak > 0) snprintf(pk, sizeof pk, "%6.1f%%", 100.0 * gf / peak);
+                printf("  %-40.40s %10.3f %10.1f %s %10.1f %6.1f%%\n", m->names[s], m->ms[s], gf,
+                       pk, eq, sum > 0 ? 100.0 * m->ms[s] / sum : 0.0);
             }
             double tf = 0, tm = 0;
             for (int s = 0; s < m->nsteps; s++) {
                 tf += (double)m->flops[s];
                 tm += (double)m->macs[s];
             }
-            printf("  %-34s %10.3f %10.1f %6.1f%% %10.1f\n", "total", 1000.0 * m->sec_per_batch,
+            printf("  %-40s %10.3f %10.1f %6.1f%% %10.1f\n", "total", 1000.0 * m->sec_per_batch,
                    tf / m->sec_per_batch / 1e9,
                    peak > 0 ? 100.0 * tf / m->sec_per_batch / 1e9 / peak : 0.0,
                    2.0 * tm / m->sec_per_batch / 1e9);

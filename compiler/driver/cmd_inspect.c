@@ -9,9 +9,13 @@
 #ifdef SNNC_HAVE_LLVM
 #include "../backends/llvm/cpu_backend.h"
 #endif
+#ifdef SNNC_HAVE_CUDA
+#include "../backends/cuda/program.h"
+#endif
 #include "../ir/build.h"
 #include "commands.h"
 #include "session.h"
+#include "trainer.h"
 
 static const sn_cmd inspect_cmd = {
     .name = "inspect",
@@ -20,8 +24,9 @@ static const sn_cmd inspect_cmd = {
     .details = "The table lists each layer's op, output shape, parameters and MACs.\n"
                "Stages: spec (the resolved YAML, every default filled in), ir (the graph),\n"
                "fused (the kernel groups of the fusion pass), plan (buffers with their layouts,\n"
-               "arena offsets, preparation steps and kernel launches of the chosen target),\n"
-               "llvm (the optimized LLVM IR of every CPU kernel).\n"
+               "arena offsets, preparation steps and kernel launches of the chosen target; for\n"
+               "--target cuda the GPU program, its buffers' lifetimes and device arena, no GPU\n"
+               "needed), llvm (the optimized LLVM IR of every CPU kernel).\n"
                "MACs are forward multiply-accumulates per sample (x T for spiking graphs).",
     .min_pos = 1,
     .max_pos = 1,
@@ -31,7 +36,10 @@ static const sn_cmd inspect_cmd = {
             {"--stage", "STAGE", "print one stage: spec, ir, fused, plan or llvm", 0},
             {"--dot", "FILE", "write the IR graph as Graphviz dot to FILE", 0},
             {"--batch", "N", "batch size the graph is built for (default 1)", 0},
-            {"--target", "TARGET", "backend for --stage plan: cpu (default) or ref", 0},
+            {"--target", "TARGET", "backend for --stage plan: cpu (default), ref or cuda", 0},
+            {"--mode", "infer|train",
+             "--stage plan: the inference graph (default) or a training step", 0},
+            {"--precision", "P", "cuda: fp32 (default), tf32 or bf16 GEMMs", 0},
             {"--fusion", "on|off", "fusion for --stage fused/plan/llvm (default on)", 0},
             {"--set", "KEY=VALUE", "override a YAML field, e.g. --set snn.T=8", 1},
         },
@@ -154,6 +162,72 @@ static void print_plan(const sn_plan *p) {
            (long long)p->naive_bytes);
 }
 
+#ifdef SNNC_HAVE_CUDA
+/* The CUDA program of g: buffers with their roles, lifetimes and arena offsets, the
+ * preparation and run steps, and the device memory the arena needs (no GPU involved). */
+static sn_code print_cuda_plan(const sn_graph *g, int fusion, int training, sn_status *st) {
+    sn_groups gs;
+    memset(&gs, 0, sizeof gs);
+    sn_cu_program p;
+    memset(&p, 0, sizeof p);
+    sn_cu_memplan m;
+    memset(&m, 0, sizeof m);
+    sn_cu_options o = {(sn_cu_precision)sn_session_precision_value()};
+    int *first = NULL, *last = NULL, n = 0;
+    if (sn_fuse(g, fusion, &gs, st) || sn_cuda_lower(g, &gs, &o, &p, st) ||
+        sn_cu_plan_memory(&p, NULL, 1, &m, st))
+        goto done;
+    first = calloc((size_t)(p.nbufs ? p.nbufs : 1), sizeof(int));
+    last = calloc((size_t)(p.nbufs ? p.nbufs : 1), sizeof(int));
+    if (!first || !last) {
+        sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+        goto done;
+    }
+    sn_cu_lifetimes(&p, NULL, first, last, &n);
+    printf("cuda plan %s (%s, batch %lld, %s, fusion %s): %d kernels, %d steps\n", p.model,
+           training ? "training step" : "inference", (long long)p.batch,
+           sn_cu_precision_names[p.precision], fusion ? "on" : "off", p.nkernels, p.nsteps);
+    printf("buffers (arena buffers: @offset +bytes, live from step to step):\n");
+    for (int i = 0; i < p.nbufs; i++) {
+        const sn_cu_buffer *b = &p.bufs[i];
+        if (!b->used) continue;
+        printf("  b%-4d %-8s %-40s %-4s %12lld", i, b->role, b->name, sn_dtype_name(b->dtype),
+               (long long)b->bytes);
+        if (b->alias_of >= 0)
+            printf("  view of b%d", b->alias_of);
+        else if (m.offset[i] >= 0)
+            printf("  @%lld, steps %d..%d", (long long)m.offset[i], first[i], last[i]);
+        printf("\n");
+    }
+    for (int prep = 1; prep >= 0; prep--) {
+        printf(prep ? "preparation (when weights change):\n" : "steps:\n");
+        int k = 0;
+        for (int i = 0; i < p.nsteps; i++) {
+            const sn_cu_step *s = &p.steps[i];
+            if (s->prep != prep) continue;
+            if (s->kind == SN_CU_SGEMM)
+                printf("  %3d %-30s cuBLAS sgemm %c%c m=%lld n=%lld k=%lld%s\n", k++, s->name,
+                       s->transa ? 'T' : 'N', s->transb ? 'T' : 'N', (long long)s->m,
+                       (long long)s->n, (long long)s->k, s->tensor_cores ? " (TF32)" : "");
+            else
+                printf("  %3d %-30s %s <<<(%u,%u), %u>>>%s\n", k++, s->name,
+                       p.kernels[s->kernel].name, s->grid[0], s->grid[1], s->block[0],
+                       s->tensor_cores ? " (tensor cores)" : "");
+        }
+    }
+    printf("device arena: %lld bytes (%.1f MiB) planned, %lld bytes (%.1f MiB) without reuse\n",
+           (long long)m.arena_bytes, (double)m.arena_bytes / 1048576.0, (long long)m.sum_bytes,
+           (double)m.sum_bytes / 1048576.0);
+done:
+    free(first);
+    free(last);
+    sn_cu_memplan_free(&m);
+    sn_cu_program_free(&p);
+    sn_groups_free(&gs);
+    return st->code;
+}
+#endif
+
 static void print_llvm(const sn_backend *be) {
 #ifdef SNNC_HAVE_LLVM
     if (!be->art) return;
@@ -172,12 +246,18 @@ static int run_inspect(const sn_args *a) {
     memset(&spec, 0, sizeof spec);
     int64_t batch;
     static const char *const stages[] = {"spec", "ir", "fused", "plan", "llvm", NULL};
-    int stage = -1, fusion;
+    static const char *const modes[] = {"infer", "train", NULL};
+    int stage = -1, fusion, mode = 0;
     sn_target target;
     if (sn_args_int(a, "--batch", 1, 1, 1 << 20, &batch, &st) ||
         sn_args_choice(a, "--stage", stages, -1, &stage, &st) ||
+        sn_args_choice(a, "--mode", modes, 0, &mode, &st) ||
         sn_session_target(a, &target, &fusion, &st))
         return sn_report("inspect", &st);
+    if (mode == 1 && stage != 3) {
+        sn_fail(&st, SN_ERR_INPUT, "--mode train applies to --stage plan");
+        return sn_report("inspect", &st);
+    }
     if (sn_session_spec(a, &spec, &st)) return sn_report("inspect", &st);
     if (stage == 0) {
         sn_strbuf o;
@@ -190,7 +270,8 @@ static int run_inspect(const sn_args *a) {
     }
     sn_graph g;
     sn_build_opts bo = {.batch = batch, .with_loss = 0};
-    if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) {
+    if (mode == 1 ? sn_train_graph(&spec, batch, &g, &st)
+                  : (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st))) {
         sn_spec_free(&spec);
         return sn_report("inspect", &st);
     }
@@ -222,6 +303,13 @@ static int run_inspect(const sn_args *a) {
                 sn_sb_free(&o);
                 sn_groups_free(&gs);
             }
+        } else if (stage == 3 && target == SN_TARGET_CUDA) {
+#ifdef SNNC_HAVE_CUDA
+            if (print_cuda_plan(&g, fusion, mode == 1, &st)) rc = sn_report("inspect", &st);
+#else
+            sn_fail(&st, SN_ERR_RUNTIME, "snnc was built without the CUDA backend");
+            rc = sn_report("inspect", &st);
+#endif
         } else if (stage == 3 || stage == 4) {
             sn_plan plan;
             sn_backend be;

@@ -36,6 +36,10 @@ sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_s
     return sn_session_precision(a, *target, st);
 }
 
+int sn_session_precision_value(void) {
+    return g_precision;
+}
+
 sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st) {
     if (sn_args_choice(a, "--precision", sn_precision_names, 0, &g_precision, st)) return st->code;
     if (g_precision != 0 && target != SN_TARGET_CUDA)

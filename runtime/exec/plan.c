@@ -1,5 +1,7 @@
 #include "plan.h"
 
+#include "memplan.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,11 +197,13 @@ void sn_plan_memplan(sn_plan *p) {
     int nb = p->nbufs;
     int *first = sn_calloc((size_t)(nb ? nb : 1), sizeof(int));
     int *last = sn_calloc((size_t)(nb ? nb : 1), sizeof(int));
-    int *order = sn_calloc((size_t)(nb ? nb : 1), sizeof(int));
-    if (!first || !last || !order) {
+    int64_t *bytes = sn_calloc((size_t)(nb ? nb : 1), sizeof(int64_t));
+    int64_t *off = sn_calloc((size_t)(nb ? nb : 1), sizeof(int64_t));
+    if (!first || !last || !bytes || !off) {
         free(first);
         free(last);
-        free(order);
+        free(bytes);
+        free(off);
         return; /* sn_plan_layout_sequential will place everything */
     }
     for (int i = 0; i < nb; i++) {
@@ -233,51 +237,22 @@ void sn_plan_memplan(sn_plan *p) {
         }
     /* step-major: the steps run T times over the same input */
     if (p->step_major && p->in_buf >= 0) last[p->in_buf] = p->nsteps;
-    int n = 0;
-    int64_t naive = 0;
     for (int i = 0; i < nb; i++) {
-        if (p->bufs[i].kind != SN_BUF_ARENA) continue;
-        if (first[i] > last[i]) { /* nothing touches it: no space (the arena's start) */
-            p->bufs[i].offset = 0;
-            continue;
-        }
-        order[n++] = i;
+        bytes[i] = p->bufs[i].bytes;
+        if (p->bufs[i].kind != SN_BUF_ARENA) first[i] = 1, last[i] = 0; /* not in the arena */
     }
-    /* largest first, then first-fit against every already placed buffer whose lifetime
-     * overlaps */
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && p->bufs[order[j]].bytes > p->bufs[order[j - 1]].bytes; j--) {
-            int t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    int64_t end = 0;
-    for (int i = 0; i < n; i++) {
-        int b = order[i];
-        int64_t size = (p->bufs[b].bytes + 63) & ~(int64_t)63;
-        naive += size;
-        int64_t off = 0;
-        for (int again = 1; again;) {
-            again = 0;
-            for (int j = 0; j < i; j++) {
-                int o = order[j];
-                int overlap_time = !(last[b] < first[o] || last[o] < first[b]);
-                int64_t osize = (p->bufs[o].bytes + 63) & ~(int64_t)63;
-                if (overlap_time && off < p->bufs[o].offset + osize &&
-                    p->bufs[o].offset < off + size) {
-                    off = p->bufs[o].offset + osize;
-                    again = 1;
-                }
-            }
-        }
-        p->bufs[b].offset = off;
-        if (off + size > end) end = off + size;
+    int64_t naive = 0, end = sn_memplan_place(nb, bytes, first, last, 64, off, &naive);
+    if (end >= 0) {
+        for (int i = 0; i < nb; i++)
+            if (p->bufs[i].kind == SN_BUF_ARENA)
+                p->bufs[i].offset = off[i] >= 0 ? off[i] : 0; /* untouched: the arena's start */
+        p->arena_bytes = end;
+        p->naive_bytes = naive;
     }
-    p->arena_bytes = end;
-    p->naive_bytes = naive;
     free(first);
     free(last);
-    free(order);
+    free(bytes);
+    free(off);
 }
 
 void sn_plan_disable_reuse(sn_plan *p) {

@@ -122,6 +122,15 @@ typedef struct sn_step {
     int64_t flops; /* floating-point operations, for reports */
 } sn_step;
 
+/* A step of a device program, timed on the device while the plan profiles (see dev_steps
+ * below): what 'snnc bench' shows per kernel for the CUDA target. */
+typedef struct sn_dev_step {
+    const char *name;   /* the node or fused group it runs */
+    const char *kernel; /* the kernel's template ("igemm_fp32.cu"), or "cuBLAS sgemm" */
+    double ms;          /* device time, summed over the profiled runs */
+    int64_t macs;
+} sn_dev_step;
+
 typedef struct sn_plan {
     char model[64];
     char backend[16];
@@ -149,6 +158,9 @@ typedef struct sn_plan {
     void *dev;
     void (*dev_free)(void *dev);
     sn_code (*dev_sync)(struct sn_plan *p, sn_status *st);
+    /* with profiling enabled, the device program's steps and their device times (NULL for
+     * CPU plans); returns how many */
+    int (*dev_steps)(const struct sn_plan *p, const sn_dev_step **steps);
     /* training plans: the parameter gradients (see sn_plan_grad) */
     sn_plan_grad *grads;
     int ngrads, cap_grads;

@@ -1,7 +1,7 @@
-/* A stand-in for libnccl.so.2 ($SNNC_NCCL names it) for testing the host side of snnc's
- * GPU gradient sums (runtime/dist/nccl.c) under mpirun on machines without GPUs, next to
- * the mock driver (tests/mock/mock_cuda.c), whose "device" memory is host memory. It is
- * not NCCL: the sums are MPI_Allreduce calls on that memory, in the job snnc runs in.
+/* A stand-in for libnccl.so.2 ($SNNC_NCCL names it) for testing snnc's GPU gradient sums
+ * (runtime/dist/nccl.c) under mpirun on machines without GPUs, next to the CUDA emulator
+ * (tests/emu), whose device memory is host memory. It is not NCCL: the sums are
+ * MPI_Allreduce calls on that memory, in the job snnc runs in.
  *
  *   - ncclGetUniqueId makes an id from the process id and a counter; ncclCommInitRank
  *     checks, over MPI, that every rank passes the same id, the job's size and its own MPI

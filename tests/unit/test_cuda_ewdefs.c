@@ -81,14 +81,18 @@ static void test_render(void) {
            "    const float ew2 = __fadd_rn(ew0, ew1);\n"
            "    v = ew2;\n"
            "}\n");
-    expect(sn_ew_affine(), NULL,
-           "{ /* affine */\n"
+    expect(sn_ew_normalize(1), NULL,
+           "{ /* normalize */\n"
            "    const float ew0 = v;\n"
-           "    const float ew1 = p0[c];\n"
-           "    const float ew2 = __fmul_rn(ew0, ew1);\n"
-           "    const float ew3 = p1[c];\n"
-           "    const float ew4 = __fadd_rn(ew2, ew3);\n"
-           "    v = ew4;\n"
+           "    const float ew1 = p1[(c) * 4 + 0];\n"
+           "    const float ew2 = __fsub_rn(ew0, ew1);\n"
+           "    const float ew3 = p1[(c) * 4 + 1];\n"
+           "    const float ew4 = __fsub_rn(ew2, ew3);\n"
+           "    const float ew5 = p1[(c) * 4 + 2];\n"
+           "    const float ew6 = __fmul_rn(ew4, ew5);\n"
+           "    const float ew7 = p1[(c) * 4 + 3];\n"
+           "    const float ew8 = __fadd_rn(ew6, ew7);\n"
+           "    v = ew8;\n"
            "}\n");
     expect(sn_ew_scale(0.25f), NULL,
            "{ /* scale */\n"
@@ -149,7 +153,7 @@ static void test_render(void) {
     CHECK(sn_ew_render_cuda(&op, &b, "", &sb, &st) == SN_ERR_RUNTIME);
     CHECK_CONTAINS(st.msg, "mask_pos reads a second input");
     sn_status_init(&st);
-    op = sn_ew_affine();
+    op = sn_ew_normalize(1);
     CHECK(sn_ew_render_cuda(&op, &b, "", &sb, &st) == SN_ERR_RUNTIME);
     CHECK_CONTAINS(st.msg, "per-channel array 1");
     sn_sb_free(&sb);
@@ -179,9 +183,11 @@ static float eval(const sn_ew_inst *op, float v, float aux, const float *p0, con
         case SN_EWX_ATTR:
             r = op->attr[x->attr];
             break;
-        case SN_EWX_CHAN:
-            r = params[x->param][c];
+        case SN_EWX_CHAN: {
+            const float *a = params[op->param_base + x->param];
+            r = x->stride > 0 ? a[c * x->stride + x->offset] : a[c];
             break;
+        }
         case SN_EWX_ADD:
             r = f[x->a] + f[x->b];
             break;
@@ -214,7 +220,8 @@ static float eval(const sn_ew_inst *op, float v, float aux, const float *p0, con
             break;
         case SN_EWX_COUNT_GE: {
             int U = (int)op->attr[x->attr], n = 0;
-            for (int u = 0; u < U; u++) n += f[x->a] >= params[x->param][c * U + u];
+            for (int u = 0; u < U; u++)
+                n += f[x->a] >= params[op->param_base + x->param][c * U + u];
             r = (float)n;
             break;
         }
@@ -282,6 +289,55 @@ static void test_semantics(void) {
     }
 }
 
+/* Batch norm around its mean: the normalize definition with bn_fold.cu's constants
+ * against the reference (double arithmetic), for channels whose mean is 0 to 10^5 times
+ * their spread. The float result must be as good as rounding the reference's value allows
+ * (a few ulps of the output); the form the backends used before, v * s + (b - mean * s) in
+ * float, cancels the mean and loses its ulp: checked to fail here, so the comparison can
+ * tell the two apart. */
+static void test_normalize_large_mean(void) {
+    enum { C = 4, HW = 256 };
+    const float means[C] = {0.0f, 1000.0f, 10000.0f, 100000.0f};
+    float x[C * HW], y[C * HW], gamma[C], beta[C], mean[C], var[C], bnp[4 * C];
+    unsigned s = 7;
+    for (int c = 0; c < C; c++) {
+        gamma[c] = 0.75f + 0.25f * (float)c;
+        beta[c] = 0.1f * (float)c - 0.2f;
+        mean[c] = means[c] + 0.37f;
+        var[c] = 1.3f;
+        for (int i = 0; i < HW; i++) {
+            s = s * 1103515245u + 12345u;
+            x[c * HW + i] = mean[c] + ((float)(s >> 8) / 16777216.0f - 0.5f) * 4.0f;
+        }
+        const double invstd = 1.0 / sqrt((double)var[c] + 1e-5);
+        bnp[4 * c] = mean[c];
+        bnp[4 * c + 1] = 0.0f;
+        bnp[4 * c + 2] = (float)(invstd * gamma[c]);
+        bnp[4 * c + 3] = beta[c];
+    }
+    sn_bn_params bp = {1, C, HW, 1e-5f, 0.1f};
+    sn_ref_batchnorm_infer(&bp, x, gamma, beta, mean, var, y);
+    sn_ew_inst op = sn_ew_normalize(0);
+    for (int c = 0; c < C; c++) {
+        const double s_ = (double)bnp[4 * c + 2], sh = (double)beta[c] - (double)mean[c] * s_;
+        double worst = 0, worst_folded = 0;
+        for (int i = 0; i < HW; i++) {
+            const float want = y[c * HW + i];
+            const float got = eval(&op, x[c * HW + i], 0, bnp, NULL, c);
+            volatile float t = x[c * HW + i] * (float)s_;
+            const float folded = t + (float)sh;
+            worst = fmax(worst, fabs((double)got - want));
+            worst_folded = fmax(worst_folded, fabs((double)folded - want));
+        }
+        CHECK_MSG(worst <= 1e-6, "mean %g: normalize is off by %.3g", (double)means[c], worst);
+        if (means[c] >= 10000.0f)
+            CHECK_MSG(worst_folded > 1e-4, "mean %g: the folded form is off by only %.3g",
+                      (double)means[c], worst_folded);
+        fprintf(stderr, "  mean %-8g normalize max error %.2g, folded scale/shift %.2g\n",
+                (double)means[c], worst, worst_folded);
+    }
+}
+
 static void test_literals(void) {
     char buf[64];
     CHECK(strcmp(sn_cu_float_literal(16.0f, buf, sizeof buf), "16.0f") == 0);
@@ -314,6 +370,7 @@ int main(void) {
     RUN(test_table);
     RUN(test_render);
     RUN(test_semantics);
+    RUN(test_normalize_large_mean);
     RUN(test_literals);
     return sn_test_result();
 }

@@ -1,32 +1,33 @@
-/* The CUDA executor's host side, against the mock driver and cuBLAS of tests/mock (no GPU:
- * kernels are not run, GEMMs are). What is checked:
- *   - a linear layer's output (one cuBLAS GEMM) equals the reference interpreter's, so
- *     inputs and weights reach the "device", GEMM operands and transposes are right, and
- *     outputs come back;
+/* The CUDA executor's host side, on the CUDA emulator of tests/emu (no GPU needed: kernels
+ * run on the CPU). What is checked:
+ *   - a linear layer's output (a cuBLAS GEMM and its fused ReLU) equals the reference
+ *     interpreter's, so inputs and weights reach the "device", GEMM operands and
+ *     transposes are right, and outputs come back;
  *   - an intermediate tensor a caller keeps comes back too;
  *   - weights live on the device once per store, shared by plans bound to the same store;
- *     a training run makes the device copy newer, sn_plan_sync_weights copies it back
- *     exactly once, and weights changed on the host are uploaded at the next prepare;
+ *     a training run makes the device copy newer (and equal to the reference's step),
+ *     sn_plan_sync_weights copies it back exactly once, and weights changed on the host
+ *     are uploaded at the next prepare;
  *   - every CUDA and cuBLAS failure names the call, the snnc file:line and the kernel or
  *     step; with $SNNC_CUDA_SYNC a fault is pinned to the kernel;
  *   - nothing is left allocated on the device once the plans are freed;
  *   - step-major spiking graphs are refused with a message.
- * Skips (77) without the mock library or NVRTC. */
+ * Skips (77) without the emulator library ($SNNC_CUDA_EMU). */
 #define _POSIX_C_SOURCE 200809L
 #include <dlfcn.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "compiler/backends/cuda/nvrtc.h"
 #include "compiler/driver/session.h"
 #include "compiler/driver/trainer.h"
 #include "compiler/ir/build.h"
 #include "runtime/core/rng.h"
 #include "runtime/core/util.h"
 
-static int (*mock_live)(void);
-static long (*mock_gemms)(void);
+static int (*emu_live)(void);
+static long (*emu_gemms)(void);
 
 static const char MLP[] = "name: mlp\n"
                           "input: {channels: 1, height: 4, width: 5}\n"
@@ -101,16 +102,16 @@ static void test_linear_matches_reference(void) {
     }
     CHECK(strcmp(gpu.plan.backend, "cuda") == 0);
     /* linear+relu is one group on the GPU, whose GEMM writes the relu's tensor (the relu
-     * is applied in place by a kernel, which the mock does not run) */
+     * follows in place) */
     int kg = sn_plan_find_buffer(&gpu.plan, "classifier.2:out");
-    int kr = sn_plan_find_buffer(&ref.plan, "classifier.1:out");
+    int kr = sn_plan_find_buffer(&ref.plan, "classifier.2:out");
     CHECK_MSG(kg >= 0 && kr >= 0, "no buffer for the first linear layer (%d, %d)", kg, kr);
     if (kg < 0 || kr < 0) goto done;
     gpu.plan.bufs[kg].keep = 1;
     ref.plan.bufs[kr].keep = 1;
     sn_plan_memplan(&gpu.plan);
     sn_plan_memplan(&ref.plan);
-    long g0 = mock_gemms();
+    long g0 = emu_gemms();
     if (sn_plan_bind(&gpu.plan, &w, &st) || sn_plan_bind(&ref.plan, &w, &st)) {
         CHECK_MSG(0, "%s", st.msg);
         goto done;
@@ -121,7 +122,7 @@ static void test_linear_matches_reference(void) {
         CHECK_MSG(0, "%s", st.msg);
         goto done;
     }
-    CHECK_MSG(mock_gemms() - g0 >= 2, "%ld GEMMs", mock_gemms() - g0);
+    CHECK_MSG(emu_gemms() - g0 >= 2, "%ld GEMMs", emu_gemms() - g0);
     const float *a = sn_plan_f32(&gpu.plan, kg), *b = sn_plan_f32(&ref.plan, kr);
     int64_t n = sn_shape_numel(&gpu.plan.bufs[kg].shape);
     CHECK_EQ_INT(n, BATCH * 7);
@@ -131,7 +132,7 @@ done:
     drop(&ref);
     sn_weights_free(&w);
     sn_spec_free(&spec);
-    CHECK_EQ_INT(mock_live(), 0);
+    CHECK_EQ_INT(emu_live(), 0);
 }
 
 static int weights_equal(const sn_weights *w, const sn_weights *v) {
@@ -171,23 +172,23 @@ static void test_weights_on_device(void) {
     }
     CHECK_EQ_INT(nslots, 1); /* momentum */
     sn_weights *stores[2] = {&w, &slots[0]};
-    int live0 = mock_live();
+    int live0 = emu_live();
     if (sn_plan_bind_stores(&tr.plan, stores, 2, &st)) {
         CHECK_MSG(0, "%s", st.msg);
         goto done;
     }
-    int live1 = mock_live();
+    int live1 = emu_live();
     /* the evaluation plan shares the weights: only its activations are new */
     if (make(&ev, &spec, SN_TARGET_CUDA, 0, &st) || sn_plan_bind(&ev.plan, &w, &st)) {
         CHECK_MSG(0, "%s", st.msg);
         goto done;
     }
-    CHECK_MSG(mock_live() - live1 == 1,
+    CHECK_MSG(emu_live() - live1 == 1,
               "%d allocations for an evaluation plan whose weights are "
               "already on the device",
-              mock_live() - live1);
-    CHECK_MSG(live1 - live0 == w.n + slots[0].n, "training plan: %d weight allocations",
-              live1 - live0);
+              emu_live() - live1);
+    CHECK_MSG(live1 - live0 == w.n + slots[0].n + 1,
+              "training plan: %d allocations (its weights and one arena)", live1 - live0);
     fill_input(&tr.plan);
     int32_t *y = tr.plan.bufs[tr.plan.label_buf].ptr;
     for (int i = 0; i < BATCH; i++) y[i] = i;
@@ -197,10 +198,41 @@ static void test_weights_on_device(void) {
         CHECK_MSG(0, "%s", st.msg);
         goto done;
     }
-    /* the device is newer: a sync brings its copy (the mock's kernels change nothing) */
+    /* the device is newer: a sync brings its copy, the step the reference takes from the
+     * same weights on the same batch */
     scribble(&w, 7.0f);
     if (sn_plan_sync_weights(&tr.plan, &st)) CHECK_MSG(0, "%s", st.msg);
-    CHECK_MSG(weights_equal(&w, &orig), "sync did not bring the device's weights back");
+    CHECK_MSG(!weights_equal(&w, &orig), "the training step left the weights as they were");
+    {
+        net rt;
+        sn_weights rw, rslots[2];
+        const char *rnames[2];
+        int rn = 0;
+        memset(&rw, 0, sizeof rw);
+        memset(rslots, 0, sizeof rslots);
+        if (make(&rt, &spec, SN_TARGET_REF, 1, &st) ||
+            sn_session_weights(&rt.g, &spec, NULL, 3, &rw, &st) ||
+            sn_optimizer_stores(&rt.g, &spec, rslots, rnames, &rn, &st)) {
+            CHECK_MSG(0, "%s", st.msg);
+        } else {
+            sn_weights *rs[2] = {&rw, &rslots[0]};
+            if (sn_plan_bind_stores(&rt.plan, rs, 2, &st)) CHECK_MSG(0, "%s", st.msg);
+            fill_input(&rt.plan);
+            int32_t *ry = rt.plan.bufs[rt.plan.label_buf].ptr;
+            for (int i = 0; i < BATCH; i++) ry[i] = i;
+            rt.plan.lr = 0.1f;
+            rt.plan.step = 1;
+            if (sn_plan_run(&rt.plan, NULL, 1, 1, &st)) CHECK_MSG(0, "%s", st.msg);
+            for (int i = 0; i < w.n; i++) {
+                const float *a = w.data[i], *b = rw.data[i];
+                for (int64_t j = 0; j < sn_shape_numel(&w.desc[i].shape); j++)
+                    CHECK_CLOSE(a[j], b[j], 1e-6, 1e-5);
+            }
+        }
+        drop(&rt);
+        sn_weights_free(&rw);
+        for (int k = 0; k < 2; k++) sn_weights_free(&rslots[k]);
+    }
     /* in sync now: a second sync copies nothing */
     scribble(&w, 7.0f);
     if (sn_plan_sync_weights(&tr.plan, &st)) CHECK_MSG(0, "%s", st.msg);
@@ -211,8 +243,12 @@ static void test_weights_on_device(void) {
         CHECK_MSG(0, "%s", st.msg);
     scribble(&w, -1.0f);
     if (sn_plan_sync_weights(&ev.plan, &st)) CHECK_MSG(0, "%s", st.msg);
-    CHECK(((float *)w.data[0])[0] == 7.0f);
-    CHECK(((float *)w.data[w.n - 1])[3] == 7.0f);
+    for (int i = 0; i < w.n; i++) { /* a step from 7.0 everywhere, not the host's -1 */
+        const float *d = w.data[i];
+        for (int64_t j = 0; j < sn_shape_numel(&w.desc[i].shape); j++)
+            CHECK_MSG(fabsf(d[j] - 7.0f) < 1.0f, "%s[%lld] = %g after the sync", w.desc[i].name,
+                      (long long)j, d[j]);
+    }
     /* evaluation runs leave the device copy as it was */
     fill_input(&ev.plan);
     if (sn_plan_prepare(&ev.plan, NULL, &st) || sn_plan_run(&ev.plan, NULL, 1, 0, &st))
@@ -224,7 +260,7 @@ done:
     sn_weights_free(&orig);
     for (int k = 0; k < 2; k++) sn_weights_free(&slots[k]);
     sn_spec_free(&spec);
-    CHECK_EQ_INT(mock_live(), 0);
+    CHECK_EQ_INT(emu_live(), 0);
 }
 
 /* Failures name the call, the file:line and the kernel or step. */
@@ -237,7 +273,7 @@ static void expect_failure(const char *fail, const char *sync, const char *const
     sn_weights w;
     memset(&w, 0, sizeof w);
     if (sync) setenv("SNNC_CUDA_SYNC", sync, 1);
-    setenv("MOCK_CUDA_FAIL", fail, 1);
+    setenv("SNNC_EMU_FAIL", fail, 1);
     sn_code c = make(&n, &spec, SN_TARGET_CUDA, 0, &st);
     if (!c) c = sn_session_weights(&n.g, &spec, NULL, 3, &w, &st);
     if (!c) c = sn_plan_bind(&n.plan, &w, &st);
@@ -245,14 +281,14 @@ static void expect_failure(const char *fail, const char *sync, const char *const
         fill_input(&n.plan);
         c = sn_plan_run(&n.plan, NULL, 1, 0, &st);
     }
-    unsetenv("MOCK_CUDA_FAIL");
+    unsetenv("SNNC_EMU_FAIL");
     unsetenv("SNNC_CUDA_SYNC");
     CHECK_MSG(c == SN_ERR_RUNTIME, "%s: expected a runtime error, got %d", fail, (int)c);
     for (int i = 0; i < nwant; i++) CHECK_CONTAINS(st.msg, want[i]);
     drop(&n);
     sn_weights_free(&w);
     sn_spec_free(&spec);
-    CHECK_EQ_INT(mock_live(), 0);
+    CHECK_EQ_INT(emu_live(), 0);
 }
 
 static void test_failures_are_reported(void) {
@@ -263,7 +299,10 @@ static void test_failures_are_reported(void) {
                           "compiler/backends/cuda/driver.c:", "step classifier."};
     expect_failure("cublasSgemm_v2:1", NULL, gemm, 4);
     const char *alloc[] = {"cuMemAlloc(", "CUDA_ERROR_OUT_OF_MEMORY", "GPU memory for mlp"};
-    expect_failure("cuMemAlloc_v2:1", NULL, alloc, 3);
+    expect_failure("cuMemAlloc_v2:3", NULL, alloc, 3); /* two weights, then the arena */
+    const char *walloc[] = {"cuMemAlloc(", "CUDA_ERROR_OUT_OF_MEMORY",
+                            "while copying weight classifier.1.weight to the GPU"};
+    expect_failure("cuMemAlloc_v2:1", NULL, walloc, 3);
     const char *load[] = {"cuModuleLoadData(", "CUDA_ERROR_INVALID_IMAGE", "kernel snk_"};
     expect_failure("cuModuleLoadData:1", NULL, load, 3);
     /* an asynchronous fault, pinned to its kernel by SNNC_CUDA_SYNC */
@@ -302,30 +341,25 @@ static void test_step_major_refused(void) {
 }
 
 int main(void) {
-    const char *mock = getenv("SNNC_MOCK_CUDA");
-    if (!mock || !*mock) {
-        printf("SKIP: no mock CUDA library ($SNNC_MOCK_CUDA)\n");
+    const char *emu = getenv("SNNC_CUDA_EMU");
+    if (!emu || !*emu) {
+        printf("SKIP: no CUDA emulator library ($SNNC_CUDA_EMU)\n");
         return 77;
     }
-    void *h = dlopen(mock, RTLD_NOW | RTLD_LOCAL);
+    void *h = dlopen(emu, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         printf("SKIP: %s\n", dlerror());
         return 77;
     }
-    *(void **)&mock_live = dlsym(h, "mock_cuda_live");
-    *(void **)&mock_gemms = dlsym(h, "mock_cuda_gemms");
-    if (!mock_live || !mock_gemms) {
-        printf("SKIP: %s is not the mock\n", mock);
+    *(void **)&emu_live = dlsym(h, "emu_cuda_live");
+    *(void **)&emu_gemms = dlsym(h, "emu_cuda_gemms");
+    if (!emu_live || !emu_gemms) {
+        printf("SKIP: %s is not the CUDA emulator\n", emu);
         return 77;
     }
-    sn_status st;
-    sn_status_init(&st);
-    if (sn_nvrtc_load(&st)) {
-        printf("SKIP: %s\n", st.msg);
-        return 77;
-    }
-    setenv("SNNC_LIBCUDA", mock, 1);
-    setenv("SNNC_CUBLAS", mock, 1);
+    setenv("SNNC_LIBCUDA", emu, 1);
+    setenv("SNNC_CUBLAS", emu, 1);
+    setenv("SNNC_NVRTC", emu, 1);
     RUN(test_linear_matches_reference);
     RUN(test_weights_on_device);
     RUN(test_failures_are_reported);

@@ -160,9 +160,12 @@ sn_code sn_cuda_write(const sn_cu_program *p, const char *arch, const char *dir,
             (k->cubin_size && write_one(kdir, k->name, "cubin", k->cubin, k->cubin_size, st)))
             return st->code;
     }
+    sn_cu_memplan m;
+    if (sn_cu_plan_memory(p, NULL, 1, &m, st)) return st->code;
     sn_strbuf json;
     sn_sb_init(&json);
-    sn_cu_program_json(p, arch, &json);
+    sn_cu_program_json(p, &m, arch, &json);
+    sn_cu_memplan_free(&m);
     char path[4096];
     sn_path_join(path, sizeof path, dir, "cuda_plan.json");
     sn_code c = json.oom ? sn_fail(st, SN_ERR_RUNTIME, "out of memory")

@@ -39,6 +39,12 @@ struct sn_cuda_driver {
     CUresult (*MemFree)(CUdeviceptr);
     CUresult (*MemcpyHtoD)(CUdeviceptr, const void *, size_t);
     CUresult (*MemcpyDtoH)(void *, CUdeviceptr, size_t);
+    /* optional: events */
+    CUresult (*EventCreate)(CUevent *, unsigned);
+    CUresult (*EventDestroy)(CUevent);
+    CUresult (*EventRecord)(CUevent, CUstream);
+    CUresult (*EventSynchronize)(CUevent);
+    CUresult (*EventElapsedTime)(float *, CUevent, CUevent);
 };
 
 /* Names of the results a user is likely to meet, for drivers (or stubs) whose
@@ -144,6 +150,12 @@ sn_code sn_cuda_driver_open(int ordinal, sn_cuda_driver **out, sn_status *st) {
     *(void **)&d->MemFree = need(h, "cuMemFree_v2", &missing);
     *(void **)&d->MemcpyHtoD = need(h, "cuMemcpyHtoD_v2", &missing);
     *(void **)&d->MemcpyDtoH = need(h, "cuMemcpyDtoH_v2", &missing);
+    *(void **)&d->EventCreate = dlsym(h, "cuEventCreate");
+    *(void **)&d->EventDestroy = dlsym(h, "cuEventDestroy_v2");
+    *(void **)&d->EventRecord = dlsym(h, "cuEventRecord");
+    *(void **)&d->EventSynchronize = dlsym(h, "cuEventSynchronize");
+    *(void **)&d->EventElapsedTime = dlsym(h, "cuEventElapsedTime_v2"); /* CUDA 12.8+ */
+    if (!d->EventElapsedTime) *(void **)&d->EventElapsedTime = dlsym(h, "cuEventElapsedTime");
     if (missing) {
         sn_fail(st, SN_ERR_RUNTIME, "CUDA driver %s lacks %s (driver too old?)", lib, missing);
         sn_cuda_driver_close(d);
@@ -234,6 +246,33 @@ sn_code sn_cuda_download(sn_cuda_driver *d, void *dst, CUdeviceptr src, size_t b
 
 sn_code sn_cuda_synchronize(sn_cuda_driver *d, sn_status *st) {
     CU_CALL(d, CtxSynchronize, (), NULL);
+    return SN_OK;
+}
+
+sn_code sn_cuda_event_create(sn_cuda_driver *d, CUevent *e, sn_status *st) {
+    *e = NULL;
+    if (!d->EventCreate || !d->EventDestroy || !d->EventRecord || !d->EventSynchronize ||
+        !d->EventElapsedTime)
+        return sn_fail(st, SN_ERR_RUNTIME,
+                       "the CUDA driver has no event functions (cuEvent*): "
+                       "cannot time kernels");
+    CU_CALL(d, EventCreate, (e, CU_EVENT_DEFAULT), NULL);
+    return SN_OK;
+}
+
+void sn_cuda_event_destroy(sn_cuda_driver *d, CUevent e) {
+    if (e && d->EventDestroy) d->EventDestroy(e);
+}
+
+sn_code sn_cuda_event_record(sn_cuda_driver *d, CUevent e, sn_status *st) {
+    CU_CALL(d, EventRecord, (e, NULL), NULL);
+    return SN_OK;
+}
+
+sn_code sn_cuda_event_elapsed(sn_cuda_driver *d, CUevent start, CUevent end, float *ms,
+                              sn_status *st) {
+    CU_CALL(d, EventSynchronize, (end), NULL);
+    CU_CALL(d, EventElapsedTime, (ms, start, end), NULL);
     return SN_OK;
 }
 

@@ -36,6 +36,14 @@ sn_code sn_cuda_upload(sn_cuda_driver *d, CUdeviceptr dst, const void *src, size
 sn_code sn_cuda_download(sn_cuda_driver *d, void *dst, CUdeviceptr src, size_t bytes,
                          sn_status *st);
 sn_code sn_cuda_synchronize(sn_cuda_driver *d, sn_status *st);
+/* Events, for timing kernels on the device (optional in a driver: without them, creating
+ * one fails with a message). sn_cuda_event_elapsed waits for `end` and gives the
+ * milliseconds between the two events. */
+sn_code sn_cuda_event_create(sn_cuda_driver *d, CUevent *e, sn_status *st);
+void sn_cuda_event_destroy(sn_cuda_driver *d, CUevent e);
+sn_code sn_cuda_event_record(sn_cuda_driver *d, CUevent e, sn_status *st);
+sn_code sn_cuda_event_elapsed(sn_cuda_driver *d, CUevent start, CUevent end, float *ms,
+                              sn_status *st);
 /* Makes the device's context current on the calling thread. */
 sn_code sn_cuda_make_current(sn_cuda_driver *d, sn_status *st);
 

@@ -89,17 +89,39 @@ typedef struct sn_cuda_exec {
     int nmods;
     CUdeviceptr arena;
     int64_t arena_bytes;
-    CUdeviceptr *dev; /* per program buffer (weights once acquired; views resolved) */
-    int64_t *off;     /* arena offset per program buffer, -1 for none */
-    int *host;        /* per program buffer: the plan's host buffer, or -1 */
-    int *mir;         /* per program buffer: its weight mirror, or -1 */
-    sn_cublas *blas;
+    int separate;        /* $SNNC_CUDA_SEPARATE: every buffer its own allocation, no reuse */
+    CUdeviceptr *own;    /* per buffer in separate mode */
+    int placed;          /* device memory laid out for the keep set below */
+    unsigned char *keep; /* per program buffer: read after the run (the plan's keep flags) */
+    CUdeviceptr *dev;    /* per program buffer (weights once acquired; views resolved) */
+    int64_t *off;        /* arena offset per program buffer, -1 for none */
+    int *host;           /* per program buffer: the plan's host buffer, or -1 */
+    int *mir;            /* per program buffer: its weight mirror, or -1 */
+    sn_cublas *blas[2];  /* pedantic fp32, TF32 (as the program's GEMM steps need them) */
+    /* device timing while the plan profiles: an event before each run step and one after
+     * the last, and the device time of each run step summed over the profiled runs */
+    CUevent *ev;
+    int nev;
+    sn_dev_step *prof;
+    int nprof;
     int sync_each;
 } sn_cuda_exec;
 
 static int is_weight(const sn_cu_buffer *b) {
     return strcmp(b->role, "param") == 0 || strcmp(b->role, "buffer") == 0 ||
            strcmp(b->role, "optstate") == 0;
+}
+
+static void release_memory(sn_cuda_exec *e) {
+    sn_status st;
+    sn_status_init(&st);
+    if (e->arena) sn_cuda_free(R.d, e->arena, &st);
+    e->arena = 0;
+    for (int i = 0; e->own && i < e->prog.nbufs; i++) {
+        if (e->own[i]) sn_cuda_free(R.d, e->own[i], &st);
+        e->own[i] = 0;
+    }
+    e->placed = 0;
 }
 
 static void exec_free(void *arg) {
@@ -110,7 +132,10 @@ static void exec_free(void *arg) {
     if (R.d) sn_cuda_make_current(R.d, &st);
     for (int i = 0; i < e->nmods; i++)
         if (e->mods[i]) sn_cuda_module_unload(R.d, e->mods[i], &st);
-    if (e->arena) sn_cuda_free(R.d, e->arena, &st);
+    release_memory(e);
+    for (int i = 0; i < e->nev; i++) sn_cuda_event_destroy(R.d, e->ev[i]);
+    free(e->ev);
+    free(e->prof);
     if (e->mir)
         for (int i = 0; i < e->prog.nbufs; i++) mirror_release(e->mir[i]);
     free(e->mods);
@@ -119,6 +144,8 @@ static void exec_free(void *arg) {
     free(e->off);
     free(e->host);
     free(e->mir);
+    free(e->own);
+    free(e->keep);
     sn_cu_program_free(&e->prog);
     free(e);
 }
@@ -129,6 +156,8 @@ static void resolve(sn_cuda_exec *e) {
     for (int i = 0; i < p->nbufs; i++) {
         if (e->mir[i] >= 0)
             e->dev[i] = R.m[e->mir[i]].dev;
+        else if (e->separate && e->own[i])
+            e->dev[i] = e->own[i];
         else if (e->off[i] >= 0)
             e->dev[i] = e->arena + (CUdeviceptr)e->off[i];
     }
@@ -173,8 +202,9 @@ static sn_code grads_ready(sn_cuda_exec *e, const sn_kctx *ctx, sn_status *st) {
     return c;
 }
 
-static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, sn_status *st) {
+static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, int timed, sn_status *st) {
     const sn_cu_program *p = &e->prog;
+    int k = 0; /* run steps so far */
     int hooked = 0;
     for (int i = 0; i < p->nsteps; i++) {
         const sn_cu_step *s = &p->steps[i];
@@ -183,10 +213,11 @@ static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, sn_statu
             hooked = 1;
             if (grads_ready(e, ctx, st)) return st->code;
         }
+        if (timed && sn_cuda_event_record(R.d, e->ev[k++], st)) return st->code;
         if (s->kind == SN_CU_SGEMM) {
-            if (sn_cublas_sgemm(e->blas, s->name, s->transa, s->transb, s->m, s->n, s->k, s->alpha,
-                                e->dev[s->A], s->lda, e->dev[s->B], s->ldb, s->beta, e->dev[s->C],
-                                s->ldc, st))
+            if (sn_cublas_sgemm(e->blas[s->tensor_cores != 0], s->name, s->transa, s->transb, s->m,
+                                s->n, s->k, s->alpha, e->dev[s->A], s->lda, e->dev[s->B], s->ldb,
+                                s->beta, e->dev[s->C], s->ldc, st))
                 return st->code;
             continue;
         }
@@ -237,6 +268,44 @@ static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, sn_statu
     return SN_OK;
 }
 
+/* Device memory for activations, temporaries and kept tensors, laid out from their
+ * lifetimes once the caller's keep flags are known (the first prepare, and again if they
+ * change): one arena whose buffers with disjoint lifetimes share space, or, with
+ * $SNNC_CUDA_SEPARATE, one allocation per buffer (for memory checkers, which then see each
+ * buffer's own bounds). */
+static sn_code place(sn_cuda_exec *e, const sn_plan *plan, sn_status *st) {
+    const sn_cu_program *p = &e->prog;
+    int same = e->placed;
+    for (int i = 0; i < p->nbufs; i++) {
+        unsigned char k = e->host[i] >= 0 && plan->bufs[e->host[i]].keep;
+        same &= k == e->keep[i];
+        e->keep[i] = k;
+    }
+    if (same) return SN_OK;
+    release_memory(e);
+    sn_cu_memplan m;
+    if (sn_cu_plan_memory(p, e->keep, !e->separate, &m, st)) return st->code;
+    int64_t total = e->separate ? m.sum_bytes : m.arena_bytes;
+    sn_code c = SN_OK;
+    for (int i = 0; i < p->nbufs; i++) e->off[i] = m.offset[i];
+    if (e->separate) {
+        for (int i = 0; i < p->nbufs && !c; i++)
+            if (m.offset[i] >= 0) c = sn_cuda_alloc(R.d, (size_t)p->bufs[i].bytes, &e->own[i], st);
+    } else if (m.arena_bytes > 0) {
+        c = sn_cuda_alloc(R.d, (size_t)m.arena_bytes, &e->arena, st);
+    }
+    e->arena_bytes = total;
+    sn_cu_memplan_free(&m);
+    if (c) {
+        release_memory(e);
+        sn_status_context(st, "allocating %.1f MiB of GPU memory for %s's activations",
+                          (double)total / 1048576.0, p->model);
+        return st->code;
+    }
+    e->placed = 1;
+    return SN_OK;
+}
+
 static sn_code exec_prepare(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx,
                             sn_status *st) {
     const sn_cu_program *p = &e->prog;
@@ -260,8 +329,43 @@ static sn_code exec_prepare(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx 
             return st->code;
         }
     }
+    if (place(e, plan, st)) return st->code;
     resolve(e);
-    return run_steps(e, ctx, 1, st);
+    return run_steps(e, ctx, 1, 0, st);
+}
+
+/* Events and rows for device timing, made at the first profiled run. */
+static sn_code profile_setup(sn_cuda_exec *e, sn_status *st) {
+    const sn_cu_program *p = &e->prog;
+    if (e->ev) return SN_OK;
+    int n = 0;
+    for (int i = 0; i < p->nsteps; i++) n += !p->steps[i].prep;
+    e->ev = sn_calloc((size_t)n + 1, sizeof *e->ev);
+    e->prof = sn_calloc((size_t)(n ? n : 1), sizeof *e->prof);
+    if (!e->ev || !e->prof) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    for (e->nev = 0; e->nev < n + 1; e->nev++)
+        if (sn_cuda_event_create(R.d, &e->ev[e->nev], st)) return st->code;
+    int k = 0;
+    for (int i = 0; i < p->nsteps; i++) {
+        const sn_cu_step *s = &p->steps[i];
+        if (s->prep) continue;
+        e->prof[k].name = s->name;
+        e->prof[k].kernel = s->kind == SN_CU_SGEMM ? "cuBLAS sgemm" : p->kernels[s->kernel].tmpl;
+        e->prof[k].macs = s->macs;
+        k++;
+    }
+    e->nprof = n;
+    return SN_OK;
+}
+
+/* After a profiled run: each step's time between its event and the next. */
+static sn_code profile_collect(sn_cuda_exec *e, sn_status *st) {
+    for (int i = 0; i < e->nprof; i++) {
+        float ms = 0;
+        if (sn_cuda_event_elapsed(R.d, e->ev[i], e->ev[i + 1], &ms, st)) return st->code;
+        e->prof[i].ms += ms;
+    }
+    return SN_OK;
 }
 
 static sn_code exec_run(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx, sn_status *st) {
@@ -270,6 +374,7 @@ static sn_code exec_run(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx
     for (int i = 0; i < p->nbufs; i++)
         if (e->mir[i] < 0 && e->host[i] >= 0 && is_weight(&p->bufs[i]))
             return sn_fail(st, SN_ERR_RUNTIME, "CUDA plan run before its weights were bound");
+    if (!e->placed) return sn_fail(st, SN_ERR_RUNTIME, "CUDA plan run before it was prepared");
     int ins[2] = {p->in_buf, p->label_buf};
     for (int k = 0; k < 2; k++) {
         int b = ins[k];
@@ -283,7 +388,11 @@ static sn_code exec_run(sn_cuda_exec *e, const sn_plan *plan, const sn_kctx *ctx
         if (strcmp(p->bufs[i].role, "counter") == 0 &&
             sn_cuda_upload(R.d, e->dev[i], &zero, sizeof zero, st))
             return st->code;
-    if (run_steps(e, ctx, 0, st)) return st->code;
+    int timed = plan->step_seconds != NULL;
+    if (timed && profile_setup(e, st)) return st->code;
+    if (run_steps(e, ctx, 0, timed, st)) return st->code;
+    if (timed && (sn_cuda_event_record(R.d, e->ev[e->nprof], st) || profile_collect(e, st)))
+        return st->code;
     /* outputs, and what the caller keeps (the copies wait for the kernels) */
     for (int i = 0; i < p->nbufs; i++) {
         if (e->host[i] < 0 || is_weight(&p->bufs[i])) continue;
@@ -331,6 +440,12 @@ static void run_fn(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t 
     if (exec_run(exec_of(params), ctx->plan, ctx, ctx->st)) ctx->failed = 1;
 }
 
+static int exec_dev_steps(const sn_plan *plan, const sn_dev_step **steps) {
+    const sn_cuda_exec *e = plan->dev;
+    *steps = e->prof;
+    return e->prof ? e->nprof : 0;
+}
+
 static sn_code exec_sync(sn_plan *plan, sn_status *st) {
     sn_cuda_exec *e = plan->dev;
     const sn_cu_program *p = &e->prog;
@@ -360,28 +475,6 @@ static sn_code load_kernels(sn_cuda_exec *e, sn_status *st) {
         const void *image = k->cubin_size ? (const void *)k->cubin : (const void *)k->ptx;
         if (sn_cuda_module_load(R.d, k->name, image, &e->mods[i], &e->fns[i], st)) return st->code;
         e->nmods = i + 1;
-    }
-    return SN_OK;
-}
-
-/* Device memory for activations and temporaries: one allocation, each used buffer its own
- * 256-byte aligned slice. */
-static sn_code place(sn_cuda_exec *e, sn_status *st) {
-    const sn_cu_program *p = &e->prog;
-    int64_t end = 0;
-    for (int i = 0; i < p->nbufs; i++) {
-        const sn_cu_buffer *b = &p->bufs[i];
-        e->off[i] = -1;
-        e->mir[i] = -1;
-        if (!b->used || b->alias_of >= 0 || is_weight(b)) continue;
-        e->off[i] = end;
-        end += (b->bytes + 255) & ~(int64_t)255;
-    }
-    e->arena_bytes = end;
-    if (end > 0 && sn_cuda_alloc(R.d, (size_t)end, &e->arena, st)) {
-        sn_status_context(st, "allocating %.1f MiB of GPU memory for %s's activations",
-                          (double)end / 1048576.0, p->model);
-        return st->code;
     }
     return SN_OK;
 }
@@ -437,6 +530,8 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
     if (!e) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     const char *sync = getenv("SNNC_CUDA_SYNC");
     e->sync_each = sync && *sync && strcmp(sync, "0") != 0;
+    const char *sep = getenv("SNNC_CUDA_SEPARATE");
+    e->separate = sep && *sep && strcmp(sep, "0") != 0;
     sn_cu_options o = {precision};
     sn_cuda_compile_stats cs;
     memset(&cs, 0, sizeof cs);
@@ -444,23 +539,34 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
         free(e);
         return st->code;
     }
-    int nb = e->prog.nbufs ? e->prog.nbufs : 1, gemms = 0;
+    int nb = e->prog.nbufs ? e->prog.nbufs : 1, gemms[2] = {0, 0};
     e->dev = sn_calloc((size_t)nb, sizeof *e->dev);
     e->off = sn_calloc((size_t)nb, sizeof *e->off);
     e->host = sn_calloc((size_t)nb, sizeof *e->host);
     e->mir = sn_calloc((size_t)nb, sizeof *e->mir);
-    for (int i = 0; i < e->prog.nsteps; i++) gemms += e->prog.steps[i].kind == SN_CU_SGEMM;
+    e->own = sn_calloc((size_t)nb, sizeof *e->own);
+    e->keep = sn_calloc((size_t)nb, 1);
+    for (int i = 0; i < e->prog.nsteps; i++)
+        if (e->prog.steps[i].kind == SN_CU_SGEMM) gemms[e->prog.steps[i].tensor_cores != 0]++;
     sn_code c = SN_OK;
-    if (!e->dev || !e->off || !e->host || !e->mir) c = sn_fail(st, SN_ERR_RUNTIME, "out of memory");
-    for (int i = 0; !c && i < nb; i++) e->mir[i] = -1;
+    if (!e->dev || !e->off || !e->host || !e->mir || !e->own || !e->keep)
+        c = sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    for (int i = 0; !c && i < nb; i++) {
+        e->mir[i] = -1;
+        e->off[i] = -1;
+    }
     if (!c) c = sn_cuda_compile(&e->prog, arch, 0, &cs, st);
     if (!c) c = load_kernels(e, st);
-    if (!c && gemms) {
-        int tf32 = precision != SN_CU_FP32;
+    for (int tf32 = 0; tf32 < 2 && !c; tf32++) {
+        if (!gemms[tf32]) continue;
         if (!R.blas[tf32]) c = sn_cublas_open(tf32, &R.blas[tf32], st);
-        e->blas = R.blas[tf32];
+        e->blas[tf32] = R.blas[tf32];
     }
-    if (!c) c = place(e, st);
+    sn_cu_memplan m;
+    memset(&m, 0, sizeof m);
+    if (!c) c = sn_cu_plan_memory(&e->prog, NULL, !e->separate, &m, st);
+    int64_t planned = e->separate ? m.sum_bytes : m.arena_bytes;
+    sn_cu_memplan_free(&m);
     if (c) {
         exec_free(e);
         return c;
@@ -473,6 +579,7 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
     plan->dev = e;
     plan->dev_free = exec_free;
     plan->dev_sync = exec_sync;
+    plan->dev_steps = exec_dev_steps;
     if (host_plan(e, g, plan, st)) return st->code; /* e is freed with the plan */
     resolve(e);
     sn_plan_memplan(plan);
@@ -483,7 +590,12 @@ sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision pre
         info->kernels = cs.kernels;
         info->cached = cs.cached;
         info->compile_seconds = cs.seconds;
-        info->device_bytes = e->arena_bytes;
+        info->device_bytes = planned;
     }
     return SN_OK;
+}
+
+const sn_cu_program *sn_cuda_plan_program(const sn_plan *plan) {
+    if (!plan->dev || plan->dev_free != exec_free) return NULL;
+    return &((const sn_cuda_exec *)plan->dev)->prog;
 }

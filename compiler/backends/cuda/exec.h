@@ -38,4 +38,8 @@ typedef struct sn_cuda_plan_info {
 sn_code sn_cuda_plan(const sn_graph *g, const sn_groups *gs, sn_cu_precision precision,
                      sn_plan *plan, sn_cuda_plan_info *info, sn_status *st);
 
+/* The CUDA program behind a plan made by sn_cuda_plan (NULL for any other plan): its
+ * kernels, templates and steps, for tests and reports. */
+const sn_cu_program *sn_cuda_plan_program(const sn_plan *plan);
+
 #endif

@@ -18,8 +18,49 @@ typedef struct lower {
     const sn_cu_options *o;
     sn_cu_program *p;
     sn_status *st;
-    int *tbuf; /* tensor -> buffer */
+    int *tbuf;     /* tensor -> buffer */
+    int quantized; /* the graph has quantizers, ternary weights or threshold units */
 } lower;
+
+/* ---- where reduced precision applies --------------------------------------------------- */
+
+/* Whether tensor t holds values that TF32 and BF16 represent exactly: quantizer levels,
+ * spikes and spike counts, ternary or whole-number weights (small dyadic numbers), or a
+ * pooling or view of such values. */
+static int exact_operand(const sn_graph *g, int t, int depth) {
+    const sn_tensor *x = &g->tensors[t];
+    if (x->producer < 0 || depth > 64) return 0;
+    const sn_node *n = &g->nodes[x->producer];
+    switch (n->op) {
+    case SN_OP_QUANT:
+    case SN_OP_TERNARY:
+    case SN_OP_THRESHOLD:
+    case SN_OP_NEURON:
+    case SN_OP_ENCODE_POISSON:
+    case SN_OP_SPIKE_DROP:
+        return 1;
+    case SN_OP_MAXPOOL:
+    case SN_OP_FLATTEN:
+    case SN_OP_DROPOUT: /* identity at evaluation; training graphs are not exact anyway */
+        return !g->training && exact_operand(g, n->in[0], depth + 1);
+    default:
+        return 0;
+    }
+}
+
+/* Tensor cores for a GEMM of weights w and input x (graph tensors; -1: a gradient, never
+ * exact)? Every GEMM when the precision asks for them, except in quantized networks: there
+ * a GEMM runs on tensor cores only when both operands are exact in the reduced format (a
+ * ternary or whole-number weight times quantized activations or spikes), since rounding a
+ * float operand moves pre-activations across the quantizer's decision points, which changes
+ * levels and predictions, not just the last digits. Such networks thus keep their
+ * full-precision first layer and float-weight classifiers in fp32 under every precision. */
+static int use_tensor_cores(const lower *L, int w, int x, int w_int) {
+    if (L->o->precision == SN_CU_FP32) return 0;
+    if (!L->quantized) return 1;
+    int wexact = w_int || (w >= 0 && exact_operand(L->g, w, 0));
+    return wexact && x >= 0 && exact_operand(L->g, x, 0);
+}
 
 /* A fused elementwise chain and the operands it reads. */
 #define EPI_MAX 8
@@ -204,6 +245,16 @@ static sn_cu_step *launch(lower *L, const char *name, int kernel, uint64_t gx, u
     return s;
 }
 
+/* The block size of the reduction templates (bn_train_stats.cu, bn_bwd_reduce.cu,
+ * chan_sum.cu, ternary_absmean.cu): rendered into them (their shared scratch and reduction
+ * tree) and used to launch them, from this one constant. */
+#define REDUCE_THREADS 256
+
+/* One thread adding parts[0 .. n) in order and storing through `finish` (ordered_sum.cu):
+ * the deterministic last step of multi-block reductions. */
+static sn_cu_step *ordered_sum(lower *L, const char *name, int parts, int64_t n, const char *out_t,
+                               int out, const char *finish);
+
 /* Blocks of 256 for a grid-stride loop over n elements. */
 static uint64_t ew_blocks(int64_t n) {
     uint64_t b = (uint64_t)((n + 255) / 256);
@@ -252,13 +303,13 @@ static int eltwise(lower *L, const char *name, int x, int y, int64_t n, int C, i
     return 0;
 }
 
-/* Inference batch norm as a per-channel scale / shift (a prep kernel); with a bias, the
- * bias is folded into the shift. Sets e's p0 / p1 and pushes the affine op. */
+/* Inference batch norm: a prep kernel computes the constants of the shared "normalize"
+ * definition (bn_fold.cu); the epilogue adds the layer's bias, if any (p0), then
+ * normalizes (p1, or p0 without a bias). */
 static int bn_fold(lower *L, const sn_node *bn, int bias, epi *e) {
     int C = (int)L->g->tensors[bn->in[1]].shape.d[0];
-    int scale = temp_buf(L, bn->name, "bn_scale", (int64_t)C * 4);
-    int shift = temp_buf(L, bn->name, "bn_shift", (int64_t)C * 4);
-    if (scale < 0 || shift < 0) return -1;
+    int bnp = temp_buf(L, bn->name, "bn_params", (int64_t)C * 16);
+    if (bnp < 0) return -1;
     sn_cu_slots s;
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "C", C);
@@ -269,15 +320,18 @@ static int bn_fold(lower *L, const sn_node *bn, int bias, epi *e) {
     arg_buf(&a, "beta", L->tbuf[bn->in[2]]);
     arg_buf(&a, "mean", L->tbuf[bn->in[3]]);
     arg_buf(&a, "var", L->tbuf[bn->in[4]]);
-    arg_buf(&a, "bias", bias);
-    arg_buf(&a, "scale", scale);
-    arg_buf(&a, "shift", shift);
+    arg_buf(&a, "bnp", bnp);
     sn_cu_step *st = launch(L, bn->name, k, (uint64_t)(C + 255) / 256, 1, 256, &a);
     if (!st) return -1;
     st->prep = !L->g->training;
-    e->p0 = scale;
-    e->p1 = shift;
-    return epi_push(L, e, sn_ew_affine(), bn->name);
+    if (bias >= 0) {
+        e->p0 = bias;
+        if (epi_push(L, e, sn_ew_bias(), bn->name)) return -1;
+        e->p1 = bnp;
+        return epi_push(L, e, sn_ew_normalize(1), bn->name);
+    }
+    e->p0 = bnp;
+    return epi_push(L, e, sn_ew_normalize(0), bn->name);
 }
 
 /* Appends the elementwise members (relu, quant, evaluation dropout) of a group. */
@@ -327,7 +381,7 @@ static void gemm_free(gemm *G) {
 
 /* Renders and launches an implicit GEMM: a, b are the gather operands, y the output. */
 static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, int a, int b, int y,
-                       const epi *e) {
+                       const epi *e, int tc) {
     sn_strbuf code;
     sn_sb_init(&code);
     if (render_epi(L, e, "m", "aux[oi]", "            ", &code)) {
@@ -350,7 +404,6 @@ static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, in
         return -1;
     }
 
-    int tc = L->o->precision != SN_CU_FP32;
     sn_cu_slots s;
     sn_cu_slots_init(&s);
     sn_cu_slot(&s, "IDX", "%s", G->span < ((int64_t)1 << 31) ? "int" : "i64");
@@ -389,6 +442,7 @@ static int gemm_kernel(lower *L, const char *what, const char *name, gemm *G, in
     sn_cu_step *st = launch(L, name, k, gx, (unsigned)gy, tc ? 128 : 256, &av);
     if (!st) return -1;
     st->macs = G->M * G->NCOL * G->K;
+    st->tensor_cores = tc;
     return 0;
 }
 
@@ -582,7 +636,8 @@ static int anchor_epilogue(lower *L, const sn_group *grp, epi *e, const sn_node 
 }
 
 static sn_cu_step *sgemm(lower *L, const char *name, int transa, int transb, int64_t m, int64_t n,
-                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc);
+                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc,
+                         int tc);
 
 /* The unfused baseline (fusion off): im2col, one cuBLAS GEMM, back to NCHW, then the
  * conv's own epilogue (its bias) as an elementwise kernel. */
@@ -605,7 +660,8 @@ static sn_code conv_im2col(lower *L, const sn_node *n, const sn_conv_params *cp,
     arg_buf(&a, "col", col);
     if (!launch(L, n->name, k, ew_blocks(K * NP), 1, 256, &a)) return L->st->code;
     /* z [O][NP] row-major = C (NP x O) column-major = col^T (NP x K) W^T (K x O) */
-    sn_cu_step *g = sgemm(L, n->name, 0, 0, NP, cp->O, K, col, NP, L->tbuf[n->in[1]], K, z, NP);
+    sn_cu_step *g = sgemm(L, n->name, 0, 0, NP, cp->O, K, col, NP, L->tbuf[n->in[1]], K, z, NP,
+                          use_tensor_cores(L, n->in[1], n->in[0], n->a.int_weights));
     if (!g) return L->st->code;
     sn_cu_slots_init(&s);
     sn_cu_slot_i64(&s, "N", (long long)cp->N);
@@ -653,8 +709,9 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
             G.pool_finish = "        acc = (float)(pool_sum / TAPS);";
         }
     }
-    int rc =
-        gemm_kernel(L, "conv", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], conv_out, &e);
+    int tc = use_tensor_cores(L, n->in[1], n->in[0], n->a.int_weights);
+    int rc = gemm_kernel(L, "conv", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], conv_out,
+                         &e, tc);
     gemm_free(&G);
     if (rc) return L->st->code;
     if (pool && !fuse_pool) {
@@ -669,7 +726,8 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
  * transposed to cuBLAS, so a linear layer Y[N][M] = X[N][K] W[M][K]^T is C = Y^T with
  * op(A) = W (A = W stored, transposed) and op(B) = X^T (B = X stored). */
 static sn_cu_step *sgemm(lower *L, const char *name, int transa, int transb, int64_t m, int64_t n,
-                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc) {
+                         int64_t k, int A, int64_t lda, int B, int64_t ldb, int C, int64_t ldc,
+                         int tc) {
     sn_cu_step *s = new_step(L, SN_CU_SGEMM, name);
     if (!s) return NULL;
     s->transa = transa;
@@ -686,6 +744,7 @@ static sn_cu_step *sgemm(lower *L, const char *name, int transa, int transb, int
     s->alpha = 1.0f;
     s->beta = 0.0f;
     s->macs = m * n * k;
+    s->tensor_cores = tc;
     return s;
 }
 
@@ -697,7 +756,7 @@ static sn_code lower_linear(lower *L, const sn_group *grp) {
     if (anchor_epilogue(L, grp, &e, NULL)) return L->st->code;
     int y = L->tbuf[grp->out];
     if (!sgemm(L, n->name, 1, 0, lp.M, lp.N, lp.K, L->tbuf[n->in[1]], lp.K, L->tbuf[n->in[0]], lp.K,
-               y, lp.M))
+               y, lp.M, use_tensor_cores(L, n->in[1], n->in[0], n->a.int_weights)))
         return L->st->code;
     if (e.n > 0 && eltwise(L, grp->name, y, y, lp.N * lp.M, lp.M, 1, &e, 0)) return L->st->code;
     return SN_OK;
@@ -740,9 +799,8 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         if (bn_fold(L, n, -1, &e)) return L->st->code;
         first = 1;
     } else if (n->op == SN_OP_BATCHNORM_TRAIN) {
-        int scale = temp_buf(L, n->name, "bn_scale", (int64_t)C * 4);
-        int shift = temp_buf(L, n->name, "bn_shift", (int64_t)C * 4);
-        if (scale < 0 || shift < 0) return L->st->code;
+        int bnp = temp_buf(L, n->name, "bn_params", (int64_t)C * 16);
+        if (bnp < 0) return L->st->code;
         sn_bn_params bp = sn_bn_params_of(g, n);
         sn_cu_slots s;
         sn_cu_slots_init(&s);
@@ -751,6 +809,7 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         sn_cu_slot_i64(&s, "HW", (long long)bp.HW);
         sn_cu_slot_f64(&s, "EPS", (double)bp.eps);
         sn_cu_slot_f64(&s, "MOMENTUM", (double)bp.momentum);
+        sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
         int k = add_kernel(L, "bn_train_stats.cu", "bnstats", n->name, &s);
         argv a = {0};
         static const char *const in_names[6] = {"x",           "gamma", "beta", "running_mean",
@@ -758,12 +817,10 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         for (int i = 0; i < 6; i++) arg_buf(&a, in_names[i], i < n->nin ? L->tbuf[n->in[i]] : -1);
         arg_buf(&a, "save_mean", L->tbuf[n->out[1]]);
         arg_buf(&a, "save_invstd", L->tbuf[n->out[2]]);
-        arg_buf(&a, "scale", scale);
-        arg_buf(&a, "shift", shift);
-        if (!launch(L, n->name, k, (uint64_t)bp.C, 1, 256, &a)) return L->st->code;
-        e.p0 = scale;
-        e.p1 = shift;
-        if (epi_push(L, &e, sn_ew_affine(), n->name)) return L->st->code;
+        arg_buf(&a, "bnp", bnp);
+        if (!launch(L, n->name, k, (uint64_t)bp.C, 1, REDUCE_THREADS, &a)) return L->st->code;
+        e.p0 = bnp;
+        if (epi_push(L, &e, sn_ew_normalize(0), n->name)) return L->st->code;
         first = 1;
     }
     for (int i = first; i < grp->nnodes; i++)
@@ -800,15 +857,16 @@ static sn_code lower_bwd_data(lower *L, const sn_group *grp) {
         gemm G;
         gemm_init(&G);
         gemm_conv_bwd_data(&G, &cp);
-        int rc =
-            gemm_kernel(L, "convbwd", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], dx, &e);
+        int rc = gemm_kernel(L, "convbwd", grp->name, &G, L->tbuf[n->in[1]], L->tbuf[n->in[0]], dx,
+                             &e, use_tensor_cores(L, n->in[1], -1, 0));
         gemm_free(&G);
         return rc ? L->st->code : SN_OK;
     }
     /* linear: dx[N][K] = dy[N][M] W[M][K]; column-major dx^T = W^T-as-stored dy^T */
     const sn_tensor *xt = &g->tensors[n->in[2]], *yt = &g->tensors[n->in[0]];
     int64_t N = sn_tensor_images(xt), K = xt->shape.d[xt->lead], M = yt->shape.d[yt->lead];
-    if (!sgemm(L, n->name, 0, 0, K, N, M, L->tbuf[n->in[1]], K, L->tbuf[n->in[0]], M, dx, K))
+    if (!sgemm(L, n->name, 0, 0, K, N, M, L->tbuf[n->in[1]], K, L->tbuf[n->in[0]], M, dx, K,
+               use_tensor_cores(L, n->in[1], -1, 0)))
         return L->st->code;
     if (e.n > 0 && eltwise(L, grp->name, dx, dx, N * K, (int)K, 1, &e, 0)) return L->st->code;
     return SN_OK;
@@ -820,11 +878,12 @@ static int chan_sum(lower *L, const char *name, int64_t N, int C, int64_t HW, in
     sn_cu_slot_i64(&s, "N", (long long)N);
     sn_cu_slot_i64(&s, "C", C);
     sn_cu_slot_i64(&s, "HW", (long long)HW);
+    sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
     int k = add_kernel(L, "chan_sum.cu", "chansum", name, &s);
     argv a = {0};
     arg_buf(&a, "x", x);
     arg_buf(&a, "y", y);
-    return launch(L, name, k, (uint64_t)C, 1, 256, &a) ? 0 : -1;
+    return launch(L, name, k, (uint64_t)C, 1, REDUCE_THREADS, &a) ? 0 : -1;
 }
 
 static void charge_reset(const sn_neuron_params *np, sn_cu_slots *s) {
@@ -884,6 +943,12 @@ static sn_code lower_neuron(lower *L, const sn_node *n, int bwd) {
         arg_buf(&a, "dspikes", L->tbuf[n->in[1]]);
         arg_buf(&a, "dx", L->tbuf[n->out[0]]);
         arg_buf(&a, "dvstate", -1);
+        int hbuf = temp_buf(L, n->name, "h", (int64_t)T * cnt * 4);
+        if (hbuf < 0) {
+            sn_cu_slots_free(&s);
+            return L->st->code;
+        }
+        arg_buf(&a, "hbuf", hbuf);
     } else {
         arg_buf(&a, "s", L->tbuf[n->out[0]]);
         arg_buf(&a, "hseq", -1);
@@ -927,10 +992,30 @@ static sn_code lower_loss(lower *L, const sn_node *n, int grad) {
     argv a = {0};
     arg_buf(&a, "logits", L->tbuf[n->in[0]]);
     arg_buf(&a, "labels", L->tbuf[n->in[1]]);
-    arg_buf(&a, "loss", grad ? -1 : L->tbuf[n->out[0]]);
     arg_buf(&a, "grad", grad ? L->tbuf[n->out[0]] : -1);
     arg_buf(&a, "rowloss", rows);
-    return launch(L, n->name, k, 1, 1, 256, &a) ? SN_OK : L->st->code;
+    if (!launch(L, n->name, k, ew_blocks(N), 1, 256, &a)) return L->st->code;
+    if (grad) return SN_OK;
+    /* the mean: rows added in order, as the reference does */
+    char finish[128], lit[64];
+    sn_cu_double_literal(ce ? (double)N : (double)N * (double)K, lit, sizeof lit);
+    sn_fmt(finish, sizeof finish, "    out[0] = (float)(total / %s);", lit);
+    return ordered_sum(L, n->name, rows, N, "float", L->tbuf[n->out[0]], finish) ? SN_OK
+                                                                                 : L->st->code;
+}
+
+static sn_cu_step *ordered_sum(lower *L, const char *name, int parts, int64_t n, const char *out_t,
+                               int out, const char *finish) {
+    sn_cu_slots s;
+    sn_cu_slots_init(&s);
+    sn_cu_slot_i64(&s, "N", (long long)n);
+    sn_cu_slot(&s, "OUT_T", "%s", out_t);
+    sn_cu_slot(&s, "FINISH", "%s", finish);
+    int k = add_kernel(L, "ordered_sum.cu", "sum", name, &s);
+    argv a = {0};
+    arg_buf(&a, "parts", parts);
+    arg_buf(&a, "out", out);
+    return launch(L, name, k, 1, 1, 1, &a);
 }
 
 static sn_code lower_optim(lower *L, const sn_node *n) {
@@ -980,18 +1065,30 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
     chan_dims(x, &C, &HW);
     switch (n->op) {
     case SN_OP_TERNARY: {
+        /* delta = FACTOR * mean |w|: per-block sums, then their ordered sum */
+        int64_t nparts = (cnt + 8 * REDUCE_THREADS - 1) / (8 * REDUCE_THREADS);
+        if (nparts > 1024) nparts = 1024;
+        int parts = add_buf(L, "", nparts * 8, SN_F64, -1, "temp");
         int delta = add_buf(L, "", 8, SN_F64, -1, "temp");
-        if (delta < 0) return L->st->code;
+        if (parts < 0 || delta < 0) return L->st->code;
+        sn_fmt(L->p->bufs[parts].name, sizeof L->p->bufs[parts].name, "%s.abs_sums", n->name);
         sn_fmt(L->p->bufs[delta].name, sizeof L->p->bufs[delta].name, "%s.delta", n->name);
         sn_cu_slots s;
         sn_cu_slots_init(&s);
         sn_cu_slot_i64(&s, "NUMEL", (long long)cnt);
-        sn_cu_slot_f64(&s, "FACTOR", (double)n->a.ternary_threshold);
+        sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
         int k = add_kernel(L, "ternary_absmean.cu", "ternmean", n->name, &s);
         argv a = {0};
         arg_buf(&a, "w", xb);
-        arg_buf(&a, "delta", delta);
-        sn_cu_step *st = launch(L, n->name, k, 1, 1, 256, &a);
+        arg_buf(&a, "parts", parts);
+        sn_cu_step *st = launch(L, n->name, k, (uint64_t)nparts, 1, REDUCE_THREADS, &a);
+        if (!st) return L->st->code;
+        st->prep = !g->training;
+        char finish[160], f[64], nl[64];
+        sn_cu_double_literal((double)n->a.ternary_threshold, f, sizeof f);
+        sn_cu_double_literal((double)cnt, nl, sizeof nl);
+        sn_fmt(finish, sizeof finish, "    out[0] = %s * (total / %s);", f, nl);
+        st = ordered_sum(L, n->name, parts, nparts, "double", delta, finish);
         if (!st) return L->st->code;
         st->prep = !g->training;
         sn_cu_slots_init(&s);
@@ -1172,13 +1269,14 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
             int k;
             sn_cu_step *st;
             if (pass == 0) {
+                sn_cu_slot_i64(&s, "THREADS", REDUCE_THREADS);
                 k = add_kernel(L, "bn_bwd_reduce.cu", "bnbwdsum", n->name, &s);
                 arg_buf(&a, "save_mean", L->tbuf[n->in[3]]);
                 arg_buf(&a, "save_invstd", L->tbuf[n->in[4]]);
                 arg_buf(&a, "dgamma", n->nout > 1 ? L->tbuf[n->out[1]] : -1);
                 arg_buf(&a, "dbeta", n->nout > 2 ? L->tbuf[n->out[2]] : -1);
                 arg_buf(&a, "sums", sums);
-                st = launch(L, n->name, k, (uint64_t)bp.C, 1, 256, &a);
+                st = launch(L, n->name, k, (uint64_t)bp.C, 1, REDUCE_THREADS, &a);
             } else {
                 k = add_kernel(L, "bn_bwd_dx.cu", "bnbwd", n->name, &s);
                 arg_buf(&a, "gamma", L->tbuf[n->in[2]]);
@@ -1201,7 +1299,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         gemm_conv_bwd_weight(&G, &cp);
         epi e;
         epi_init(&e);
-        int rc = gemm_kernel(L, "convwgrad", n->name, &G, L->tbuf[n->in[1]], xb, yb, &e);
+        int rc = gemm_kernel(L, "convwgrad", n->name, &G, L->tbuf[n->in[1]], xb, yb, &e,
+                             use_tensor_cores(L, -1, n->in[0], 0));
         gemm_free(&G);
         if (rc) return L->st->code;
         if (n->a.has_bias && n->nout > 1 &&
@@ -1214,7 +1313,8 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         /* dW[M][K] = dy^T x: column-major dW^T (K x M) = x^T-as-stored (K x N) dy (N x M) */
         const sn_tensor *yt = &g->tensors[n->in[1]];
         int64_t N = sn_tensor_images(x), K = x->shape.d[x->lead], M = yt->shape.d[yt->lead];
-        if (!sgemm(L, n->name, 0, 1, K, M, N, xb, K, L->tbuf[n->in[1]], M, yb, K))
+        if (!sgemm(L, n->name, 0, 1, K, M, N, xb, K, L->tbuf[n->in[1]], M, yb, K,
+                   use_tensor_cores(L, -1, n->in[0], 0)))
             return L->st->code;
         if (n->a.has_bias && n->nout > 1 &&
             chan_sum(L, n->name, N, (int)M, 1, L->tbuf[n->in[1]], L->tbuf[n->out[1]]))
@@ -1256,8 +1356,12 @@ sn_code sn_cuda_lower(const sn_graph *g, const sn_groups *gs, const sn_cu_option
     p->training = g->training;
     p->batch = g->batch;
     p->T = g->T;
-    lower L = {g, o, p, st, sn_calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof(int))};
+    lower L = {g, o, p, st, sn_calloc((size_t)(g->ntensors ? g->ntensors : 1), sizeof(int)), 0};
     if (!L.tbuf) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    for (int i = 0; i < g->nnodes; i++) {
+        sn_op op = g->nodes[i].op;
+        L.quantized |= op == SN_OP_QUANT || op == SN_OP_TERNARY || op == SN_OP_THRESHOLD;
+    }
     for (int t = 0; t < g->ntensors; t++) {
         const sn_tensor *x = &g->tensors[t];
         int64_t bytes = sn_shape_numel(&x->shape) * (int64_t)sn_dtype_size(x->dtype);

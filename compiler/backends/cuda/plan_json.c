@@ -30,7 +30,8 @@ static void buf_ref(sn_strbuf *o, const sn_cu_program *p, int b) {
         sn_sb_json_str(o, p->bufs[b].name);
 }
 
-void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *o) {
+void sn_cu_program_json(const sn_cu_program *p, const sn_cu_memplan *m, const char *arch,
+                        sn_strbuf *o) {
     sn_sb_puts(o, "{\n  \"format\": \"snnc-cuda-plan-1\",\n  \"model\": ");
     sn_sb_json_str(o, p->model);
     sn_sb_puts(o, ",\n  \"arch\": ");
@@ -48,7 +49,13 @@ void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *o) 
     buf_ref(o, p, p->label_buf);
     sn_sb_puts(o, ", \"loss\": ");
     buf_ref(o, p, p->loss_buf);
-    sn_sb_puts(o, "},\n  \"buffers\": [\n");
+    sn_sb_puts(o, "},\n");
+    if (m)
+        sn_sb_printf(o,
+                     "  \"memory\": {\"arena_bytes\": %lld, \"buffer_bytes\": %lld, "
+                     "\"reuse\": \"buffers with disjoint lifetimes share arena space\"},\n",
+                     (long long)m->arena_bytes, (long long)m->sum_bytes);
+    sn_sb_puts(o, "  \"buffers\": [\n");
     for (int i = 0; i < p->nbufs; i++) {
         const sn_cu_buffer *b = &p->bufs[i];
         sn_sb_puts(o, "    {\"name\": ");
@@ -60,6 +67,8 @@ void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *o) 
             buf_ref(o, p, b->alias_of);
         }
         if (!b->used) sn_sb_puts(o, ", \"unused\": true");
+        if (m && m->offset[i] >= 0)
+            sn_sb_printf(o, ", \"arena_offset\": %lld", (long long)m->offset[i]);
         sn_sb_printf(o, "}%s\n", i + 1 < p->nbufs ? "," : "");
     }
     sn_sb_puts(o, "  ],\n  \"kernels\": [\n");
@@ -98,6 +107,11 @@ void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *o) 
                 sn_sb_puts(o, "}");
             }
             sn_sb_puts(o, "]");
+            if (s->kernel >= 0 && strstr(p->kernels[s->kernel].tmpl, "igemm"))
+                sn_sb_printf(o, ", \"math\": \"%s\"",
+                             !s->tensor_cores             ? "fp32"
+                             : p->precision == SN_CU_BF16 ? "bf16"
+                                                          : "tf32");
             break;
         case SN_CU_SGEMM:
             sn_sb_printf(o,
@@ -106,7 +120,7 @@ void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *o) 
                          "\"math\": \"%s\", \"A\": ",
                          s->transa ? "T" : "N", s->transb ? "T" : "N", (long long)s->m,
                          (long long)s->n, (long long)s->k, (double)s->alpha, (double)s->beta,
-                         p->precision == SN_CU_FP32 ? "fp32" : "tf32");
+                         s->tensor_cores ? "tf32" : "fp32");
             buf_ref(o, p, s->A);
             sn_sb_printf(o, ", \"lda\": %lld, \"B\": ", (long long)s->lda);
             buf_ref(o, p, s->B);

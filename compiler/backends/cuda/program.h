@@ -17,6 +17,10 @@
 #define SN_CU_NAME_MAX 160
 #define SN_CU_MAX_ARGS 12
 
+/* The precision of GEMMs (convolutions and linear layers; everything else is fp32 or
+ * double). In networks with quantizers, ternary weights or threshold units, TF32/BF16 apply
+ * only to GEMMs whose operands the format holds exactly (see use_tensor_cores in lower.c);
+ * the others stay fp32. */
 typedef enum sn_cu_precision {
     SN_CU_FP32 = 0, /* fp32 FMA GEMMs (igemm_fp32.cu); cuBLAS in pedantic fp32 */
     SN_CU_TF32,     /* tensor cores, TF32 operands (igemm_tc.cu); cuBLAS TF32 */
@@ -84,6 +88,7 @@ typedef struct sn_cu_step {
     int A, B, C;
     float alpha, beta;
     int64_t macs;
+    int tensor_cores;   /* GEMMs: TF32/BF16 tensor cores (launch) or cuBLAS TF32 math (sgemm) */
     float beta1, beta2; /* Adam steps: for the bias corrections computed each step */
 } sn_cu_step;
 
@@ -113,8 +118,34 @@ sn_code sn_cuda_lower(const sn_graph *g, const sn_groups *gs, const sn_cu_option
                       sn_cu_program *p, sn_status *st);
 void sn_cu_program_free(sn_cu_program *p);
 
-/* cuda_plan.json: buffers, kernels (with their files under kernels/), steps with launch
- * shapes and arguments. `arch` is recorded as given. */
-void sn_cu_program_json(const sn_cu_program *p, const char *arch, sn_strbuf *out);
+/* ---- device memory (memplan.c) ----
+ * Activations, temporaries and kept tensors live in one arena; buffers whose lifetimes do
+ * not overlap share space (runtime/exec/memplan.h, as on the CPU). A lifetime is the span
+ * of the run's steps (preparation steps excluded, counted from 0) that use a buffer or a
+ * view of it; inputs are live from before the first step (-1), outputs, counters and kept
+ * tensors to after the last (nsteps), and whatever a preparation step writes throughout.
+ * Weights, optimizer state and views take no arena space. */
+int sn_cu_in_arena(const sn_cu_buffer *b);
+/* first[i], last[i] for every buffer (first > last: unused); keep (per buffer, may be NULL)
+ * marks tensors read after the run. *nsteps receives the number of run steps. */
+sn_code sn_cu_lifetimes(const sn_cu_program *p, const unsigned char *keep, int *first, int *last,
+                        int *nsteps);
+
+typedef struct sn_cu_memplan {
+    int64_t *offset;     /* per buffer: its arena offset (256-byte aligned), -1 for none */
+    int64_t arena_bytes; /* the arena: the most that is ever live at once */
+    int64_t sum_bytes;   /* every arena buffer apart (the arena without reuse) */
+} sn_cu_memplan;
+
+/* Plans the arena; reuse 0 gives every buffer its own space. */
+sn_code sn_cu_plan_memory(const sn_cu_program *p, const unsigned char *keep, int reuse,
+                          sn_cu_memplan *m, sn_status *st);
+void sn_cu_memplan_free(sn_cu_memplan *m);
+
+/* cuda_plan.json: buffers (with their arena offsets when m is not NULL), kernels (with
+ * their files under kernels/), steps with launch shapes and arguments, and the memory
+ * totals. `arch` is recorded as given. */
+void sn_cu_program_json(const sn_cu_program *p, const sn_cu_memplan *m, const char *arch,
+                        sn_strbuf *out);
 
 #endif
