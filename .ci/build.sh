@@ -11,7 +11,8 @@ ROOT=$PWD
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 need=()
-for pkg in cmake make gcc g++ pkg-config libyaml-dev llvm-dev clang libclang-rt-dev libhdf5-dev python3-numpy; do
+for pkg in cmake make gcc g++ pkg-config libyaml-dev llvm-dev clang libclang-rt-dev libhdf5-dev \
+  python3-numpy libopenmpi-dev openmpi-bin; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

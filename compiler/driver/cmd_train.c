@@ -13,7 +13,14 @@
  *
  * Every random choice (shuffling, augmentation, dropout masks, initialization) is a pure
  * function of the seed and the step, and the kernels reduce in a fixed order, so a run
- * resumed from any checkpoint repeats the uninterrupted run's losses exactly. */
+ * resumed from any checkpoint repeats the uninterrupted run's losses exactly.
+ *
+ * Under an MPI launcher (mpirun -np N snnc train ...) every rank runs this command on its
+ * part of each global batch (trainer.h); rank 0 alone writes the run directory, logs and
+ * progress, and its checkpoints are those of a single process (a run resumes with any N).
+ * Failures that any rank may meet alone (its data, its files, compiling) are agreed on at
+ * the end of each setup phase, so every rank stops with one message; a rank that fails
+ * during training ends the whole job (sn_comm_abort) rather than leave the others waiting. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -27,6 +34,7 @@
 #include "../../runtime/core/json.h"
 #include "../../runtime/core/util.h"
 #include "../../runtime/data/loader.h"
+#include "../../runtime/dist/comm.h"
 #include "../../runtime/train/checkpoint.h"
 #include "../../runtime/train/report.h"
 #include "commands.h"
@@ -51,7 +59,12 @@ static const sn_cmd train_cmd = {
         "the run is interrupted (Ctrl-C or SIGTERM finish the current step first); --resume\n"
         "continues from last.safetensors and repeats the uninterrupted run's losses exactly.\n"
         "A loss that becomes NaN or infinite stops the run (exit 1); last.safetensors keeps\n"
-        "the last good weights.",
+        "the last good weights.\n"
+        "Data-parallel: `mpirun -np N snnc train ...` (or mpiexec, srun) trains on N ranks, each\n"
+        "taking its part of every global batch (train.batch_size); gradients are summed over\n"
+        "the ranks (NCCL on GPUs with --target cuda, one GPU per rank), rank 0 writes the run\n"
+        "directory, and its checkpoints resume with any number of ranks. train.sync_bn: true\n"
+        "normalizes batch norm over the global batch.",
     .min_pos = 0,
     .max_pos = 1,
     .opts =
@@ -80,7 +93,14 @@ static const sn_cmd train_cmd = {
             {"--fusion", "on|off", "fuse ops into kernels (default on; cpu target)", 0},
             {"--seed", "S", "seed for init, shuffling, augmentation, dropout (default: train.seed)",
              0},
-            {"--threads", "N", "worker threads (default: all cores)", 0},
+            {"--threads", "N",
+             "worker threads (default: all cores; under mpirun, the cores over the ranks on "
+             "the host)",
+             0},
+            {"--bucket-mb", "MB",
+             "under mpirun: gradients are summed over the ranks in buckets of about MB "
+             "megabytes (default 4)",
+             0},
             {"--quiet", NULL, "no progress line (epoch summaries are still printed)", 0},
             {"--set", "KEY=VALUE", "override a YAML field (not with --resume)", 1},
         },
@@ -112,6 +132,13 @@ typedef struct run {
     int64_t ckpt_every;
     double best;
     int quiet, tty;
+    int collective_error; /* the failure happened on every rank alike (no abort needed) */
+    /* time inside training steps (forward, backward, gradient sums, optimizer): all of them,
+     * the first (warm-up) alone, and how many (the "end" log event reports them) */
+    double step_seconds, first_step_seconds;
+    int64_t steps_timed;
+    sn_comm *comm; /* the job's ranks (a "self" communicator in a single process) */
+    int rank0;     /* this process writes files and prints */
 } run;
 
 static void path_in(const run *r, char *dst, size_t n, const char *name) {
@@ -119,7 +146,7 @@ static void path_in(const run *r, char *dst, size_t n, const char *name) {
 }
 
 static sn_code log_event(run *r, const char *event, const char *fields, sn_status *st) {
-    return sn_jsonl_event(r->log, event, fields, st);
+    return r->log ? sn_jsonl_event(r->log, event, fields, st) : SN_OK;
 }
 
 static sn_opt_state opt_state(run *r) {
@@ -144,6 +171,9 @@ static sn_code save_ckpt(run *r, const char *name, sn_status *st) {
     m.best = r->best;
     sn_strlcpy(m.model, r->spec.name, sizeof m.model);
     sn_opt_state o = opt_state(r);
+    /* every rank must hold rank 0's weights, which rank 0 writes */
+    if (sn_trainer_check_ranks(&r->tr, st)) return st->code;
+    if (!r->rank0) return SN_OK;
     /* weights a GPU plan trained are copied back first */
     if (sn_plan_sync_weights(&r->tr.tp, st) || sn_checkpoint_save(path, &r->tr.w, &o, &m, st))
         return st->code;
@@ -169,6 +199,7 @@ static void fmt_duration(char *dst, size_t n, double s) {
 /* ---- plots, redrawn from the CSV files after every epoch ---- */
 
 static sn_code draw_plots(run *r, sn_status *st) {
+    if (!r->rank0) return SN_OK;
     char path[2304], csv[2304];
     path_in(r, csv, sizeof csv, "steps.csv");
     static const char *const sc[] = {"step", "loss", "lr"};
@@ -329,6 +360,7 @@ static sn_code resume_data(run *r, const sn_args *a, sn_status *st) {
 }
 
 static sn_code open_tables(run *r, int resume, sn_status *st) {
+    if (!r->rank0) return SN_OK;
     char path[2304];
     static const char *const sc[] = {"step", "epoch", "loss", "lr", "accuracy"};
     static const char *const ec[] = {"epoch",     "train_loss", "train_acc",
@@ -354,7 +386,7 @@ static sn_code epoch_so_far(run *r, int64_t epoch, double *loss, double *acc, in
                             sn_status *st) {
     *loss = *acc = 0;
     *n = 0;
-    if (r->tr.step % r->spe == 0) return SN_OK;
+    if (r->tr.step % r->spe == 0 || !r->rank0) return SN_OK;
     char path[2304];
     path_in(r, path, sizeof path, "steps.csv");
     static const char *const c3[] = {"step", "loss", "accuracy"};
@@ -438,12 +470,13 @@ static sn_code end_epoch(run *r, int64_t epoch, double loss_sum, double acc_sum,
     double t1 = er.n ? 100.0 * (double)er.correct1 / (double)er.n : 0;
     double tk = er.n ? 100.0 * (double)er.correctk / (double)er.n : 0;
     double row[6] = {(double)epoch + 1, tl, 100.0 * ta, t1, tk, seconds};
-    if (sn_csv_row(r->epochs_csv, row, st)) return st->code;
+    if (r->rank0 && sn_csv_row(r->epochs_csv, row, st)) return st->code;
     int improved = t1 > r->best;
-    printf("epoch %lld/%lld: train loss %.4f acc %.2f%% | %s top-1 %.2f%% top-%d %.2f%% | %.1f "
-           "s%s\n",
-           (long long)epoch + 1, (long long)r->epochs, tl, 100.0 * ta, r->eval_name, t1, r->topk,
-           tk, seconds, improved ? " (best)" : "");
+    if (r->rank0)
+        printf("epoch %lld/%lld: train loss %.4f acc %.2f%% | %s top-1 %.2f%% top-%d %.2f%% | %.1f "
+               "s%s\n",
+               (long long)epoch + 1, (long long)r->epochs, tl, 100.0 * ta, r->eval_name, t1,
+               r->topk, tk, seconds, improved ? " (best)" : "");
     fflush(stdout);
     char f[512];
     sn_fmt(f, sizeof f,
@@ -470,6 +503,7 @@ static sn_code train_loop(run *r, int *interrupted, sn_status *st) {
     p.steps0 = r->tr.step;
     p.last_print = 0;
     int64_t last_ckpt = r->tr.step;
+    int stop = 0; /* some rank was asked to stop (Ctrl-C, SIGTERM): agreed in each step */
     while (r->tr.step < r->total_steps) {
         int64_t epoch = r->tr.step / r->spe, b0 = r->tr.step % r->spe;
         double loss_sum, acc_sum;
@@ -488,11 +522,18 @@ static sn_code train_loop(run *r, int *interrupted, sn_status *st) {
             double loss;
             int64_t correct;
             double ts = sn_now();
+            r->tr.stop_request = g_signal != 0;
             if (sn_trainer_step(&r->tr, x, y, lr, &loss, &correct, st)) return st->code;
-            p.compute_s += sn_now() - ts;
-            p.images += (double)n;
-            double acc = (double)correct / (double)n;
-            if (!isfinite(loss)) {
+            double step_s = sn_now() - ts;
+            p.compute_s += step_s;
+            if (r->steps_timed++ == 0) r->first_step_seconds = step_s;
+            r->step_seconds += step_s;
+            p.images += (double)r->tr.gbatch;
+            double acc = (double)correct / (double)r->tr.gbatch;
+            /* several ranks stop together after the step some rank was signalled in */
+            stop = r->comm->size > 1 ? r->tr.stop_agreed : g_signal != 0;
+            if (!isfinite(loss)) { /* the global loss: every rank stops here */
+                r->collective_error = 1;
                 clear_progress(r);
                 char f[256];
                 sn_fmt(
@@ -513,13 +554,13 @@ static sn_code train_loop(run *r, int *interrupted, sn_status *st) {
                                (long long)last_ckpt);
             }
             double row[5] = {(double)r->tr.step, (double)epoch + 1, loss, lr, acc};
-            if (sn_csv_row(r->steps_csv, row, st)) return st->code;
+            if (r->rank0 && sn_csv_row(r->steps_csv, row, st)) return st->code;
             loss_sum += loss;
             acc_sum += acc;
             nsteps++;
             show_progress(r, &p, epoch, b + 1, loss, acc, b + 1 == r->spe);
             int epoch_done = b + 1 == r->spe;
-            if (g_signal && !epoch_done) {
+            if (stop && !epoch_done) {
                 clear_progress(r);
                 if (save_ckpt(r, "last.safetensors", st)) return st->code;
                 *interrupted = 1;
@@ -534,7 +575,7 @@ static sn_code train_loop(run *r, int *interrupted, sn_status *st) {
             clear_progress(r);
             if (end_epoch(r, epoch, loss_sum, acc_sum, nsteps, sn_now() - te0, st)) return st->code;
             last_ckpt = r->tr.step;
-            if (g_signal && r->tr.step < r->total_steps) {
+            if (stop && r->tr.step < r->total_steps) {
                 *interrupted = 1;
                 return SN_OK;
             }
@@ -549,9 +590,10 @@ static sn_code train_loop(run *r, int *interrupted, sn_status *st) {
             return st->code;
         clear_progress(r);
         double t1 = er.n ? 100.0 * (double)er.correct1 / (double)er.n : 0;
-        printf("step %lld (mid-epoch %lld): %s top-1 %.2f%% top-%d %.2f%%\n", (long long)r->tr.step,
-               (long long)(r->tr.step / r->spe) + 1, r->eval_name, t1, r->topk,
-               er.n ? 100.0 * (double)er.correctk / (double)er.n : 0.0);
+        if (r->rank0)
+            printf("step %lld (mid-epoch %lld): %s top-1 %.2f%% top-%d %.2f%%\n",
+                   (long long)r->tr.step, (long long)(r->tr.step / r->spe) + 1, r->eval_name, t1,
+                   r->topk, er.n ? 100.0 * (double)er.correctk / (double)er.n : 0.0);
         if (save_ckpt(r, "last.safetensors", st) || draw_plots(r, st)) return st->code;
     }
     return SN_OK;
@@ -568,13 +610,120 @@ static void run_free(run *r) {
     sn_spec_free(&r->spec);
 }
 
-static int run_train(const sn_args *a) {
+/* 64-bit hash of a dataset's images and labels */
+static uint64_t hash_data(uint64_t h, const sn_dataset *ds) {
+    size_t bytes = (size_t)ds->n * (size_t)ds->c * (size_t)ds->h * (size_t)ds->w, k = 0;
+    for (; k + 8 <= bytes; k += 8) {
+        uint64_t v;
+        memcpy(&v, ds->pixels + k, 8);
+        h = (h ^ v) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    h = sn_hash64(h, ds->pixels + k, bytes - k);
+    return sn_hash64(h, ds->labels, (size_t)ds->n * sizeof *ds->labels);
+}
+
+/* Every rank must train the same model on the same data with the same options: a hash of
+ * each (the resolved model without its file and data paths, which may differ between
+ * hosts; the images and labels; the options that shape the run), compared with rank 0's.
+ * Every rank reaches the same verdict. */
+static sn_code check_same_job(run *r, const int64_t *opts, int nopts, sn_status *st) {
+    sn_comm *c = r->comm;
+    if (c->size == 1) return SN_OK;
+    char path[sizeof r->spec.data.path], src[sizeof r->spec.source_path];
+    memcpy(path, r->spec.data.path, sizeof path);
+    memcpy(src, r->spec.source_path, sizeof src);
+    r->spec.data.path[0] = r->spec.source_path[0] = '\0';
+    sn_strbuf sb;
+    sn_sb_init(&sb);
+    sn_spec_print_yaml(&r->spec, &sb);
+    memcpy(r->spec.data.path, path, sizeof path);
+    memcpy(r->spec.source_path, src, sizeof src);
+    uint64_t mine[3] = {sn_hash_str(SN_HASH_INIT, sn_sb_cstr(&sb)),
+                        hash_data(hash_data(SN_HASH_INIT, &r->train), &r->test),
+                        sn_hash64(SN_HASH_INIT, opts, (size_t)nopts * sizeof *opts)};
+    sn_sb_free(&sb);
+    uint64_t *all = sn_calloc((size_t)c->size * 3, sizeof *all);
+    if (!all) sn_comm_abort(c, SN_ERR_RUNTIME);
+    if (sn_comm_allgather(c, mine, all, sizeof mine, st)) {
+        free(all);
+        return st->code;
+    }
+    static const char *const what[3] = {
+        "model (the resolved YAML with every --set applied)",
+        "data (the training and test images and labels)",
+        ("options (--batch, --steps, --epochs, --limit-*, --holdout, --topk, --checkpoint-every, "
+         "--target, --fusion, --resume)")};
+    for (int k = 0; k < 3; k++) {
+        int bad = 0;
+        char ranks[256] = "";
+        for (int q = 1; q < c->size; q++)
+            if (all[3 * q + k] != all[k]) {
+                if (bad++ < 8) {
+                    size_t l = strlen(ranks);
+                    snprintf(ranks + l, sizeof ranks - l, "%s%d", l ? ", " : "", q);
+                }
+            }
+        if (bad)
+            sn_fail(st, SN_ERR_INPUT,
+                    "the ranks of this job do not train the same thing: the %s of rank%s %s%s "
+                    "differ%s from rank 0's. Start every rank with the same command, model and "
+                    "data.",
+                    what[k], bad > 1 ? "s" : "", ranks, bad > 8 ? ", ..." : "", bad > 1 ? "" : "s");
+    }
+    free(all);
+    return st->code;
+}
+
+/* One GPU per rank: the local rank's entry of $CUDA_VISIBLE_DEVICES (or GPU number
+ * local rank) becomes the only visible one, before the CUDA driver is loaded. */
+static void bind_gpu(const sn_comm *c) {
+    const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+    char pick[64];
+    if (vis && *vis) {
+        int n = 1;
+        for (const char *p = vis; *p; p++) n += *p == ',';
+        int want = c->local_rank % n, k = 0;
+        const char *p = vis;
+        while (k < want && (p = strchr(p, ',')) != NULL) {
+            p++;
+            k++;
+        }
+        size_t len = p ? strcspn(p, ",") : 0;
+        if (!p || len == 0 || len >= sizeof pick) return;
+        memcpy(pick, p, len);
+        pick[len] = '\0';
+    } else {
+        snprintf(pick, sizeof pick, "%d", c->local_rank);
+    }
+    setenv("CUDA_VISIBLE_DEVICES", pick, 1);
+}
+
+/* Prints a failure: "snnc train: error: rank R/N on HOST: ..." in a job of several ranks. */
+static int report(const run *r, const sn_status *st) {
+    if (!r->comm || r->comm->size == 1 || st->code == SN_OK) return sn_report("train", st);
+    sn_status ps;
+    sn_status_init(&ps);
+    sn_fail(&ps, st->code, "%s%s", sn_comm_prefix(r->comm), st->msg);
+    return sn_report("train", &ps);
+}
+
+static int train_ranks(const sn_args *a, sn_comm *comm) {
     sn_status st;
     sn_status_init(&st);
-    int64_t epochs_opt, steps_opt, batch_opt, limit_train, limit_test, topk, seed, threads, every,
-        holdout;
-    sn_target target;
-    int fusion;
+    int print = 1, in_loop = 0;
+    int64_t epochs_opt = 0, steps_opt = 0, batch_opt = 0, limit_train = 0, limit_test = 0, topk = 5,
+            seed = 0, threads = 0, every = 0, holdout = 0, bucket_mb = 0;
+    sn_target target = SN_TARGET_CPU;
+    int fusion = 1;
+    int interrupted = 0;
+    run *r = sn_calloc(1, sizeof *r);
+    if (!r) {
+        sn_fail(&st, SN_ERR_RUNTIME, "out of memory");
+        return sn_report("train", &st);
+    }
+    r->comm = comm;
+    r->rank0 = comm->rank == 0;
     if (sn_args_int(a, "--epochs", 0, 1, 1000000, &epochs_opt, &st) ||
         sn_args_int(a, "--steps", 0, 1, INT64_MAX / 4, &steps_opt, &st) ||
         sn_args_int(a, "--batch", 0, 1, 1 << 16, &batch_opt, &st) ||
@@ -585,28 +734,27 @@ static int run_train(const sn_args *a) {
         sn_args_int(a, "--seed", 0, 0, INT64_MAX, &seed, &st) ||
         sn_args_int(a, "--threads", 0, 0, 1024, &threads, &st) ||
         sn_args_int(a, "--checkpoint-every", 0, 1, INT64_MAX, &every, &st) ||
+        sn_args_int(a, "--bucket-mb", 4, 1, 1024, &bucket_mb, &st) ||
         sn_session_target(a, &target, &fusion, &st))
-        return sn_report("train", &st);
-    run *r = sn_calloc(1, sizeof *r);
-    if (!r) {
-        sn_fail(&st, SN_ERR_RUNTIME, "out of memory");
-        return sn_report("train", &st);
-    }
+        goto fail;
     const char *resume = sn_args_str(a, "--resume", NULL);
     r->topk = (int)topk;
     r->limit_test = limit_test;
     r->holdout = holdout;
     r->ckpt_every = every;
     r->best = -1;
-    r->quiet = sn_args_has(a, "--quiet");
+    r->quiet = sn_args_has(a, "--quiet") || !r->rank0; /* rank 0 shows the progress */
     r->tty = sn_stderr_is_tty();
-    int interrupted = 0;
     const char *const *sets = NULL;
     int nsets = sn_args_all(a, "--set", &sets);
+    if (threads == 0 && comm->size > 1) { /* the host's cores shared by its ranks */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = ncpu > comm->local_size ? ncpu / comm->local_size : 1;
+    }
 
     if (sn_args_has(a, "--epochs") && sn_args_has(a, "--steps")) {
         sn_fail(&st, SN_ERR_INPUT, "give --epochs or --steps, not both");
-        goto done;
+        goto fail;
     }
     if (resume) {
         if (a->npos != 0 || nsets > 0 || sn_args_has(a, "--init") || sn_args_has(a, "--out") ||
@@ -618,23 +766,23 @@ static int run_train(const sn_args *a) {
                     "with --init "
                     "%s/last.safetensors to change them)",
                     resume);
-            goto done;
+            goto fail;
         }
         sn_strlcpy(r->dir, resume, sizeof r->dir);
         char yp[2304];
         path_in(r, yp, sizeof yp, "model.yaml");
         if (!sn_file_exists(yp)) {
             sn_fail(&st, SN_ERR_INPUT, "%s: not a run directory (no model.yaml)", resume);
-            goto done;
+            goto fail;
         }
-        if (sn_spec_load(yp, NULL, 0, &r->spec, &st)) goto done;
+        if (sn_spec_load(yp, NULL, 0, &r->spec, &st)) goto fail;
     } else {
         if (a->npos != 1) {
             sn_fail(&st, SN_ERR_INPUT,
                     "give a MODEL.yaml or --resume RUNDIR (see snnc train --help)");
-            goto done;
+            goto fail;
         }
-        if (sn_session_spec(a, &r->spec, &st)) goto done;
+        if (sn_session_spec(a, &r->spec, &st)) goto fail;
         if (sn_args_has(a, "--seed")) r->spec.train.seed = (uint64_t)seed;
         if (batch_opt) r->spec.train.batch_size = (int)batch_opt;
     }
@@ -645,25 +793,34 @@ static int run_train(const sn_args *a) {
                         &r->etf, &st) ||
         sn_session_data(&r->spec, sn_args_str(a, "--data", NULL), SN_SPLIT_TEST, &r->test, &r->etf,
                         &st))
-        goto done;
+        goto fail;
     if (limit_train) sn_dataset_truncate(&r->train, limit_train);
-    if (resume && resume_data(r, a, &st)) goto done;
+    if (resume && resume_data(r, a, &st)) goto fail;
     if (r->holdout > 0) {
         /* the evaluation split becomes the last training images; the test split is unused */
         sn_dataset_free(&r->test);
-        if (sn_dataset_split_tail(&r->train, r->holdout, &r->test, &st)) goto done;
+        if (sn_dataset_split_tail(&r->train, r->holdout, &r->test, &st)) goto fail;
     }
     r->eval_name = r->holdout > 0 ? "holdout" : "test";
     train_transform(&r->spec, &r->etf, &r->ttf);
-    if (sn_transform_check(&r->ttf, &r->train, &st)) goto done;
+    if (sn_transform_check(&r->ttf, &r->train, &st)) goto fail;
     int64_t batch = r->spec.train.batch_size;
     if (r->train.n < batch) {
         sn_fail(&st, SN_ERR_INPUT,
                 "%s: %lld training images are fewer than one batch of %lld (lower --batch)",
                 r->train.source, (long long)r->train.n, (long long)batch);
-        goto done;
+        goto fail;
     }
     r->spe = r->train.n / batch; /* the last short batch is dropped */
+    if (sn_comm_agree(comm, &st, &print)) goto out;
+    {
+        int64_t opts[] = {batch,  steps_opt, r->spec.train.epochs, limit_test, topk, holdout, every,
+                          target, fusion,    resume != NULL};
+        if (check_same_job(r, opts, (int)SN_ARRAY_LEN(opts), &st)) {
+            print = r->rank0; /* every rank reached the same verdict */
+            goto out;
+        }
+    }
     if (!resume) {
         /* the resolved model records the data it trained on */
         const char *dd = sn_args_str(a, "--data", NULL);
@@ -674,14 +831,26 @@ static int run_train(const sn_args *a) {
         }
     }
 
-    if (!resume && (make_run_dir(r, a, &st) || write_model_yaml(r, &st) || write_run_json(r, &st)))
-        goto done;
-    if (resume && epochs_opt && write_model_yaml(r, &st)) goto done;
+    if (r->rank0) {
+        if (!resume &&
+            (make_run_dir(r, a, &st) || write_model_yaml(r, &st) || write_run_json(r, &st)))
+            goto fail;
+        if (resume && epochs_opt && write_model_yaml(r, &st)) goto fail;
+    }
+    if (sn_comm_agree(comm, &st, &print)) goto out;
 
+    if (target == SN_TARGET_CUDA && comm->size > 1) bind_gpu(comm);
     /* compile */
     if (!r->quiet) {
-        fprintf(stderr, "compiling %s for training (target %s, batch %lld)...", r->spec.name,
-                sn_target_names[target], (long long)batch);
+        if (comm->size > 1)
+            fprintf(stderr,
+                    "compiling %s for training (target %s, global batch %lld over %d ranks, "
+                    "%lld threads each)...",
+                    r->spec.name, sn_target_names[target], (long long)batch, comm->size,
+                    (long long)threads);
+        else
+            fprintf(stderr, "compiling %s for training (target %s, batch %lld)...", r->spec.name,
+                    sn_target_names[target], (long long)batch);
         fflush(stderr);
     }
     sn_trainer_opts to = {target,
@@ -690,27 +859,37 @@ static int run_train(const sn_args *a) {
                           batch,
                           (int)threads,
                           resume ? NULL : sn_args_str(a, "--init", NULL),
-                          r->spec.train.seed};
+                          r->spec.train.seed,
+                          comm,
+                          bucket_mb << 20};
     sn_code tc = sn_trainer_create(&r->tr, &r->spec, &to, &st);
     r->have_trainer = 1;
     if (!r->quiet) fprintf(stderr, tc ? "\n" : " %.2f s\n", r->tr.compile_seconds);
-    if (tc) goto done;
+    if (tc) goto fail;
+    if (sn_comm_agree(comm, &st, &print)) goto out;
+    /* collective (the ranks reach it together); a rank that cannot join ends the job: the
+     * others may be waiting in NCCL for it */
+    if (sn_trainer_connect(&r->tr, &st)) goto broken;
 
-    int64_t step0 = 0;
-    if (resume) {
+    /* rank 0 reads the checkpoint; every rank starts from rank 0's weights and step */
+    if (resume && r->rank0) {
         char cp[2304];
         path_in(r, cp, sizeof cp, "last.safetensors");
         sn_ckpt_meta m;
         sn_opt_state o = opt_state(r);
-        if (sn_checkpoint_load(cp, &r->tr.w, &o, &m, &st)) goto done;
+        if (sn_checkpoint_load(cp, &r->tr.w, &o, &m, &st)) goto fail;
         if (m.rng[0] != r->spec.train.seed) {
             sn_fail(&st, SN_ERR_INPUT, "%s: seed %llu differs from the run's train.seed %llu", cp,
                     (unsigned long long)m.rng[0], (unsigned long long)r->spec.train.seed);
-            goto done;
+            goto fail;
         }
-        r->tr.step = step0 = m.step;
+        r->tr.step = m.step;
         r->best = m.best;
     }
+    if (sn_comm_agree(comm, &st, &print)) goto out;
+    if (sn_trainer_broadcast(&r->tr, &st) || sn_comm_bcast(comm, &r->best, sizeof r->best, 0, &st))
+        goto broken;
+    int64_t step0 = r->tr.step;
     r->epochs = r->spec.train.epochs;
     r->total_steps = steps_opt ? steps_opt : r->epochs * r->spe;
     if (steps_opt) r->epochs = (steps_opt + r->spe - 1) / r->spe;
@@ -719,30 +898,50 @@ static int run_train(const sn_args *a) {
                 "the run is already at step %lld (epoch %lld): nothing to do (raise --epochs or "
                 "--steps)",
                 (long long)step0, (long long)(step0 / r->spe));
-        goto done;
+        print = r->rank0; /* every rank knows */
+        goto out;
     }
-    if (open_tables(r, resume != NULL, &st)) goto done;
-    sn_loader_opts lo = {batch, r->spec.train.shuffle, 1, r->spec.train.seed, 1};
-    if (sn_loader_create(&r->loader, &r->train, &r->ttf, &lo, &st)) goto done;
+    if (open_tables(r, resume != NULL, &st)) goto fail;
+    sn_loader_opts lo = {batch, r->spec.train.shuffle, 1, r->spec.train.seed, 1, 0, 0};
+    if (comm->size > 1) { /* this rank's part of every batch */
+        lo.part_first = r->tr.part_first;
+        lo.part_count = r->tr.batch;
+    }
+    if (sn_loader_create(&r->loader, &r->train, &r->ttf, &lo, &st)) goto fail;
+    if (sn_comm_agree(comm, &st, &print)) goto out;
 
+    in_loop = 1; /* from here, a rank that fails alone ends the job */
+    print = 1;
     char f[1024];
     sn_fmt(
         f, sizeof f,
         "\"model\": \"%s\", \"resume\": %s, \"step\": %lld, \"target\": \"%s\", \"batch\": %lld, "
         "\"train_images\": %lld, \"test_images\": %lld, \"steps_per_epoch\": %lld, "
-        "\"total_steps\": %lld, \"compile_seconds\": %.3f",
+        "\"total_steps\": %lld, \"compile_seconds\": %.3f, \"ranks\": %d, \"threads\": %lld",
         r->spec.name, resume ? "true" : "false", (long long)step0, sn_target_names[target],
         (long long)batch, (long long)r->train.n, (long long)r->test.n, (long long)r->spe,
-        (long long)r->total_steps, r->tr.compile_seconds);
-    if (log_event(r, "start", f, &st)) goto done;
-    if (!resume && save_ckpt(r, "last.safetensors", &st)) goto done; /* step 0 */
-    printf("%s %s: %lld training images (%s), %lld %s, %lld steps/epoch, run directory %s\n",
-           resume ? "resuming" : "training", r->spec.name, (long long)r->train.n, r->train.source,
-           (long long)r->test.n, r->eval_name, (long long)r->spe, r->dir);
-    if (resume)
-        printf("continuing at step %lld (epoch %lld, batch %lld)\n", (long long)step0,
-               (long long)(step0 / r->spe) + 1, (long long)(step0 % r->spe));
-    fflush(stdout);
+        (long long)r->total_steps, r->tr.compile_seconds, comm->size, (long long)threads);
+    if (log_event(r, "start", f, &st)) goto out;
+    if (!resume && save_ckpt(r, "last.safetensors", &st)) goto out; /* step 0 */
+    if (r->rank0) {
+        printf("%s %s: %lld training images (%s), %lld %s, %lld steps/epoch, run directory %s\n",
+               resume ? "resuming" : "training", r->spec.name, (long long)r->train.n,
+               r->train.source, (long long)r->test.n, r->eval_name, (long long)r->spe, r->dir);
+        if (comm->size > 1) {
+            printf("%d ranks (%s): %lld images per step, ", comm->size, comm->kind,
+                   (long long)batch);
+            for (int q = 0; q < comm->size && q < 16; q++) {
+                int64_t first, count;
+                sn_loader_part(batch, q, comm->size, &first, &count);
+                printf("%s%lld", q ? " + " : "", (long long)count);
+            }
+            printf("%s\n", comm->size > 16 ? " + ..." : "");
+        }
+        if (resume)
+            printf("continuing at step %lld (epoch %lld, batch %lld)\n", (long long)step0,
+                   (long long)(step0 / r->spe) + 1, (long long)(step0 % r->spe));
+        fflush(stdout);
+    }
 
     g_signal = 0;
     struct sigaction sa, old_int, old_term;
@@ -755,13 +954,30 @@ static int run_train(const sn_args *a) {
     sn_code lc = train_loop(r, &interrupted, &st);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (lc) goto done;
+    if (lc) goto out;
     double secs = sn_now() - t0;
+    char fr[512] = "";
+    if (r->tr.reducer) {
+        sn_reducer_stats rs;
+        sn_reducer_stats_get(r->tr.reducer, &rs);
+        double ps = rs.steps > 0 ? 1.0 / (double)rs.steps : 0.0;
+        /* blocked on other ranks: the gradient buckets (and synchronized batch norm) not done
+         * when needed, and the step's loss and accuracy sum */
+        sn_fmt(fr, sizeof fr,
+               ", \"comm_wait_s_per_step\": %.6f, \"bucket_wait_s_per_step\": %.6f, "
+               "\"comm_copy_s_per_step\": %.6f, \"buckets\": %d, \"buckets_overlapped\": "
+               "%lld, \"gradient_floats\": %lld",
+               (rs.wait_seconds + r->tr.stats_seconds) * ps, rs.wait_seconds * ps,
+               rs.copy_seconds * ps, rs.nbuckets, (long long)rs.overlapped, (long long)rs.floats);
+    }
     sn_fmt(f, sizeof f,
-           "\"step\": %lld, \"seconds\": %.3f, \"best_top1\": %.9g, \"interrupted\": %s",
-           (long long)r->tr.step, secs, r->best, interrupted ? "true" : "false");
-    if (log_event(r, interrupted ? "stop" : "end", f, &st)) goto done;
-    if (interrupted) {
+           "\"step\": %lld, \"seconds\": %.3f, \"best_top1\": %.9g, \"interrupted\": %s, "
+           "\"steps_timed\": %lld, \"step_seconds\": %.6f, \"first_step_seconds\": %.6f%s",
+           (long long)r->tr.step, secs, r->best, interrupted ? "true" : "false",
+           (long long)r->steps_timed, r->step_seconds, r->first_step_seconds, fr);
+    if (log_event(r, interrupted ? "stop" : "end", f, &st)) goto out;
+    if (!r->rank0) {
+    } else if (interrupted) {
         fprintf(stderr,
                 "interrupted at step %lld: checkpoint written; continue with\n  snnc train "
                 "--resume %s\n",
@@ -776,11 +992,35 @@ static int run_train(const sn_args *a) {
                    "directory %s\n",
                    (long long)(r->tr.step - step0), secs, r->dir);
     }
-done:;
-    int rc = sn_report("train", &st);
+    goto out;
+
+fail: /* a failure this rank may meet alone, before training: agreed with the others */
+    sn_comm_agree(comm, &st, &print);
+    goto out;
+broken: /* a collective failed: the job cannot go on */
+    in_loop = 1;
+out:;
+    int rc = (int)st.code;
+    if (rc && comm->size > 1 && in_loop && !r->collective_error) {
+        /* the other ranks may be waiting for this one: end the whole job */
+        report(r, &st);
+        sn_comm_abort(comm, rc);
+    }
+    if (rc && r->collective_error && !r->rank0) print = 0; /* rank 0 says it */
+    if (rc && print) report(r, &st);
     run_free(r);
     free(r);
     if (rc == 0 && interrupted) rc = 130;
+    return rc;
+}
+
+static int run_train(const sn_args *a) {
+    sn_status st;
+    sn_status_init(&st);
+    sn_comm *comm = NULL;
+    if (sn_comm_open(&comm, &st)) return sn_report("train", &st);
+    int rc = train_ranks(a, comm);
+    sn_comm_close(comm);
     return rc;
 }
 

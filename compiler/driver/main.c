@@ -43,6 +43,24 @@ int main(int argc, char **argv) {
     }
     if (strcmp(name, "--version") == 0) {
         printf("snnc %s\n", SNNC_VERSION);
+        /* what this build can do (optional dependencies) */
+        printf("built with:%s%s%s\n",
+#ifdef SNNC_HAVE_LLVM
+               " llvm",
+#else
+               "",
+#endif
+#ifdef SNNC_HAVE_CUDA
+               " cuda",
+#else
+               "",
+#endif
+#ifdef SNNC_HAVE_MPI
+               " mpi"
+#else
+               ""
+#endif
+        );
         return 0;
     }
     for (size_t i = 0; i < SN_ARRAY_LEN(commands); i++) {

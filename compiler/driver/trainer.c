@@ -1,10 +1,13 @@
 #include "trainer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../runtime/core/rng.h"
 #include "../../runtime/core/util.h"
+#include "../../runtime/data/loader.h"
+#include "../../runtime/dist/nccl.h"
 #include "../../runtime/ref/ref_ops.h"
 #include "../ir/build.h"
 #include "../passes/autodiff.h"
@@ -70,20 +73,43 @@ sn_code sn_train_graph(const sn_model_spec *spec, int64_t batch, sn_graph *g, sn
     return SN_OK;
 }
 
+/* The CUDA plan's gradients, complete on the device: summed over the GPUs by NCCL */
+static sn_code dev_grads(void *arg, sn_plan *p, const sn_dev_grad *g, int ng, void *stream,
+                         sn_status *st) {
+    sn_trainer *t = arg;
+    double t0 = sn_now();
+    sn_code c = sn_nccl_allreduce(t->nccl, g, ng, (float)((double)t->batch / (double)t->gbatch),
+                                  t->bucket_bytes, stream, st);
+    t->nccl_seconds += sn_now() - t0;
+    return c;
+}
+
 sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_trainer_opts *o,
                           sn_status *st) {
     memset(t, 0, sizeof *t);
     t->spec = spec;
-    t->batch = o->batch;
+    t->batch = t->gbatch = o->batch;
     t->eval_batch = o->eval_batch;
     t->seed = o->seed;
+    if (o->comm && o->comm->size > 1) {
+        t->comm = o->comm;
+        if (o->batch < o->comm->size)
+            return sn_fail(st, SN_ERR_INPUT,
+                           "the global batch of %lld images is smaller than the %d ranks: raise "
+                           "train.batch_size (--batch) or start fewer ranks",
+                           (long long)o->batch, o->comm->size);
+        if (spec->train.sync_bn && o->target != SN_TARGET_CPU)
+            return sn_fail(st, SN_ERR_INPUT,
+                           "train.sync_bn on several ranks is implemented for --target cpu only");
+        sn_loader_part(o->batch, o->comm->rank, o->comm->size, &t->part_first, &t->batch);
+    }
     sn_graph_init(&t->tg);
     sn_graph_init(&t->eg);
     sn_plan_init(&t->tp);
     sn_plan_init(&t->ep);
     sn_trainer_schedule(spec, &t->sched);
     sn_build_opts eb = {.batch = o->eval_batch, .with_loss = 0, .training = 0};
-    if (sn_train_graph(spec, o->batch, &t->tg, st) || sn_graph_build(spec, &eb, &t->eg, st) ||
+    if (sn_train_graph(spec, t->batch, &t->tg, st) || sn_graph_build(spec, &eb, &t->eg, st) ||
         sn_graph_verify(&t->eg, st))
         return st->code;
     if (sn_session_weights(&t->tg, spec, o->init_weights, o->seed, &t->w, st)) return st->code;
@@ -98,10 +124,109 @@ sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_tra
         return st->code;
     t->pool = sn_pool_create(o->threads);
     if (!t->pool) return sn_fail(st, SN_ERR_RUNTIME, "cannot start worker threads");
+    if (t->comm) {
+        /* this rank's images of each step, and the gradient sums between backward and the
+         * optimizer (each rank's loss is the mean over its own images: scaled by its share) */
+        t->tp.sample0 = t->part_first;
+        t->tp.gbatch = t->gbatch;
+        t->bucket_bytes = o->bucket_bytes;
+        if (o->target != SN_TARGET_CUDA) { /* CUDA: sn_trainer_connect */
+            sn_reducer_opts ro = {o->bucket_bytes, (double)t->batch / (double)t->gbatch};
+            if (sn_reducer_attach(&t->reducer, &t->tp, t->comm, &ro, st)) return st->code;
+            const char *v = getenv("SNNC_VERBOSE");
+            if (v && *v && strcmp(v, "0") != 0 && t->comm->rank == 0) {
+                char desc[8192];
+                sn_reducer_describe(t->reducer, desc, sizeof desc);
+                fprintf(stderr, "gradient buckets (rank 0):\n%s", desc);
+            }
+        }
+        /* per-rank batch norm: rank 0's running statistics are kept (sync_buffers) */
+        for (int i = 0; i < t->w.n && !spec->train.sync_bn; i++)
+            if (!t->w.desc[i].trainable) t->bcast_buffers = 1;
+    }
     return SN_OK;
 }
 
+static size_t tensor_bytes(const sn_param_desc *d) {
+    return (size_t)sn_shape_numel(&d->shape) * sn_dtype_size(d->dtype);
+}
+
+static sn_code bcast_store(sn_trainer *t, sn_weights *w, int buffers_only, sn_status *st) {
+    for (int i = 0; i < w->n; i++) {
+        if (buffers_only && w->desc[i].trainable) continue;
+        if (sn_comm_bcast(t->comm, w->data[i], (int64_t)tensor_bytes(&w->desc[i]), 0, st))
+            return st->code;
+    }
+    return SN_OK;
+}
+
+/* Per-rank batch norm: every rank updates its running statistics with its own images;
+ * rank 0's are the run's (PyTorch DDP's broadcast_buffers). They do not enter a training
+ * step, so they are made rank 0's only before they are read: evaluation and checkpoints. */
+static sn_code sync_buffers(sn_trainer *t, sn_status *st) {
+    if (!t->comm || !t->bcast_buffers) return SN_OK;
+    /* a device plan's newer values come back first (and go up again at the next step) */
+    if (sn_plan_sync_weights(&t->tp, st)) return st->code;
+    return bcast_store(t, &t->w, 1, st);
+}
+
+sn_code sn_trainer_connect(sn_trainer *t, sn_status *st) {
+    if (!t->comm || t->nccl || t->tp.backend[0] == '\0' || strcmp(t->tp.backend, "cuda") != 0)
+        return SN_OK;
+    /* the gradients stay on the GPUs: NCCL sums them where the CUDA plan says they are
+     * complete */
+    if (sn_nccl_open(&t->nccl, t->comm, st)) return st->code;
+    t->tp.dev_hook.fn = dev_grads;
+    t->tp.dev_hook.arg = t;
+    return SN_OK;
+}
+
+sn_code sn_trainer_broadcast(sn_trainer *t, sn_status *st) {
+    if (!t->comm) return SN_OK;
+    if (bcast_store(t, &t->w, 0, st)) return st->code;
+    for (int k = 0; k < t->nslots; k++)
+        if (bcast_store(t, &t->slots[k], 0, st)) return st->code;
+    return sn_comm_bcast(t->comm, &t->step, sizeof t->step, 0, st);
+}
+
+/* 64-bit hash of a store's bytes, eight at a time */
+static uint64_t hash_store(uint64_t h, const sn_weights *w) {
+    for (int i = 0; i < w->n; i++) {
+        size_t n = tensor_bytes(&w->desc[i]);
+        const unsigned char *p = w->data[i];
+        size_t k = 0;
+        for (; k + 8 <= n; k += 8) {
+            uint64_t v;
+            memcpy(&v, p + k, 8);
+            h = (h ^ v) * 0x100000001b3ULL;
+            h ^= h >> 29;
+        }
+        h = sn_hash64(h, p + k, n - k);
+    }
+    return h;
+}
+
+sn_code sn_trainer_check_ranks(sn_trainer *t, sn_status *st) {
+    if (!t->comm) return SN_OK;
+    if (sync_buffers(t, st) || sn_plan_sync_weights(&t->tp, st)) return st->code;
+    uint64_t h = hash_store(SN_HASH_INIT, &t->w);
+    for (int k = 0; k < t->nslots; k++) h = hash_store(h, &t->slots[k]);
+    uint64_t *all = sn_calloc((size_t)t->comm->size, sizeof *all);
+    if (!all) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    sn_code rc = sn_comm_allgather(t->comm, &h, all, sizeof h, st);
+    for (int r = 1; rc == SN_OK && r < t->comm->size; r++)
+        if (all[r] != all[0])
+            rc = sn_fail(st, SN_ERR_RUNTIME,
+                         "rank %d's weights differ from rank 0's after step %lld: the ranks "
+                         "diverged (the MPI library's sums differ between ranks?)",
+                         r, (long long)t->step);
+    free(all);
+    return rc;
+}
+
 void sn_trainer_free(sn_trainer *t) {
+    sn_reducer_free(t->reducer);
+    sn_nccl_close(t->nccl);
     sn_pool_destroy(t->pool);
     sn_plan_free(&t->tp);
     sn_plan_free(&t->ep);
@@ -129,12 +254,33 @@ sn_code sn_trainer_step(sn_trainer *t, const float *x, const int32_t *y, double 
     t->step++;
     *loss = *(const float *)p->bufs[p->loss_buf].ptr;
     *correct = sn_ref_topk_correct(t->batch, p->num_classes, sn_plan_f32(p, p->out_buf), y, 1);
+    t->stop_agreed = t->stop_request;
+    if (!t->comm) return SN_OK;
+    /* the global batch's loss (each rank's is the mean over its images) and accuracy, and
+     * whether any rank was asked to stop */
+    double v[3] = {*loss * (double)t->batch, (double)*correct, t->stop_request ? 1.0 : 0.0};
+    double t0 = sn_now();
+    if (sn_comm_allreduce_f64(t->comm, v, 3, st)) return st->code;
+    t->stats_seconds += sn_now() - t0;
+    *loss = v[0] / (double)t->gbatch;
+    *correct = (int64_t)v[1];
+    t->stop_agreed = v[2] > 0;
     return SN_OK;
 }
 
 sn_code sn_trainer_evaluate(sn_trainer *t, const sn_dataset *ds, const sn_transform *tf,
                             int64_t limit, int topk, sn_eval_result *r, sn_eval_progress_fn fn,
                             void *arg, sn_status *st) {
-    if (sn_plan_prepare(&t->ep, t->pool, st)) return st->code;
-    return sn_evaluate(&t->ep, t->pool, ds, tf, limit, topk, t->seed, NULL, r, fn, arg, st);
+    if (sync_buffers(t, st) || sn_plan_prepare(&t->ep, t->pool, st)) return st->code;
+    if (!t->comm)
+        return sn_evaluate(&t->ep, t->pool, ds, tf, limit, topk, t->seed, NULL, r, fn, arg, st);
+    if (sn_evaluate_part(&t->ep, t->pool, ds, tf, limit, topk, t->seed, t->comm->rank,
+                         t->comm->size, r, fn, arg, st))
+        return st->code;
+    double v[4] = {(double)r->n, (double)r->correct1, (double)r->correctk, r->run_seconds};
+    if (sn_comm_allreduce_f64(t->comm, v, 4, st)) return st->code;
+    r->n = (int64_t)v[0];
+    r->correct1 = (int64_t)v[1];
+    r->correctk = (int64_t)v[2];
+    return SN_OK;
 }

@@ -203,6 +203,7 @@ typedef struct sn_train_spec {
     int init_fan_out; /* kaiming mode: 0 = fan_in, 1 = fan_out */
     uint64_t seed;
     int shuffle;
+    int sync_bn; /* data-parallel training: batch norm over the global batch, not per rank */
 } sn_train_spec;
 
 typedef struct sn_quant_spec {

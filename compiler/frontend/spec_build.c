@@ -1377,6 +1377,7 @@ static int read_train(cv *c, const sn_ynode *m) {
                                        "init_mode",
                                        "seed",
                                        "shuffle",
+                                       "sync_bn",
                                        NULL};
     static const char *const OPTS[] = {"sgd", "adam", NULL};
     static const char *const SCHEDS[] = {"constant", "multistep", "cosine", NULL};
@@ -1473,6 +1474,7 @@ static int read_train(cv *c, const sn_ynode *m) {
     t->init_fan_out = mode;
     if ((v = get(m, "seed")) && parse_seed(c, v, &t->seed)) return -1;
     if (opt_bool(c, m, "train", "shuffle", &t->shuffle)) return -1;
+    if (opt_bool(c, m, "train", "sync_bn", &t->sync_bn)) return -1;
     return 0;
 }
 

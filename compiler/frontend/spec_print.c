@@ -335,6 +335,7 @@ static void put_train(sn_strbuf *sb, const sn_train_spec *t) {
         sn_sb_printf(sb, "  init_mode: %s\n", t->init_fan_out ? "fan_out" : "fan_in");
     sn_sb_printf(sb, "  seed: %llu\n", (unsigned long long)t->seed);
     sn_sb_printf(sb, "  shuffle: %s\n", t->shuffle ? "true" : "false");
+    sn_sb_printf(sb, "  sync_bn: %s\n", t->sync_bn ? "true" : "false");
 }
 
 void sn_spec_print_yaml(const sn_model_spec *spec, sn_strbuf *sb) {
@@ -474,5 +475,6 @@ int sn_spec_equal(const sn_model_spec *a, const sn_model_spec *b, char *why, siz
     DIFF(ta->label_smoothing != tb->label_smoothing || ta->loss != tb->loss, "train loss differs");
     DIFF(ta->init != tb->init || ta->init_fan_out != tb->init_fan_out, "train init differs");
     DIFF(ta->seed != tb->seed || ta->shuffle != tb->shuffle, "train seed/shuffle differ");
+    DIFF(ta->sync_bn != tb->sync_bn, "train.sync_bn differs");
     return 1;
 }

@@ -278,6 +278,7 @@ static sn_code build_layer(builder *b, const sn_layer_spec *l) {
         if (b->g->training) {
             int tin[6] = {in[0], in[1], in[2], in[3], in[4], cnt};
             a.training = 1;
+            a.sync = b->spec->train.sync_bn;
             return add_node(b, SN_OP_BATCHNORM_TRAIN, tin, 6, &a, NULL) < 0 ? b->st->code : SN_OK;
         }
         return add_node(b, SN_OP_BATCHNORM, in, 5, &a, NULL) < 0 ? b->st->code : SN_OK;

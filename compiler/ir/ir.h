@@ -118,6 +118,8 @@ typedef struct sn_attrs {
                           total step count) */
     float label_smoothing; /* softmax_ce */
     int training;          /* dropout, batchnorm_train: training semantics */
+    int sync;              /* batchnorm_train (and its backward): statistics of the global batch
+                              of a data-parallel job (train.sync_bn), summed over the ranks */
     uint64_t stream;       /* dropout: RNG stream (shared by forward and backward) */
     int max;               /* pool_bwd: max (1) or average (0) */
     /* optimizer */

@@ -56,4 +56,15 @@ static inline float sn_rand_u01(uint64_t seed, uint64_t stream, uint64_t index) 
     return sn_rand_u01_key(sn_rand_key(seed, stream), (uint32_t)index);
 }
 
+/* Data-parallel training: the index, in the whole global batch, of element i of a rank's
+ * tensor [T, nl, per...] (T >= 1 leading time steps, nl local images of `per` elements)
+ * when the rank holds images [s0, s0 + nl) of a global batch of ng images. The identity
+ * when nl == ng (a single process). Counter-based draws use it, so a step draws the same
+ * numbers for an image whatever rank computes it. */
+static inline uint64_t sn_batch_index(uint64_t i, int64_t per, int64_t nl, int64_t s0, int64_t ng) {
+    if (nl == ng || per <= 0 || nl <= 0) return i;
+    uint64_t step = (uint64_t)nl * (uint64_t)per, t = i / step, r = i % step;
+    return (t * (uint64_t)ng + (uint64_t)s0) * (uint64_t)per + r;
+}
+
 #endif

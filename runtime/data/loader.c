@@ -65,6 +65,11 @@ struct sn_loader {
 static int prepare(sn_loader *l, slot *s, int64_t b, int check, uint64_t g) {
     int64_t lo = b * l->o.batch;
     int64_t n = SN_MIN(l->o.batch, l->n - lo);
+    if (l->o.part_count > 0) { /* this rank's part of the batch */
+        int64_t a = SN_MIN(l->o.part_first, n), e = SN_MIN(l->o.part_first + l->o.part_count, n);
+        lo += a;
+        n = e - a;
+    }
     for (int64_t i = 0; i < n; i += CHUNK) {
         if (check && atomic_load_explicit(&l->gen, memory_order_relaxed) != g) return 0;
         int64_t k = SN_MIN((int64_t)CHUNK, n - i);
@@ -136,6 +141,11 @@ sn_code sn_loader_create(sn_loader **out, const sn_dataset *ds, const sn_transfo
         sn_status_context(st, "while setting up the data loader");
         return st->code;
     }
+    if (o->part_count < 0 || o->part_first < 0 ||
+        (o->part_count > 0 && o->part_first + o->part_count > o->batch))
+        return sn_fail(st, SN_ERR_INPUT,
+                       "data loader: part [%lld, +%lld) lies outside a batch of %lld images",
+                       (long long)o->part_first, (long long)o->part_count, (long long)o->batch);
     if (o->drop_last && o->batch > ds->n)
         return sn_fail(st, SN_ERR_INPUT,
                        "data loader: batch size %lld with drop_last leaves no batch from the "
@@ -156,7 +166,7 @@ sn_code sn_loader_create(sn_loader **out, const sn_dataset *ds, const sn_transfo
     if (!l->order) goto oom;
     for (int64_t i = 0; i < l->n; i++) l->order[i] = i;
     /* a batch never holds more than the whole dataset */
-    size_t cap = (size_t)SN_MIN(o->batch, l->n);
+    size_t cap = (size_t)SN_MIN(o->part_count > 0 ? o->part_count : o->batch, l->n);
     int nslots = o->background ? NSLOTS : 1;
     for (int i = 0; i < nslots; i++) {
         if (l->per && cap > SIZE_MAX / sizeof(float) / l->per) goto oom;
@@ -205,6 +215,13 @@ void sn_loader_destroy(sn_loader *l) {
         pthread_cond_destroy(&l->idle);
     }
     free_loader(l);
+}
+
+void sn_loader_part(int64_t batch, int rank, int ranks, int64_t *first, int64_t *count) {
+    if (ranks < 1) ranks = 1;
+    int64_t base = batch / ranks, extra = batch % ranks;
+    *first = (int64_t)rank * base + SN_MIN((int64_t)rank, extra);
+    *count = base + (rank < extra ? 1 : 0);
 }
 
 int64_t sn_loader_batches(const sn_loader *l) {

@@ -8,7 +8,11 @@
  * any batch and see exactly the batches an uninterrupted run would have seen.
  *
  * While the caller trains on batch b, the loader thread prepares batch b+1 (double
- * buffering), so compute does not wait for data unless data preparation is slower. */
+ * buffering), so compute does not wait for data unless data preparation is slower.
+ *
+ * Data-parallel training: every rank runs a loader over the same data with the same seed
+ * and takes its part of each batch (part_first, part_count; sn_loader_part), so the images
+ * of a step and their augmentation do not depend on the number of ranks. */
 #ifndef SN_LOADER_H
 #define SN_LOADER_H
 
@@ -26,7 +30,14 @@ typedef struct sn_loader_opts {
     int drop_last; /* skip the final short batch */
     uint64_t seed;
     int background; /* 1: prepare on a worker thread (default); 0: inline (tests) */
+    /* only images [part_first, part_first + part_count) of each batch (a rank's part);
+     * part_count 0: the whole batch */
+    int64_t part_first, part_count;
 } sn_loader_opts;
+
+/* Rank `rank` of `ranks`' part of a batch of `batch` images: consecutive, as equal as can
+ * be (the first batch % ranks ranks get one image more). */
+void sn_loader_part(int64_t batch, int rank, int ranks, int64_t *first, int64_t *count);
 
 /* ds and tf must outlive the loader. */
 sn_code sn_loader_create(sn_loader **out, const sn_dataset *ds, const sn_transform *tf,

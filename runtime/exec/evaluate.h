@@ -27,5 +27,12 @@ typedef void (*sn_eval_progress_fn)(void *arg, int64_t done, int64_t total,
 sn_code sn_evaluate(sn_plan *plan, sn_pool *pool, const sn_dataset *ds, const sn_transform *tf,
                     int64_t limit, int topk, uint64_t seed, float *logits, sn_eval_result *r,
                     sn_eval_progress_fn progress, void *progress_arg, sn_status *st);
+/* The same over batches part, part + parts, part + 2 * parts, ... only (one rank's share of
+ * a sharded evaluation: each batch is computed exactly as sn_evaluate computes it, so the
+ * ranks' summed counts are sn_evaluate's). Progress counts this part's images. */
+sn_code sn_evaluate_part(sn_plan *plan, sn_pool *pool, const sn_dataset *ds, const sn_transform *tf,
+                         int64_t limit, int topk, uint64_t seed, int part, int parts,
+                         sn_eval_result *r, sn_eval_progress_fn progress, void *progress_arg,
+                         sn_status *st);
 
 #endif

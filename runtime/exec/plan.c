@@ -18,6 +18,7 @@ void sn_plan_free(sn_plan *p) {
     for (int i = 0; i < p->nsteps; i++) free(p->steps[i].params);
     for (int i = 0; i < p->nprep; i++) free(p->prep[i].params);
     free(p->prep);
+    free(p->grads);
     for (int i = 0; i < p->nbufs; i++) sn_aligned_free(p->bufs[i].owned);
     free(p->steps);
     free(p->bufs);
@@ -104,6 +105,29 @@ int sn_plan_find_buffer(const sn_plan *p, const char *name) {
     for (int i = 0; i < p->nbufs; i++)
         if (strcmp(p->bufs[i].name, name) == 0) return i;
     return -1;
+}
+
+sn_code sn_plan_add_grad(sn_plan *p, int param, int buf, int64_t n, int update, sn_status *st) {
+    if (param < 0 || param >= p->nbufs || buf < 0 || buf >= p->nbufs || update < 0 ||
+        update >= p->nsteps || n < 0 || n * 4 > p->bufs[buf].bytes)
+        return sn_fail(st, SN_ERR_RUNTIME,
+                       "internal error: bad gradient record (buffer %d of %d floats, step %d)", buf,
+                       (int)n, update);
+    if (!sn_grow((void **)&p->grads, &p->cap_grads, p->ngrads + 1, sizeof *p->grads))
+        return sn_fail(st, SN_ERR_RUNTIME, "out of memory building the plan");
+    p->grads[p->ngrads++] = (sn_plan_grad){param, buf, n, update};
+    return SN_OK;
+}
+
+void sn_plan_collective_step(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
+                             int64_t hi) {
+    (void)lo;
+    (void)hi;
+    const sn_coll_params *c = params;
+    const sn_plan *p = ctx->plan;
+    if (!p->coll.allreduce_f64 || ctx->failed) return;
+    if (p->coll.allreduce_f64(p->coll.arg, ptrs[0], c->n, c->rank_weighted, ctx->st))
+        ctx->failed = 1;
 }
 
 void sn_plan_layout_sequential(sn_plan *p) {
@@ -301,19 +325,25 @@ static sn_code run_steps(sn_plan *p, sn_pool *pool, uint64_t seed, int training,
     ctx.training = training;
     ctx.lr = p->lr;
     ctx.step = p->step;
+    ctx.sample0 = p->sample0;
+    ctx.gbatch = p->gbatch > 0 ? p->gbatch : p->batch;
     atomic_init(&ctx.bad_input, 0);
     atomic_init(&ctx.oom, 0);
     for (int r = t0 * p->nsteps; r < t1 * p->nsteps; r++) {
         int i = r % p->nsteps;
         ctx.t = r / p->nsteps;
         const sn_step *s = &p->steps[i];
+        if (p->hook.before && p->hook.before(p->hook.arg, p, i, st)) return st->code;
         step_job j;
         j.s = s;
         j.ctx = &ctx;
         for (int k = 0; k < s->nbufs; k++)
             j.ptrs[k] = s->bufs[k] >= 0 ? p->bufs[s->bufs[k]].ptr : NULL;
         double t0s = p->step_seconds ? sn_now() : 0.0;
-        sn_pool_for(pool, s->ntasks, s->grain, run_range, &j);
+        if (s->fn == sn_plan_collective_step) /* communication stays on the calling thread */
+            s->fn(&ctx, s->params, j.ptrs, 0, s->ntasks);
+        else
+            sn_pool_for(pool, s->ntasks, s->grain, run_range, &j);
         if (p->step_seconds) p->step_seconds[i] += sn_now() - t0s;
         if (ctx.failed) return st->code;
         if (atomic_load(&ctx.oom))
@@ -324,6 +354,7 @@ static sn_code run_steps(sn_plan *p, sn_pool *pool, uint64_t seed, int training,
                            "(a Poisson encoder needs inputs in [0, 1]: check the data scale and "
                            "normalization)",
                            s->name, s->kernel, (long long)atomic_load(&ctx.bad_input));
+        if (p->hook.after && p->hook.after(p->hook.arg, p, i, st)) return st->code;
     }
     return SN_OK;
 }

@@ -32,10 +32,61 @@ typedef struct sn_kctx {
     const struct sn_plan *plan; /* the plan being run */
     sn_status *st;              /* set with sn_fail ... */
     int failed;                 /* ... and this set to 1 */
+    /* data-parallel training: this run holds samples [sample0, sample0 + batch) of a global
+     * batch of gbatch; random draws indexed by element (dropout masks, Poisson spikes) use
+     * the element's index in the global batch (sn_batch_index), so a step draws the same
+     * numbers whatever the number of ranks. 0 and the plan's batch in a single process. */
+    int64_t sample0, gbatch;
 } sn_kctx;
 
 typedef void (*sn_cpu_fn)(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
                           int64_t hi);
+
+/* A parameter gradient of a training plan: buffer `buf` holds its n floats once the steps
+ * before `update` have run, and step `update` (the optimizer) consumes it. Backends list
+ * every one (sn_plan_add_grad); a data-parallel trainer sums them over the ranks in
+ * between (runtime/dist), and nothing else in the plan knows about ranks. */
+typedef struct sn_plan_grad {
+    int param;  /* the parameter's weight buffer */
+    int buf;    /* the gradient */
+    int64_t n;  /* floats (the parameter's size; the buffer may be padded) */
+    int update; /* the step that applies it */
+} sn_plan_grad;
+
+struct sn_plan;
+
+/* Called by sn_plan_run on the calling thread before and after every step (each may be
+ * NULL); a failure stops the run with its status. */
+typedef struct sn_plan_hook {
+    sn_code (*before)(void *arg, struct sn_plan *p, int step, sn_status *st);
+    sn_code (*after)(void *arg, struct sn_plan *p, int step, sn_status *st);
+    void *arg;
+} sn_plan_hook;
+
+/* Collective operations that steps of a plan may need (synchronized batch norm sums its
+ * per-channel statistics over the ranks): a sum of n doubles in place over every rank.
+ * With rank_weighted, each rank's values are multiplied by its weight before the sum and
+ * the result divided by it after (see sn_plan_collective_step). Unset in a single
+ * process, where a sum over one rank is the identity. */
+typedef struct sn_plan_coll {
+    sn_code (*allreduce_f64)(void *arg, double *buf, int64_t n, int rank_weighted, sn_status *st);
+    void *arg;
+} sn_plan_coll;
+
+/* A gradient on a device (CUDA plans): its address (a CUdeviceptr) and size in floats. */
+typedef struct sn_dev_grad {
+    uint64_t ptr;
+    int64_t n;
+} sn_dev_grad;
+
+/* Device plans run a whole training step in one plan step with the gradients on the
+ * device: such a backend calls fn once all of them are complete, before its first optimizer
+ * update, with their addresses (in update order) and the stream its kernels run on. */
+typedef struct sn_plan_dev_hook {
+    sn_code (*fn)(void *arg, struct sn_plan *p, const sn_dev_grad *g, int ng, void *stream,
+                  sn_status *st);
+    void *arg;
+} sn_plan_dev_hook;
 
 typedef enum sn_buf_kind {
     SN_BUF_ARENA = 0, /* activation in the arena */
@@ -110,6 +161,14 @@ typedef struct sn_plan {
     /* with profiling enabled, the device program's steps and their device times (NULL for
      * CPU plans); returns how many */
     int (*dev_steps)(const struct sn_plan *p, const sn_dev_step **steps);
+    /* training plans: the parameter gradients (see sn_plan_grad) */
+    sn_plan_grad *grads;
+    int ngrads, cap_grads;
+    /* data-parallel training (see sn_kctx): set by the trainer, 0 = a single process */
+    int64_t sample0, gbatch;
+    sn_plan_hook hook;
+    sn_plan_coll coll;
+    sn_plan_dev_hook dev_hook;
 } sn_plan;
 
 void sn_plan_init(sn_plan *p);
@@ -124,6 +183,18 @@ int sn_plan_add_prep(sn_plan *p, const char *name, const char *kernel, sn_cpu_fn
                      const void *params, size_t params_size, const int *bufs, int nbufs,
                      sn_status *st);
 int sn_plan_find_buffer(const sn_plan *p, const char *name);
+/* Records that buffer `buf` holds the gradient (n floats) of weight buffer `param`, which
+ * step `update` applies. */
+sn_code sn_plan_add_grad(sn_plan *p, int param, int buf, int64_t n, int update, sn_status *st);
+
+/* A plan step that sums a buffer of doubles over the ranks through p->coll (a no-op
+ * without one): params is an sn_coll_params, ptrs[0] the buffer. */
+typedef struct sn_coll_params {
+    int64_t n;         /* doubles */
+    int rank_weighted; /* see sn_plan_coll */
+} sn_coll_params;
+void sn_plan_collective_step(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
+                             int64_t hi);
 
 /* Lays out arena buffers that the memory planner did not place (one after another). */
 void sn_plan_layout_sequential(sn_plan *p);

@@ -20,6 +20,12 @@ void sn_ref_relu_backward(int64_t n, const float *x, const float *dy, float *dx)
  * everything (y = 0, as torch's dropout with p = 1). */
 void sn_ref_dropout(int64_t n, float p, int training, uint64_t seed, uint64_t stream,
                     const float *x, float *y, uint8_t *mask) {
+    sn_ref_dropout_part(n, p, training, seed, stream, n, 1, 0, 1, x, y, mask);
+}
+
+void sn_ref_dropout_part(int64_t n, float p, int training, uint64_t seed, uint64_t stream,
+                         int64_t per, int64_t nl, int64_t s0, int64_t ng, const float *x, float *y,
+                         uint8_t *mask) {
     if (!training) {
         for (int64_t i = 0; i < n; i++) {
             y[i] = x[i];
@@ -29,7 +35,8 @@ void sn_ref_dropout(int64_t n, float p, int training, uint64_t seed, uint64_t st
     }
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     for (int64_t i = 0; i < n; i++) {
-        int keep = p < 1.0f && sn_rand_u01(seed, stream, (uint64_t)i) >= p;
+        uint64_t gi = sn_batch_index((uint64_t)i, per, nl, s0, ng);
+        int keep = p < 1.0f && sn_rand_u01(seed, stream, gi) >= p;
         y[i] = keep ? x[i] * scale : 0.0f;
         if (mask) mask[i] = (uint8_t)keep;
     }

@@ -12,13 +12,18 @@ int64_t sn_ref_encode_poisson(int T, int64_t n, uint64_t seed, const float *x, f
 
 int64_t sn_ref_encode_poisson_at(int t0, int T, int64_t n, uint64_t seed, const float *x,
                                  float *s) {
+    return sn_ref_encode_poisson_part(0, t0, T, n, seed, x, s);
+}
+
+int64_t sn_ref_encode_poisson_part(uint64_t base, int t0, int T, int64_t n, uint64_t seed,
+                                   const float *x, float *s) {
     int64_t bad = 0;
     for (int64_t i = 0; i < n; i++)
         if (!(x[i] >= 0.0f && x[i] <= 1.0f)) bad++;
     for (int t = 0; t < T; t++)
         for (int64_t i = 0; i < n; i++)
             s[(int64_t)t * n + i] =
-                (sn_rand_u01(seed, (uint64_t)(t0 + t), (uint64_t)i) <= x[i]) ? 1.0f : 0.0f;
+                (sn_rand_u01(seed, (uint64_t)(t0 + t), base + (uint64_t)i) <= x[i]) ? 1.0f : 0.0f;
     return bad;
 }
 

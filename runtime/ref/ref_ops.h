@@ -43,6 +43,12 @@ void sn_ref_batchnorm_infer(const sn_bn_params *p, const float *x, const float *
  * as 0/1 bytes. y may alias x. */
 void sn_ref_dropout(int64_t n, float p, int training, uint64_t seed, uint64_t stream,
                     const float *x, float *y, uint8_t *mask);
+/* The same for a rank's part [s0, s0 + nl) of a global batch of ng images (data-parallel
+ * training): x is [T, nl, per] (T = n / (nl * per)) and element i draws with its index in
+ * the global batch (sn_batch_index), so masks do not depend on the number of ranks. */
+void sn_ref_dropout_part(int64_t n, float p, int training, uint64_t seed, uint64_t stream,
+                         int64_t per, int64_t nl, int64_t s0, int64_t ng, const float *x, float *y,
+                         uint8_t *mask);
 
 /* Q(k,B): y = floor(2^k * clip(x, 0, B) + 0.5) / 2^k: the nearest of the 2^k*B + 1 levels,
  * ties rounded up, so the decision points are exactly the midpoints (i + 1/2) / 2^k (the
@@ -93,6 +99,11 @@ void sn_ref_threshold_units(const sn_threshold_params *p, const float *v, const 
 int64_t sn_ref_encode_poisson(int T, int64_t n, uint64_t seed, const float *x, float *s);
 /* The same for steps t0 .. t0 + T - 1 (one step of a step-major schedule). */
 int64_t sn_ref_encode_poisson_at(int t0, int T, int64_t n, uint64_t seed, const float *x, float *s);
+/* The same for a rank's part of a global batch (data-parallel training): element i draws
+ * with index base + i, base being the index of the part's first element in the global batch
+ * (the part's first image times the elements per image). */
+int64_t sn_ref_encode_poisson_part(uint64_t base, int t0, int T, int64_t n, uint64_t seed,
+                                   const float *x, float *s);
 /* Direct encoder: s[t, i] = x[i] for every t < T. */
 void sn_ref_encode_direct(int T, int64_t n, const float *x, float *s);
 /* Spike deletion (noise): x holds spike counts (whole numbers; clamped to [0, U]); each of

@@ -25,12 +25,52 @@ static size_t tensor_bytes(const sn_param_desc *d) {
     return (size_t)sn_shape_numel(&d->shape) * sn_dtype_size(d->dtype);
 }
 
-/* "optimizer.<slot>.<param>", malloc'd. */
-static char *slot_tensor_name(const char *slot, const char *param) {
-    size_t n = strlen(OPT_PREFIX) + strlen(slot) + 1 + strlen(param) + 1;
+/* The parameter a slot store's tensor belongs to: the store's name without the
+ * "optimizer.<slot>." prefix the trainer's stores carry (the plan's buffer names). */
+static const char *slot_param(const char *slot, const char *name) {
+    size_t n = strlen(slot);
+    if (strncmp(name, OPT_PREFIX, strlen(OPT_PREFIX)) == 0 &&
+        strncmp(name + strlen(OPT_PREFIX), slot, n) == 0 && name[strlen(OPT_PREFIX) + n] == '.')
+        return name + strlen(OPT_PREFIX) + n + 1;
+    return name;
+}
+
+/* "optimizer.<slot>.<param>" for a slot store's tensor, malloc'd. legacy: the name files
+ * written before 2026-12 hold, with the prefix twice
+ * ("optimizer.momentum.optimizer.momentum.features.0.weight"), still read. */
+static char *slot_tensor_name_as(const char *slot, const char *store_name, int legacy) {
+    const char *param = slot_param(slot, store_name);
+    size_t n = 2 * (strlen(OPT_PREFIX) + strlen(slot) + 1) + strlen(param) + 1;
     char *s = malloc(n);
-    if (s) snprintf(s, n, "%s%s.%s", OPT_PREFIX, slot, param);
+    if (s && legacy)
+        snprintf(s, n, "%s%s.%s%s.%s", OPT_PREFIX, slot, OPT_PREFIX, slot, param);
+    else if (s)
+        snprintf(s, n, "%s%s.%s", OPT_PREFIX, slot, param);
     return s;
+}
+
+static char *slot_tensor_name(const char *slot, const char *store_name) {
+    return slot_tensor_name_as(slot, store_name, 0);
+}
+
+/* The file's tensor for a slot store's tensor: the documented name, else the legacy one.
+ * *name receives the name looked for last (malloc'd; NULL when out of memory). */
+static const sn_st_tensor *find_slot_tensor(const sn_st_file *f, const char *slot,
+                                            const char *store_name, char **name) {
+    *name = slot_tensor_name_as(slot, store_name, 0);
+    if (!*name) return NULL;
+    const sn_st_tensor *t = sn_st_find(f, *name);
+    if (t) return t;
+    char *old = slot_tensor_name_as(slot, store_name, 1);
+    if (!old) return NULL;
+    t = sn_st_find(f, old);
+    if (t) {
+        free(*name);
+        *name = old;
+        return t;
+    }
+    free(old);
+    return NULL;
 }
 
 static int model_name_len(const char *model) {
@@ -159,16 +199,19 @@ static void expect_tensor(problems *p, const sn_st_file *f, const char *name,
                 sn_shape_str(&d->shape, b, sizeof b));
 }
 
-/* Whether a tensor name is expected: a model tensor or an optimizer slot tensor. */
+/* Whether a tensor name is expected: a model tensor or an optimizer slot tensor (under
+ * its documented or its legacy name). */
 static int expected_name(const char *name, const sn_weights *w, const sn_opt_state *opt) {
     if (sn_weights_find(w, name) >= 0) return 1;
-    if (!opt || strncmp(name, OPT_PREFIX, strlen(OPT_PREFIX)) != 0) return 0;
-    const char *rest = name + strlen(OPT_PREFIX);
+    if (!opt) return 0;
     for (int s = 0; s < opt->nslots; s++) {
-        size_t n = strlen(opt->slot_names[s]);
-        if (strncmp(rest, opt->slot_names[s], n) == 0 && rest[n] == '.' &&
-            sn_weights_find(opt->slots[s], rest + n + 1) >= 0)
-            return 1;
+        const char *slot = opt->slot_names[s];
+        const char *param = slot_param(slot, name);
+        if (param == name) continue;
+        param = slot_param(slot, param); /* the legacy doubled prefix */
+        const sn_weights *sw = opt->slots[s];
+        for (int i = 0; i < sw->n; i++)
+            if (strcmp(slot_param(slot, sw->desc[i].name), param) == 0) return 1;
     }
     return 0;
 }
@@ -281,7 +324,8 @@ sn_code sn_checkpoint_load(const char *path, sn_weights *w, sn_opt_state *opt, s
     for (int s = 0; s < nslots && !p.sb.oom; s++) {
         const sn_weights *sw = opt->slots[s];
         for (int i = 0; i < sw->n; i++) {
-            char *name = slot_tensor_name(opt->slot_names[s], sw->desc[i].name);
+            char *name = NULL;
+            find_slot_tensor(&f, opt->slot_names[s], sw->desc[i].name, &name);
             if (!name) {
                 p.sb.oom = 1;
                 break;
@@ -314,13 +358,14 @@ sn_code sn_checkpoint_load(const char *path, sn_weights *w, sn_opt_state *opt, s
         for (int s = 0; s < nslots && rc == SN_OK; s++) {
             sn_weights *sw = opt->slots[s];
             for (int i = 0; i < sw->n; i++) {
-                char *name = slot_tensor_name(opt->slot_names[s], sw->desc[i].name);
-                if (!name) {
+                char *name = NULL;
+                const sn_st_tensor *t =
+                    find_slot_tensor(&f, opt->slot_names[s], sw->desc[i].name, &name);
+                free(name);
+                if (!t) {
                     rc = sn_fail(st, SN_ERR_RUNTIME, "%s: out of memory", path);
                     break;
                 }
-                const sn_st_tensor *t = sn_st_find(&f, name);
-                free(name);
                 if (t->nbytes) memcpy(sw->data[i], t->data, t->nbytes);
             }
         }

@@ -22,7 +22,11 @@ typedef struct sn_ckpt_meta {
 } sn_ckpt_meta;
 
 /* Optimizer state: named slots ("momentum", "exp_avg", "exp_avg_sq"), each a weight store
- * parallel to the trainable parameters. */
+ * parallel to the trainable parameters. A store's tensors are named after their parameter,
+ * with or without the "optimizer.<slot>." prefix (the trainer's stores carry it: they are the
+ * training plan's buffer names); the file names each "optimizer.<slot>.<param>" either way.
+ * Loading also accepts the doubled prefix that files written before 2026-12 hold
+ * ("optimizer.momentum.optimizer.momentum.features.0.weight"). */
 typedef struct sn_opt_state {
     int nslots;
     const char *slot_names[4];

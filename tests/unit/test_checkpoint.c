@@ -184,6 +184,85 @@ static void test_round_trip(void) {
     free_fixture(&b);
 }
 
+/* Slot stores named like the trainer's ("optimizer.<slot>.<param>", the plan's buffer
+ * names) are written under the documented name, once prefixed; files that hold the prefix
+ * twice (written before the fix) still load, into either kind of store. */
+static void prefix_stores(fixture *fx) {
+    for (int s = 0; s < fx->opt.nslots; s++) {
+        sn_weights *w = fx->opt.slots[s];
+        for (int i = 0; i < w->n; i++) {
+            char name[300];
+            snprintf(name, sizeof name, "optimizer.%s.%s", fx->opt.slot_names[s], w->desc[i].name);
+            sn_strlcpy(w->desc[i].name, name, sizeof w->desc[i].name);
+        }
+    }
+}
+
+static void test_slot_names(void) {
+    fixture a, b, c;
+    make_fixture(&a);
+    prefix_stores(&a);
+    make_fixture(&b);
+    prefix_stores(&b);
+    make_fixture(&c); /* plain parameter names */
+    fill(&b.m, 0.0f);
+    fill(&c.m, 0.0f);
+    fill(&c.v, 0.0f);
+    char path[1200];
+    path_for(path, sizeof path, "names.ckpt.safetensors");
+    sn_status st;
+    sn_status_init(&st);
+    CHECK(sn_checkpoint_save(path, &a.w, &a.opt, &a.meta, &st) == SN_OK);
+    sn_st_file f;
+    CHECK(sn_safetensors_read(path, &f, &st) == SN_OK);
+    CHECK(sn_st_find(&f, "optimizer.exp_avg.features.0.weight") != NULL);
+    CHECK(sn_st_find(&f, "optimizer.exp_avg_sq.classifier.weight") != NULL);
+    for (int i = 0; i < f.ntensors; i++)
+        CHECK_MSG(strstr(f.tensors[i].name + 1, "optimizer.") == NULL, "doubled prefix: %s",
+                  f.tensors[i].name);
+    sn_ckpt_meta m;
+    CHECK(sn_checkpoint_load(path, &b.w, &b.opt, &m, &st) == SN_OK);
+    CHECK(sn_checkpoint_load(path, &c.w, &c.opt, &m, &st) == SN_OK);
+    CHECK_MSG(sn_ok(&st), "%s", st.msg);
+    CHECK(stores_equal(&a.m, &b.m) && stores_equal(&a.v, &b.v));
+    CHECK(stores_equal(&a.m, &c.m) && stores_equal(&a.v, &c.v));
+
+    /* the legacy form: the same file with every optimizer tensor's prefix doubled */
+    char legacy[1200];
+    path_for(legacy, sizeof legacy, "legacy.ckpt.safetensors");
+    char names[64][160];
+    char *orig[64];
+    CHECK(f.ntensors <= 64);
+    for (int i = 0; i < f.ntensors && i < 64; i++) {
+        const char *nm = orig[i] = f.tensors[i].name;
+        const char *slots[2] = {"optimizer.exp_avg_sq.", "optimizer.exp_avg."};
+        snprintf(names[i], sizeof names[i], "%s", nm);
+        for (int k = 0; k < 2; k++)
+            if (strncmp(nm, slots[k], strlen(slots[k])) == 0) {
+                snprintf(names[i], sizeof names[i], "%s%s", slots[k], nm);
+                break;
+            }
+        f.tensors[i].name = names[i];
+    }
+    CHECK(sn_safetensors_write(legacy, f.tensors, f.ntensors, f.meta, f.nmeta, &st) == SN_OK);
+    for (int i = 0; i < f.ntensors && i < 64; i++) f.tensors[i].name = orig[i];
+    sn_st_free(&f);
+    sn_st_file g;
+    CHECK(sn_safetensors_read(legacy, &g, &st) == SN_OK);
+    CHECK(sn_st_find(&g, "optimizer.exp_avg.optimizer.exp_avg.features.0.weight") != NULL);
+    sn_st_free(&g);
+    fill(&b.m, 0.0f);
+    fill(&c.v, 0.0f);
+    CHECK(sn_checkpoint_load(legacy, &b.w, &b.opt, &m, &st) == SN_OK);
+    CHECK(sn_checkpoint_load(legacy, &c.w, &c.opt, &m, &st) == SN_OK);
+    CHECK_MSG(sn_ok(&st), "%s", st.msg);
+    CHECK(stores_equal(&a.m, &b.m) && stores_equal(&a.v, &b.v));
+    CHECK(stores_equal(&a.m, &c.m) && stores_equal(&a.v, &c.v));
+    free_fixture(&a);
+    free_fixture(&b);
+    free_fixture(&c);
+}
+
 /* Loading `path` into a fresh full fixture fails with SN_ERR_INPUT naming the file and
  * each of the substrings; the destination stores are left untouched. */
 static void expect_load_error(const char *path, const char *sub1, const char *sub2) {
@@ -529,6 +608,7 @@ static void test_bad_arguments(void) {
 
 int main(void) {
     RUN(test_round_trip);
+    RUN(test_slot_names);
     RUN(test_mismatch);
     RUN(test_bad_metadata);
     RUN(test_damaged);

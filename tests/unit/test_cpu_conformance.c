@@ -797,7 +797,7 @@ static void run_train_case(const conf_case *c, sn_jit *jit, int fusion, const ch
         CHECK_MSG(0, "%s: %s", c->name, st.msg);
         return;
     }
-    sn_trainer_opts ro = {SN_TARGET_REF, fusion, c->batch, 1, 1, NULL, 5};
+    sn_trainer_opts ro = {SN_TARGET_REF, fusion, c->batch, 1, 1, NULL, 5, NULL, 0};
     sn_trainer_opts co = ro;
     co.target = SN_TARGET_CPU;
     sn_trainer tr, tc;

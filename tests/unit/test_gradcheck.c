@@ -96,7 +96,7 @@ static void run_case(const gc_case *c, sn_target target, int fusion) {
         CHECK_MSG(0, "%s: %s", c->name, st.msg);
         return;
     }
-    sn_trainer_opts o = {target, fusion, c->batch, 1, 1, NULL, 11};
+    sn_trainer_opts o = {target, fusion, c->batch, 1, 1, NULL, 11, NULL, 0};
     sn_trainer t;
     if (sn_trainer_create(&t, &spec, &o, &st) != SN_OK) {
         CHECK_MSG(0, "%s [%s]: %s", c->name, where, st.msg);

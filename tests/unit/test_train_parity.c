@@ -101,7 +101,7 @@ static void run(const char *model, const char *dataset, sn_target target) {
     sn_model_spec spec;
     CHECK_EQ_INT(sn_spec_load(path, NULL, 0, &spec, &st), SN_OK);
     snprintf(path, sizeof path, "%s/golden/%s.init.safetensors", SNNC_TEST_DIR, model);
-    sn_trainer_opts o = {target, 1, 32, 16, 0, path, 1};
+    sn_trainer_opts o = {target, 1, 32, 16, 0, path, 1, NULL, 0};
     sn_trainer t;
     if (sn_trainer_create(&t, &spec, &o, &st) != SN_OK) {
         CHECK_MSG(0, "%s: %s", model, st.msg);

@@ -169,12 +169,50 @@ static void resolve(sn_cuda_exec *e) {
     }
 }
 
+/* ---- data-parallel training: the point between backward and the optimizer ------------- */
+
+static int is_update(const sn_cu_program *p, const sn_cu_step *s) {
+    return s->kind == SN_CU_LAUNCH && (strcmp(p->kernels[s->kernel].tmpl, "sgd.cu") == 0 ||
+                                       strcmp(p->kernels[s->kernel].tmpl, "adam.cu") == 0);
+}
+
+/* Hands the gradients' device addresses (each optimizer step's "grad", sized as its
+ * "param") to the plan's device hook (a data-parallel trainer sums them over the GPUs). */
+static sn_code grads_ready(sn_cuda_exec *e, const sn_kctx *ctx, sn_status *st) {
+    const sn_cu_program *p = &e->prog;
+    sn_dev_grad *g = sn_calloc((size_t)(p->nsteps ? p->nsteps : 1), sizeof *g);
+    if (!g) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    int ng = 0;
+    for (int i = 0; i < p->nsteps; i++) {
+        const sn_cu_step *s = &p->steps[i];
+        if (s->prep || !is_update(p, s)) continue;
+        int gb = -1, pb = -1;
+        for (int a = 0; a < s->nargs; a++) {
+            if (s->args[a].kind != SN_CU_ARG_BUF) continue;
+            if (strcmp(s->args[a].name, "grad") == 0) gb = s->args[a].buf;
+            if (strcmp(s->args[a].name, "param") == 0) pb = s->args[a].buf;
+        }
+        if (gb < 0 || pb < 0) continue;
+        g[ng].ptr = (uint64_t)e->dev[gb];
+        g[ng++].n = p->bufs[pb].bytes / (int64_t)sizeof(float);
+    }
+    sn_code c =
+        ctx->plan->dev_hook.fn(ctx->plan->dev_hook.arg, (sn_plan *)ctx->plan, g, ng, NULL, st);
+    free(g);
+    return c;
+}
+
 static sn_code run_steps(sn_cuda_exec *e, const sn_kctx *ctx, int prep, int timed, sn_status *st) {
     const sn_cu_program *p = &e->prog;
     int k = 0; /* run steps so far */
+    int hooked = 0;
     for (int i = 0; i < p->nsteps; i++) {
         const sn_cu_step *s = &p->steps[i];
         if (s->prep != prep) continue;
+        if (!prep && !hooked && ctx->plan->dev_hook.fn && is_update(p, s)) {
+            hooked = 1;
+            if (grads_ready(e, ctx, st)) return st->code;
+        }
         if (timed && sn_cuda_event_record(R.d, e->ev[k++], st)) return st->code;
         if (s->kind == SN_CU_SGEMM) {
             if (sn_cublas_sgemm(e->blas[s->tensor_cores != 0], s->name, s->transa, s->transb, s->m,

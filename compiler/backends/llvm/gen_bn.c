@@ -144,6 +144,38 @@ static void bwd_end(sn_irb *k, LLVMValueRef cb, int lanes, void *vs) {
     chan_store(k, trunc_(k, C), s->p[9], cb, k->vl);
 }
 
+/* synchronized batch norm: per-rank sums, as doubles, into [2][Cpad] */
+
+static void dsum_store(sn_irb *k, bn_state *s, LLVMValueRef v, LLVMValueRef base, LLVMValueRef cb,
+                       int64_t off) {
+    LLVMTypeRef dbl = LLVMDoubleTypeInContext(k->ctx);
+    LLVMValueRef p = LLVMBuildBitCast(k->b, base, LLVMPointerType(dbl, 0), "");
+    LLVMValueRef idx = irb_addc(k, irb_mul(k, cb, k->vl), off);
+    p = LLVMBuildGEP2(k->b, dbl, p, &idx, 1, "");
+    p = LLVMBuildBitCast(k->b, p, LLVMPointerType(s->vd, 0), "");
+    LLVMSetAlignment(LLVMBuildStore(k->b, v, p), 8);
+}
+
+static int64_t cpad(sn_irb *k, const sn_bn_desc *d) {
+    return (int64_t)((d->lay.C + k->vl - 1) / k->vl) * k->vl;
+}
+
+static void sums_end(sn_irb *k, LLVMValueRef cb, int lanes, void *vs) {
+    bn_state *s = vs;
+    dsum_store(k, s, LLVMBuildLoad2(k->b, s->vd, s->s1, ""), s->p[1], cb, 0);
+    dsum_store(k, s, LLVMBuildLoad2(k->b, s->vd, s->s2, ""), s->p[1], cb, cpad(k, s->d));
+}
+
+static void bwd_sums_end(sn_irb *k, LLVMValueRef cb, int lanes, void *vs) {
+    bn_state *s = vs;
+    LLVMValueRef sdy = LLVMBuildLoad2(k->b, s->vd, s->s1, ""),
+                 sdyx = LLVMBuildLoad2(k->b, s->vd, s->s2, "");
+    chan_store(k, trunc_(k, sdyx), s->p[5], cb, lanes);
+    chan_store(k, trunc_(k, sdy), s->p[6], cb, lanes);
+    dsum_store(k, s, sdy, s->p[7], cb, 0);
+    dsum_store(k, s, sdyx, s->p[7], cb, cpad(k, s->d));
+}
+
 static void bias_body(sn_irb *k, const sn_iter_ctx *it, void *vs) {
     bn_state *s = vs;
     LLVMValueRef dy = ext(k, s, sn_iter_load(k, s->p[0], it));
@@ -162,7 +194,9 @@ void sn_gen_bn(sn_irb *k, const sn_bn_desc *d) {
     s.d = d;
     LLVMTypeRef dbl = LLVMDoubleTypeInContext(k->ctx);
     s.vd = k->vl > 1 ? LLVMVectorType(dbl, (unsigned)k->vl) : dbl;
-    int np = d->kind == SN_BN_STATS ? 10 : d->kind == SN_BN_BWD_REDUCE ? 10 : 2;
+    int np = d->kind == SN_BN_STATS || d->kind == SN_BN_BWD_REDUCE ? 10
+             : d->kind == SN_BN_BWD_SUMS                           ? 8
+                                                                   : 2;
     for (int i = 0; i < np; i++) s.p[i] = irb_arg_buf(k, i);
     /* accumulators in the entry block */
     LLVMBasicBlockRef cur = LLVMGetInsertBlock(k->b);
@@ -178,6 +212,12 @@ void sn_gen_bn(sn_irb *k, const sn_bn_desc *d) {
         break;
     case SN_BN_BWD_REDUCE:
         fns = (sn_iter_fns){bwd_body, begin, bwd_end};
+        break;
+    case SN_BN_SUMS:
+        fns = (sn_iter_fns){stats_body, begin, sums_end};
+        break;
+    case SN_BN_BWD_SUMS:
+        fns = (sn_iter_fns){bwd_body, begin, bwd_sums_end};
         break;
     default:
         fns = (sn_iter_fns){bias_body, begin, bias_end};

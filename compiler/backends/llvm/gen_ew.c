@@ -10,6 +10,7 @@ typedef struct ew_state {
     const sn_ew_desc *d;
     LLVMValueRef y, x1, x2, A, B, C;
     LLVMValueRef key, training, scale; /* dropout */
+    LLVMValueRef s0, ng;               /* dropout: ctx->sample0, ctx->gbatch */
 } ew_state;
 
 static void ew_body(sn_irb *k, const sn_iter_ctx *it, void *vs) {
@@ -44,7 +45,15 @@ static void ew_body(sn_irb *k, const sn_iter_ctx *it, void *vs) {
         /* logical NCHW index of each lane */
         const sn_cpu_layout *l = &d->lay;
         int64_t hw = (int64_t)l->H * l->W;
-        LLVMValueRef base = irb_add(k, irb_mul(k, irb_add(k, irb_mul(k, it->n, l->C), it->c0), hw),
+        /* the image's index in the global batch: (n / nl) * gbatch + sample0 + n % nl */
+        LLVMValueRef n = it->n;
+        if (d->nl > 0) {
+            LLVMValueRef nl = irb_i64(k, d->nl);
+            n = irb_add(
+                k, irb_add(k, LLVMBuildMul(k->b, LLVMBuildUDiv(k->b, n, nl, ""), s->ng, ""), s->s0),
+                LLVMBuildURem(k->b, n, nl, ""));
+        }
+        LLVMValueRef base = irb_add(k, irb_mul(k, irb_add(k, irb_mul(k, n, l->C), it->c0), hw),
                                     irb_add(k, irb_mul(k, it->yy, l->W), it->xx));
         LLVMValueRef idx = irb_bcast_i32(k, LLVMBuildTrunc(k->b, base, k->t_i32, ""));
         if (k->vl > 1) {
@@ -72,7 +81,7 @@ void sn_gen_ew(sn_irb *k, const sn_ew_desc *d) {
     s.y = irb_arg_buf(k, 0);
     s.x1 = irb_arg_buf(k, 1);
     s.x2 = d->op == SN_EW_DROPOUT ? NULL : irb_arg_buf(k, 2);
-    s.A = s.B = s.C = s.key = s.training = s.scale = NULL;
+    s.A = s.B = s.C = s.key = s.training = s.scale = s.s0 = s.ng = NULL;
     if (d->op == SN_EW_AFFINE3) {
         s.A = irb_arg_buf(k, 3);
         s.B = irb_arg_buf(k, 4);
@@ -81,6 +90,8 @@ void sn_gen_ew(sn_irb *k, const sn_ew_desc *d) {
     if (d->op == SN_EW_DROPOUT) {
         LLVMValueRef seed = sn_kctx_load(k, sn_kctx_seed_offset(), k->t_i64);
         s.key = sn_gen_rand_key(k, seed, d->stream);
+        s.s0 = sn_kctx_load(k, sn_kctx_sample0_offset(), k->t_i64);
+        s.ng = sn_kctx_load(k, sn_kctx_gbatch_offset(), k->t_i64);
         LLVMValueRef tr = sn_kctx_load(k, sn_kctx_training_offset(), k->t_i32);
         s.training = LLVMBuildICmp(k->b, LLVMIntNE, tr, irb_i32(k, 0), "");
     }

@@ -25,6 +25,12 @@ int64_t sn_kctx_lr_offset(void) {
 int64_t sn_kctx_step_offset(void) {
     return (int64_t)offsetof(sn_kctx, step);
 }
+int64_t sn_kctx_sample0_offset(void) {
+    return (int64_t)offsetof(sn_kctx, sample0);
+}
+int64_t sn_kctx_gbatch_offset(void) {
+    return (int64_t)offsetof(sn_kctx, gbatch);
+}
 
 LLVMValueRef sn_gen_ctx_t(sn_irb *k) {
     LLVMValueRef t = sn_kctx_load(k, (int64_t)offsetof(sn_kctx, t), k->t_i32);
@@ -245,11 +251,19 @@ void sn_gen_encode(sn_irb *k, const sn_encode_desc *d) {
         LLVMValueRef s2 = mix64(k, LLVMBuildXor(b, seed, LLVMConstInt(k->t_i64, d->stream, 0), ""));
         es.key_arr = LLVMBuildArrayAlloca(b, k->t_i32, irb_i32(k, d->T), "keys");
         LLVMValueRef t0 = sn_gen_ctx_t(k); /* step-major runs: the global step */
+        /* a rank's part of a global batch draws with global indices: hash32(key + base + i)
+         * is hash32((key + base) + i), so the offset goes into the keys */
+        LLVMValueRef base =
+            LLVMBuildTrunc(b,
+                           LLVMBuildMul(b, sn_kctx_load(k, sn_kctx_sample0_offset(), k->t_i64),
+                                        irb_i64(k, d->image), ""),
+                           k->t_i32, "");
         for (int t = 0; t < d->T; t++) {
             LLVMValueRef kt =
                 mix64(k, LLVMBuildXor(b, s2, mix64(k, LLVMBuildAdd(b, t0, irb_i64(k, t), "")), ""));
             kt = LLVMBuildTrunc(b, LLVMBuildLShr(b, kt, LLVMConstInt(k->t_i64, 32, 0), ""),
                                 k->t_i32, "");
+            kt = LLVMBuildAdd(b, kt, base, "");
             LLVMBuildStore(
                 b, kt,
                 LLVMBuildGEP2(b, k->t_i32, es.key_arr, (LLVMValueRef[]){irb_i64(k, t)}, 1, ""));

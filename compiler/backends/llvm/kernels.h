@@ -341,7 +341,8 @@ typedef struct sn_encode_desc {
     int64_t M;
     int poisson;
     uint64_t stream;
-    float scale; /* direct: multiplier (0 or 1: none) */
+    float scale;   /* direct: multiplier (0 or 1: none) */
+    int64_t image; /* elements per image: a rank's draws start at ctx->sample0 * image */
 } sn_encode_desc;
 int64_t sn_encode_tasks(const sn_encode_desc *d);
 void sn_gen_encode(sn_irb *k, const sn_encode_desc *d);
@@ -437,6 +438,8 @@ typedef struct sn_ew_desc {
     float B;         /* MASK_RANGE */
     float p;         /* DROPOUT */
     uint64_t stream; /* DROPOUT */
+    int64_t nl;      /* DROPOUT: images per time step (the plan's batch): a rank's image n of
+                        step t is image t * ctx->gbatch + ctx->sample0 + n of the global batch */
     sn_epilogue epi; /* applied after the op */
 } sn_ew_desc;
 int64_t sn_ew_tasks(const sn_ew_desc *d, int vl);
@@ -448,8 +451,20 @@ void sn_gen_ew(sn_irb *k, const sn_ew_desc *d);
  *         [9] shift (y = scale*x + shift; per-channel arrays padded to the block width).
  * bwd:    ptrs [0] x, [1] dy, [2] gamma, [3] save_mean, [4] save_invstd, [5] dgamma, [6] dbeta,
  *         [7] A, [8] Bx, [9] C  (dx = A*dy + Bx*x + C, applied by an SN_EW_AFFINE3 kernel).
- * bias:   ptrs [0] dy, [1] db: the sum of dy per channel (the bias gradient). */
-typedef enum sn_bn_kind { SN_BN_STATS = 0, SN_BN_BWD_REDUCE, SN_BN_BIAS_GRAD } sn_bn_kind;
+ * bias:   ptrs [0] dy, [1] db: the sum of dy per channel (the bias gradient).
+ * Synchronized batch norm (runtime/cpu/bn_sync.h) splits stats and bwd around a sum over
+ * the ranks; these kernels compute the per-rank sums, in double, [2][Cpad] (Cpad = C padded
+ * to the block width):
+ * sums:     ptrs [0] x, [1] sums (sum x, sum x^2).
+ * bwd_sums: ptrs as bwd up to [6] (gamma unused), [7] sums (sum dy, sum dy * xhat); dgamma
+ *           and dbeta are this rank's. */
+typedef enum sn_bn_kind {
+    SN_BN_STATS = 0,
+    SN_BN_BWD_REDUCE,
+    SN_BN_BIAS_GRAD,
+    SN_BN_SUMS,
+    SN_BN_BWD_SUMS
+} sn_bn_kind;
 typedef struct sn_bn_desc {
     int64_t N;
     sn_cpu_layout lay;
@@ -465,6 +480,8 @@ int64_t sn_kctx_bad_input_offset(void);
 int64_t sn_kctx_training_offset(void);
 int64_t sn_kctx_lr_offset(void);
 int64_t sn_kctx_step_offset(void);
+int64_t sn_kctx_sample0_offset(void);
+int64_t sn_kctx_gbatch_offset(void);
 /* Loads a field of the kernel context (ctx argument) at a byte offset. */
 LLVMValueRef sn_kctx_load(sn_irb *k, int64_t offset, LLVMTypeRef type);
 /* sn_rand_key(seed, stream) and the [0,1) draws of sn_rand_u01_key, in IR. */

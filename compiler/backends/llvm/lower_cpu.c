@@ -715,6 +715,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         int xb = lw_as_layout(L, n->in[0], &lay);
         if (xb < 0) return L->st->code;
         d.M = sn_tensor_images(x) * sn_lay_image(&lay);
+        d.image = sn_lay_image(&lay);
         int yb = lw_set_output(L, grp->out, &lay);
         if (yb < 0) return L->st->code;
         int bufs[2] = {xb, yb};

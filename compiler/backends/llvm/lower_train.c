@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../../../runtime/core/util.h"
+#include "../../../runtime/cpu/bn_sync.h"
 #include "../../../runtime/cpu/prep.h"
 #include "lower_internal.h"
 
@@ -95,6 +96,37 @@ static sn_cpu_layout act_layout(lower *L, const sn_tensor *x) {
     return x->shape.rank == x->lead + 1 ? lw_flat(C) : lw_blocked(L, C, H, W);
 }
 
+/* Synchronized batch norm (runtime/cpu/bn_sync.h): this rank's sums, their sum over the
+ * ranks, then the statistics. bufs as the stats kernel's. */
+static sn_code sync_stats(lower *L, const sn_group *grp, const sn_bn_desc *stats, const int *bufs,
+                          int C) {
+    char name[SN_PLAN_NAME_MAX];
+    int64_t Cp = (int64_t)ceil_div(C, L->vl) * L->vl;
+    sn_shape ss = sn_shape1(2 * Cp);
+    sn_fmt(name, sizeof name, "%s.sums", grp->name);
+    int sums = sn_plan_add_buffer(L->plan, name, SN_F64, &ss, SN_BUF_ARENA, L->st);
+    if (sums < 0) return L->st->code;
+    sn_bn_desc d = *stats;
+    d.kind = SN_BN_SUMS;
+    int kb[2] = {bufs[0], sums};
+    sn_fmt(name, sizeof name, "%s (sums)", grp->name);
+    if (lw_step(L, name, "bn_sums", &d, sizeof d, g_bn, kb, 2, sn_bn_tasks(&d, L->vl), 0) < 0)
+        return L->st->code;
+    sn_coll_params cp = {2 * Cp, 0};
+    sn_fmt(name, sizeof name, "%s (sum over ranks)", grp->name);
+    if (sn_plan_add_step(L->plan, name, "cpu.allreduce", sn_plan_collective_step, &cp, sizeof cp,
+                         &sums, 1, 1, L->st) < 0)
+        return L->st->code;
+    sn_bn_sync_params p = {C, (int)Cp, d.N * d.lay.H * d.lay.W, d.eps, d.momentum};
+    int fb[10] = {bufs[1], bufs[2], bufs[3], bufs[4], bufs[5],
+                  sums,    bufs[6], bufs[7], bufs[8], bufs[9]};
+    sn_fmt(name, sizeof name, "%s (statistics)", grp->name);
+    return sn_plan_add_step(L->plan, name, "cpu.bn_sync_finish", sn_bn_sync_finish, &p, sizeof p,
+                            fb, 10, 1, L->st) < 0
+               ? L->st->code
+               : SN_OK;
+}
+
 static sn_code bn_train(lower *L, const sn_group *grp) {
     const sn_graph *g = L->g;
     const sn_node *n = &g->nodes[grp->nodes[0]];
@@ -129,9 +161,14 @@ static sn_code bn_train(lower *L, const sn_group *grp) {
                     sh};
     for (int i = 1; i < 6; i++)
         if (bufs[i] < 0) return L->st->code;
-    sn_fmt(name, sizeof name, "%s (statistics)", grp->name);
-    if (lw_step(L, name, "bn_stats", &d, sizeof d, g_bn, bufs, 10, sn_bn_tasks(&d, L->vl), 0) < 0)
-        return L->st->code;
+    if (n->a.sync) {
+        if (sync_stats(L, grp, &d, bufs, C)) return L->st->code;
+    } else {
+        sn_fmt(name, sizeof name, "%s (statistics)", grp->name);
+        if (lw_step(L, name, "bn_stats", &d, sizeof d, g_bn, bufs, 10, sn_bn_tasks(&d, L->vl), 0) <
+            0)
+            return L->st->code;
+    }
     /* normalize with the epilogue of the rest of the group */
     sn_eltwise_desc e;
     memset(&e, 0, sizeof e);
@@ -164,6 +201,7 @@ static sn_code ew(lower *L, const sn_group *grp, sn_ew_op op, int x1, int x2, co
     d.B = n->a.quant.B;
     d.p = n->a.p;
     d.stream = n->a.stream;
+    if (op == SN_EW_DROPOUT) d.nl = L->g->batch;
     int yb = lw_set_output(L, grp->out, &lay);
     if (yb < 0) return L->st->code;
     int bufs[3] = {yb, b1, b2};
@@ -199,7 +237,33 @@ static sn_code bn_bwd(lower *L, const sn_group *grp) {
     if (gb < 0 || L->buf[n->in[3]] < 0 || L->buf[n->in[4]] < 0) return L->st->code;
     int bufs[10] = {xb, dyb, gb, L->buf[n->in[3]], L->buf[n->in[4]], dg, db, cf[0], cf[1], cf[2]};
     sn_fmt(name, sizeof name, "%s (sums)", grp->name);
-    if (lw_step(L, name, "bn_bwd", &d, sizeof d, g_bn, bufs, 10, sn_bn_tasks(&d, L->vl), 0) < 0)
+    if (n->a.sync) {
+        /* this rank's sums (and its gamma and beta gradients), their sum over the ranks, then
+         * the coefficients of dx */
+        int64_t Cp = (int64_t)ceil_div(C, L->vl) * L->vl;
+        sn_shape ss = sn_shape1(2 * Cp);
+        char sname[SN_PLAN_NAME_MAX];
+        sn_fmt(sname, sizeof sname, "%s.sums", grp->name);
+        int sums = sn_plan_add_buffer(L->plan, sname, SN_F64, &ss, SN_BUF_ARENA, L->st);
+        if (sums < 0) return L->st->code;
+        d.kind = SN_BN_BWD_SUMS;
+        int kb[8] = {xb, dyb, gb, L->buf[n->in[3]], L->buf[n->in[4]], dg, db, sums};
+        if (lw_step(L, name, "bn_bwd_sums", &d, sizeof d, g_bn, kb, 8, sn_bn_tasks(&d, L->vl), 0) <
+            0)
+            return L->st->code;
+        sn_coll_params cp = {2 * Cp, 1};
+        sn_fmt(name, sizeof name, "%s (sum over ranks)", grp->name);
+        if (sn_plan_add_step(L->plan, name, "cpu.allreduce", sn_plan_collective_step, &cp,
+                             sizeof cp, &sums, 1, 1, L->st) < 0)
+            return L->st->code;
+        sn_bn_sync_params p = {C, (int)Cp, d.N * d.lay.H * d.lay.W, n->a.eps, n->a.momentum};
+        int fb[7] = {gb, L->buf[n->in[3]], L->buf[n->in[4]], sums, cf[0], cf[1], cf[2]};
+        sn_fmt(name, sizeof name, "%s (coefficients)", grp->name);
+        if (sn_plan_add_step(L->plan, name, "cpu.bn_sync_bwd_finish", sn_bn_sync_bwd_finish, &p,
+                             sizeof p, fb, 7, 1, L->st) < 0)
+            return L->st->code;
+    } else if (lw_step(L, name, "bn_bwd", &d, sizeof d, g_bn, bufs, 10, sn_bn_tasks(&d, L->vl), 0) <
+               0)
         return L->st->code;
     sn_ew_desc e;
     memset(&e, 0, sizeof e);
@@ -467,10 +531,11 @@ static sn_code optim(lower *L, const sn_group *grp) {
         (void)want;
         return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: gradient %s is not plain", gt->name);
     }
-    return lw_step(L, grp->name, d.adam ? "adam" : "sgd", &d, sizeof d, g_optim, bufs, n->nin,
-                   sn_optim_tasks(&d), 0) < 0
-               ? L->st->code
-               : SN_OK;
+    int s = lw_step(L, grp->name, d.adam ? "adam" : "sgd", &d, sizeof d, g_optim, bufs, n->nin,
+                    sn_optim_tasks(&d), 0);
+    if (s < 0) return L->st->code;
+    /* what a data-parallel trainer reduces between backward and this step */
+    return sn_plan_add_grad(L->plan, bufs[0], bufs[1], d.n, s, L->st);
 }
 
 /* Gradients of the ops over time steps. Every [T, N, ...] tensor keeps the layout of the

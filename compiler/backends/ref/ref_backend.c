@@ -21,6 +21,7 @@ typedef struct rk_dropout {
     int64_t n;
     float p;
     uint64_t stream;
+    int64_t images; /* leading images (time steps x batch): n / images elements each */
 } rk_dropout;
 typedef struct rk_ternary {
     int64_t n;
@@ -79,7 +80,8 @@ static void k_bn(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t 
 }
 static void k_dropout(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     const rk_dropout *d = p;
-    sn_ref_dropout(d->n, d->p, c->training, c->seed, d->stream, b[0], b[1], NULL);
+    sn_ref_dropout_part(d->n, d->p, c->training, c->seed, d->stream, d->n / d->images,
+                        c->plan->batch, c->sample0, c->gbatch, b[0], b[1], NULL);
 }
 /* The forward mask regenerated from the run's seed: dx = dy * keep / (1 - p). */
 static void k_dropout_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
@@ -87,9 +89,10 @@ static void k_dropout_bwd(sn_kctx *c, const void *p, void *const *b, int64_t lo,
     const float *dy = b[0];
     float *dx = b[1];
     float scale = d->p < 1.0f ? 1.0f / (1.0f - d->p) : 0.0f;
+    int64_t per = d->n / d->images;
     for (int64_t i = 0; i < d->n; i++) {
-        int keep =
-            !c->training || (d->p < 1.0f && sn_rand_u01(c->seed, d->stream, (uint64_t)i) >= d->p);
+        uint64_t gi = sn_batch_index((uint64_t)i, per, c->plan->batch, c->sample0, c->gbatch);
+        int keep = !c->training || (d->p < 1.0f && sn_rand_u01(c->seed, d->stream, gi) >= d->p);
         dx[i] = keep ? (c->training ? dy[i] * scale : dy[i]) : 0.0f;
     }
 }
@@ -237,8 +240,10 @@ static void k_threshold(sn_kctx *c, const void *p, void *const *b, int64_t lo, i
 }
 static void k_poisson(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
     const rk_encode *e = p;
-    int64_t bad =
-        sn_ref_encode_poisson_at(c->t, e->T, e->n, sn_mix64(c->seed ^ e->stream), b[0], b[1]);
+    /* a rank's part of a global batch draws with the global indices */
+    uint64_t base = (uint64_t)c->sample0 * (uint64_t)(e->n / c->plan->batch);
+    int64_t bad = sn_ref_encode_poisson_part(base, c->t, e->T, e->n, sn_mix64(c->seed ^ e->stream),
+                                             b[0], b[1]);
     if (bad) atomic_fetch_add(&c->bad_input, bad);
 }
 static void k_direct(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
@@ -455,7 +460,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             break;
         }
         case SN_OP_DROPOUT: {
-            rk_dropout p = {nx, nd->a.p, nd->a.stream ? nd->a.stream : stream};
+            rk_dropout p = {nx, nd->a.p, nd->a.stream ? nd->a.stream : stream, sn_tensor_images(x)};
             s = sn_plan_add_step(plan, nd->name, kname, k_dropout, &p, sizeof p, bufs, nb, 1, st);
             break;
         }
@@ -620,7 +625,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             break;
         }
         case SN_OP_DROPOUT_BWD: {
-            rk_dropout p = {nx, nd->a.p, nd->a.stream};
+            rk_dropout p = {nx, nd->a.p, nd->a.stream, sn_tensor_images(x)};
             s = sn_plan_add_step(plan, nd->name, kname, k_dropout_bwd, &p, sizeof p, bufs, nb, 1,
                                  st);
             break;
@@ -675,6 +680,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
             p.nesterov = nd->a.nesterov;
             s = sn_plan_add_step(plan, nd->name, kname, nd->op == SN_OP_SGD_UPDATE ? k_sgd : k_adam,
                                  &p, sizeof p, bufs, nb, 1, st);
+            if (s >= 0 && sn_plan_add_grad(plan, bufs[0], bufs[1], nx, s, st)) goto fail;
             break;
         }
         case SN_OP_COUNT:

@@ -1,0 +1,198 @@
+/* The MPI communicator (built when CMake finds MPI: SNNC_HAVE_MPI). See comm.h.
+ *
+ * Errors return (MPI_ERRORS_RETURN on the job's communicator) instead of aborting inside
+ * MPI, so a failed call is reported with snnc's message and the rank; the launcher ends
+ * the job when a rank dies. Non-blocking reductions progress when the caller tests them
+ * (Open MPI and MPICH progress collectives inside MPI calls), so the gradient reducer
+ * tests its requests between the steps of the backward pass. Waits poll with a short
+ * sleep rather than spin in MPI_Wait: on a machine with as many ranks as cores, a
+ * spinning rank would take the core another rank computes on. */
+#ifdef SNNC_HAVE_MPI
+#define _POSIX_C_SOURCE 200809L
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/util.h"
+#include "comm_impl.h"
+
+typedef struct mpi_comm {
+    MPI_Comm world;
+    int finalize; /* this communicator initialized MPI */
+} mpi_comm;
+
+struct sn_comm_req {
+    MPI_Request r;
+};
+
+static sn_code mpi_err(sn_comm *c, int rc, const char *call, sn_status *st) {
+    if (rc == MPI_SUCCESS) return SN_OK;
+    char msg[MPI_MAX_ERROR_STRING + 1];
+    int len = 0;
+    if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS) len = 0;
+    msg[len] = '\0';
+    return sn_fail(st, SN_ERR_RUNTIME,
+                   "%s failed on rank %d: %s (did another rank of the job fail?)", call, c->rank,
+                   len ? msg : "unknown MPI error");
+}
+
+static MPI_Comm W(sn_comm *c) {
+    return ((mpi_comm *)c->impl)->world;
+}
+
+/* MPI counts are ints: large buffers go in pieces. */
+#define PIECE ((int64_t)1 << 30)
+
+static sn_code m_iallreduce(sn_comm *c, float *buf, int64_t n, sn_comm_req **req, sn_status *st) {
+    if (n > PIECE)
+        return sn_fail(st, SN_ERR_RUNTIME, "a gradient bucket of %lld floats is too large for MPI",
+                       (long long)n);
+    sn_comm_req *q = malloc(sizeof *q);
+    if (!q) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, W(c), &q->r);
+    if (rc != MPI_SUCCESS) {
+        free(q);
+        return mpi_err(c, rc, "MPI_Iallreduce", st);
+    }
+    *req = q;
+    return SN_OK;
+}
+
+static sn_code m_test(sn_comm *c, sn_comm_req *req, int *done, sn_status *st) {
+    int flag = 0;
+    int rc = MPI_Test(&req->r, &flag, MPI_STATUS_IGNORE);
+    if (rc != MPI_SUCCESS) return mpi_err(c, rc, "MPI_Test", st);
+    *done = flag;
+    if (flag) free(req);
+    return SN_OK;
+}
+
+static sn_code m_wait(sn_comm *c, sn_comm_req *req, sn_status *st) {
+    /* test with a growing sleep (up to 0.2 ms) */
+    long ns = 1000;
+    for (;;) {
+        int flag = 0;
+        int rc = MPI_Test(&req->r, &flag, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) {
+            free(req);
+            return mpi_err(c, rc, "MPI_Test", st);
+        }
+        if (flag) break;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 200000) ns *= 2;
+    }
+    free(req);
+    return SN_OK;
+}
+
+static sn_code m_f64(sn_comm *c, double *buf, int64_t n, sn_status *st) {
+    for (int64_t i = 0; i < n; i += PIECE) {
+        int k = (int)SN_MIN(PIECE, n - i);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + i, k, MPI_DOUBLE, MPI_SUM, W(c));
+        if (rc != MPI_SUCCESS) return mpi_err(c, rc, "MPI_Allreduce", st);
+    }
+    return SN_OK;
+}
+
+static sn_code m_i64(sn_comm *c, int64_t *buf, int64_t n, sn_status *st) {
+    for (int64_t i = 0; i < n; i += PIECE) {
+        int k = (int)SN_MIN(PIECE, n - i);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buf + i, k, MPI_INT64_T, MPI_MAX, W(c));
+        if (rc != MPI_SUCCESS) return mpi_err(c, rc, "MPI_Allreduce", st);
+    }
+    return SN_OK;
+}
+
+static sn_code m_bcast(sn_comm *c, void *buf, int64_t bytes, int root, sn_status *st) {
+    for (int64_t i = 0; i < bytes; i += PIECE) {
+        int k = (int)SN_MIN(PIECE, bytes - i);
+        int rc = MPI_Bcast((char *)buf + i, k, MPI_BYTE, root, W(c));
+        if (rc != MPI_SUCCESS) return mpi_err(c, rc, "MPI_Bcast", st);
+    }
+    return SN_OK;
+}
+
+static sn_code m_allgather(sn_comm *c, const void *mine, void *all, int64_t bytes, sn_status *st) {
+    if (bytes > PIECE)
+        return sn_fail(st, SN_ERR_RUNTIME, "allgather of %lld bytes is too large",
+                       (long long)bytes);
+    int rc = MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, W(c));
+    return mpi_err(c, rc, "MPI_Allgather", st);
+}
+
+static void m_abort(sn_comm *c, int code) {
+    fflush(stdout);
+    fflush(stderr);
+    MPI_Abort(W(c), code);
+}
+
+static void m_close(sn_comm *c) {
+    mpi_comm *m = c->impl;
+    if (!m) return;
+    int fin = 0;
+    if (m->world != MPI_COMM_NULL && m->world != MPI_COMM_WORLD) MPI_Comm_free(&m->world);
+    if (m->finalize && MPI_Finalized(&fin) == MPI_SUCCESS && !fin) MPI_Finalize();
+    free(m);
+    c->impl = NULL;
+}
+
+static const sn_comm_ops mpi_ops = {m_iallreduce, m_test,      m_wait,  m_f64,  m_i64,
+                                    m_bcast,      m_allgather, m_abort, m_close};
+
+sn_code sn_comm_open_mpi(sn_comm **out, sn_status *st) {
+    *out = NULL;
+    int inited = 0;
+    MPI_Initialized(&inited);
+    int provided = 0;
+    if (!inited && MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
+        return sn_fail(st, SN_ERR_RUNTIME, "MPI_Init_thread failed");
+    sn_comm *c = sn_calloc(1, sizeof *c);
+    mpi_comm *m = sn_calloc(1, sizeof *m);
+    if (!c || !m) {
+        free(c);
+        free(m);
+        return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    }
+    c->ops = &mpi_ops;
+    c->impl = m;
+    m->finalize = !inited;
+    m->world = MPI_COMM_NULL;
+    sn_strlcpy(c->kind, "mpi", sizeof c->kind);
+    /* our own communicator, returning errors */
+    int rc = MPI_Comm_dup(MPI_COMM_WORLD, &m->world);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_set_errhandler(m->world, MPI_ERRORS_RETURN);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(m->world, &c->rank);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_size(m->world, &c->size);
+    MPI_Comm local = MPI_COMM_NULL;
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Comm_split_type(m->world, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &local);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(local, &c->local_rank);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_size(local, &c->local_size);
+    if (local != MPI_COMM_NULL) MPI_Comm_free(&local);
+    char host[MPI_MAX_PROCESSOR_NAME + 1];
+    int hl = 0;
+    if (rc == MPI_SUCCESS && MPI_Get_processor_name(host, &hl) == MPI_SUCCESS) {
+        host[hl] = '\0';
+        sn_strlcpy(c->host, host, sizeof c->host);
+    }
+    if (rc != MPI_SUCCESS) {
+        mpi_err(c, rc, "setting up MPI", st);
+        m_close(c);
+        free(c);
+        return st->code;
+    }
+    if (!inited && provided < MPI_THREAD_SERIALIZED) {
+        /* only the main thread calls MPI, except a plan's collective steps, which run on the
+         * calling thread too (sn_plan_run): FUNNELED suffices in practice; say so */
+        if (c->rank == 0 && getenv("SNNC_VERBOSE"))
+            fprintf(stderr, "snnc: MPI provides thread level %d (< SERIALIZED)\n", provided);
+    }
+    *out = c;
+    return SN_OK;
+}
+#else
+typedef int sn_comm_mpi_unused; /* ISO C: a translation unit needs a declaration */
+#endif

@@ -1,0 +1,256 @@
+/* Bucketed gradient sums over the ranks, overlapped with backward. See reducer.h. */
+#include "reducer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/util.h"
+
+enum { IDLE = 0, FLIGHT, DONE };
+
+typedef struct bucket {
+    int first, count; /* members: order[first .. first + count) */
+    int64_t floats;
+    float *buf; /* the flat buffer of a bucket of several gradients (NULL for one) */
+    float *sum; /* what is being summed: buf, or the one gradient's own buffer */
+    int ready;  /* start after this step */
+    int need;   /* wait before this step */
+    int state;
+    sn_comm_req *req;
+} bucket;
+
+struct sn_reducer {
+    sn_plan *p;
+    sn_comm *c;
+    float scale;
+    int *order;      /* gradient indices, in the order the backward pass completes them */
+    int64_t *offset; /* per gradient: its offset in its bucket */
+    bucket *b;
+    int nb;
+    sn_reducer_stats stats;
+};
+
+static int last_touch_before(const sn_plan *p, int buf, int before) {
+    for (int s = before - 1; s >= 0; s--)
+        for (int k = 0; k < p->steps[s].nbufs; k++)
+            if (p->steps[s].bufs[k] == buf) return s;
+    return 0;
+}
+
+/* A bucket of one gradient is summed in its own buffer (scaled in place); one of several
+ * is copied (and scaled) into its flat buffer. */
+static void copy_in(sn_reducer *r, bucket *b) {
+    const sn_plan *p = r->p;
+    if (!b->buf) {
+        float *g = p->bufs[p->grads[r->order[b->first]].buf].ptr;
+        if (r->scale != 1.0f)
+            for (int64_t i = 0; i < b->floats; i++) g[i] *= r->scale;
+        b->sum = g;
+        return;
+    }
+    b->sum = b->buf;
+    for (int m = b->first; m < b->first + b->count; m++) {
+        const sn_plan_grad *g = &p->grads[r->order[m]];
+        const float *src = p->bufs[g->buf].ptr;
+        float *dst = b->buf + r->offset[r->order[m]];
+        if (r->scale == 1.0f)
+            memcpy(dst, src, (size_t)g->n * sizeof(float));
+        else
+            for (int64_t i = 0; i < g->n; i++) dst[i] = src[i] * r->scale;
+    }
+}
+
+static void copy_out(sn_reducer *r, const bucket *b) {
+    const sn_plan *p = r->p;
+    if (!b->buf) return; /* summed in place */
+    for (int m = b->first; m < b->first + b->count; m++) {
+        const sn_plan_grad *g = &p->grads[r->order[m]];
+        memcpy(p->bufs[g->buf].ptr, b->buf + r->offset[r->order[m]], (size_t)g->n * sizeof(float));
+    }
+}
+
+static sn_code wait_bucket(sn_reducer *r, bucket *b, sn_status *st) {
+    if (b->state != FLIGHT) return SN_OK;
+    double t0 = sn_now();
+    sn_code rc = sn_comm_wait(r->c, b->req, st);
+    r->stats.wait_seconds += sn_now() - t0;
+    b->req = NULL;
+    b->state = DONE;
+    return rc;
+}
+
+static sn_code hook_before(void *arg, sn_plan *p, int step, sn_status *st) {
+    sn_reducer *r = arg;
+    if (step == 0) { /* a run that failed half-way may have left sums in flight */
+        for (int i = 0; i < r->nb; i++) {
+            if (wait_bucket(r, &r->b[i], st)) return st->code;
+            r->b[i].state = IDLE;
+        }
+    }
+    for (int i = 0; i < r->nb; i++) {
+        bucket *b = &r->b[i];
+        if (b->need != step) continue;
+        if (b->state == DONE) r->stats.overlapped++;
+        if (b->state == IDLE)
+            return sn_fail(st, SN_ERR_RUNTIME,
+                           "internal error: gradient bucket %d was never started (step %d)", i,
+                           step);
+        if (wait_bucket(r, b, st)) return st->code;
+        double t0 = sn_now();
+        copy_out(r, b);
+        r->stats.copy_seconds += sn_now() - t0;
+        b->state = IDLE;
+    }
+    if (step == p->nsteps - 1) r->stats.steps++;
+    return SN_OK;
+}
+
+static sn_code hook_after(void *arg, sn_plan *p, int step, sn_status *st) {
+    sn_reducer *r = arg;
+    for (int i = 0; i < r->nb; i++) {
+        bucket *b = &r->b[i];
+        if (b->ready == step && b->state == IDLE) {
+            double t0 = sn_now();
+            copy_in(r, b);
+            r->stats.copy_seconds += sn_now() - t0;
+            if (sn_comm_iallreduce_f32(r->c, b->sum, b->floats, &b->req, st)) return st->code;
+            b->state = b->req ? FLIGHT : DONE;
+        } else if (b->state == FLIGHT) {
+            int done = 0;
+            if (sn_comm_test(r->c, b->req, &done, st)) return st->code;
+            if (done) {
+                b->req = NULL;
+                b->state = DONE;
+            }
+        }
+    }
+    return SN_OK;
+}
+
+/* Synchronized batch norm's per-channel sums (see sn_plan_coll). A rank's dy is the
+ * gradient of its own mean loss, so its sums are 1/w times what they would be with the
+ * global mean (w = this rank's images * ranks / global batch; 1 for equal shares): they are
+ * scaled to a common footing for the sum and back after it. */
+static sn_code coll_f64(void *arg, double *buf, int64_t n, int rank_weighted, sn_status *st) {
+    sn_reducer *r = arg;
+    double w = (double)r->scale * (double)r->c->size;
+    int scaled = rank_weighted && w != 1.0;
+    if (scaled)
+        for (int64_t i = 0; i < n; i++) buf[i] *= w;
+    double t0 = sn_now();
+    sn_code rc = sn_comm_allreduce_f64(r->c, buf, n, st);
+    r->stats.wait_seconds += sn_now() - t0;
+    if (scaled)
+        for (int64_t i = 0; i < n; i++) buf[i] /= w;
+    return rc;
+}
+
+sn_code sn_reducer_attach(sn_reducer **out, sn_plan *p, sn_comm *c, const sn_reducer_opts *o,
+                          sn_status *st) {
+    *out = NULL;
+    if (p->step_major)
+        return sn_fail(st, SN_ERR_INPUT,
+                       "a step-major plan cannot be trained on several ranks (use the layer-major "
+                       "schedule)");
+    sn_reducer *r = sn_calloc(1, sizeof *r);
+    if (!r) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    r->p = p;
+    r->c = c;
+    r->scale = o && o->scale > 0 ? (float)o->scale : 1.0f;
+    int64_t cap = o && o->bucket_bytes > 0 ? o->bucket_bytes : (int64_t)4 << 20;
+    int ng = p->ngrads;
+    r->order = sn_calloc((size_t)(ng ? ng : 1), sizeof *r->order);
+    r->offset = sn_calloc((size_t)(ng ? ng : 1), sizeof *r->offset);
+    int *ready = sn_calloc((size_t)(ng ? ng : 1), sizeof *ready);
+    r->b = sn_calloc((size_t)(ng ? ng : 1), sizeof *r->b);
+    if (!r->order || !r->offset || !ready || !r->b) {
+        free(ready);
+        sn_reducer_free(r);
+        return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    }
+    for (int g = 0; g < ng; g++) {
+        ready[g] = last_touch_before(p, p->grads[g].buf, p->grads[g].update);
+        r->order[g] = g;
+    }
+    /* completion order (stable: the plan's order among gradients completed by one step) */
+    for (int i = 1; i < ng; i++)
+        for (int j = i; j > 0 && ready[r->order[j]] < ready[r->order[j - 1]]; j--) {
+            int t = r->order[j];
+            r->order[j] = r->order[j - 1];
+            r->order[j - 1] = t;
+        }
+    for (int i = 0; i < ng;) {
+        bucket *b = &r->b[r->nb++];
+        b->first = i;
+        b->need = p->nsteps;
+        int64_t bytes = 0;
+        for (; i < ng && (bytes == 0 || bytes + p->grads[r->order[i]].n * 4 <= cap); i++) {
+            const sn_plan_grad *g = &p->grads[r->order[i]];
+            r->offset[r->order[i]] = bytes / 4;
+            bytes += g->n * 4;
+            b->count++;
+            if (ready[r->order[i]] > b->ready) b->ready = ready[r->order[i]];
+            if (g->update < b->need) b->need = g->update;
+            if (bytes >= cap) {
+                i++;
+                break;
+            }
+        }
+        b->floats = bytes / 4;
+        if (b->count > 1 && !(b->buf = sn_aligned_alloc((size_t)bytes))) {
+            free(ready);
+            sn_reducer_free(r);
+            return sn_fail(st, SN_ERR_RUNTIME, "out of memory for a gradient bucket of %lld bytes",
+                           (long long)bytes);
+        }
+        r->stats.floats += b->floats;
+    }
+    free(ready);
+    r->stats.nbuckets = r->nb;
+    p->hook.before = hook_before;
+    p->hook.after = hook_after;
+    p->hook.arg = r;
+    p->coll.allreduce_f64 = coll_f64;
+    p->coll.arg = r;
+    *out = r;
+    return SN_OK;
+}
+
+void sn_reducer_free(sn_reducer *r) {
+    if (!r) return;
+    if (r->p && r->p->hook.arg == r) memset(&r->p->hook, 0, sizeof r->p->hook);
+    if (r->p && r->p->coll.arg == r) memset(&r->p->coll, 0, sizeof r->p->coll);
+    for (int i = 0; i < r->nb; i++) {
+        if (r->b[i].state == FLIGHT) { /* only after a failure: complete it before freeing */
+            sn_status st;
+            sn_status_init(&st);
+            (void)sn_comm_wait(r->c, r->b[i].req, &st);
+        }
+        sn_aligned_free(r->b[i].buf);
+    }
+    free(r->b);
+    free(r->order);
+    free(r->offset);
+    free(r);
+}
+
+void sn_reducer_stats_get(const sn_reducer *r, sn_reducer_stats *s) {
+    *s = r->stats;
+}
+
+void sn_reducer_describe(const sn_reducer *r, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < r->nb && len + 1 < n; i++) {
+        const bucket *b = &r->b[i];
+        int w =
+            snprintf(buf + len, n - len,
+                     "bucket %d: %d gradients, %.2f MB, after step %d (%s), "
+                     "needed by step %d (%s)\n",
+                     i, b->count, (double)b->floats * 4 / 1e6, b->ready, r->p->steps[b->ready].name,
+                     b->need, b->need < r->p->nsteps ? r->p->steps[b->need].name : "end");
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+}
