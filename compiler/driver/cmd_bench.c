@@ -10,6 +10,7 @@
 #include "../../runtime/core/util.h"
 #include "../ir/build.h"
 #include "../passes/fusion.h"
+#include "calib_int8.h"
 #include "commands.h"
 #include "session.h"
 #include "trainer.h"
@@ -34,8 +35,11 @@ static const sn_cmd bench_cmd = {
     .opts =
         {
             {"--target", "TARGET", "cpu (default), ref or cuda", 0},
-            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+            {"--precision", "P",
+             "fp32 (default); cpu: bf16 or int8 (post-training quantized convolutions, "
+             "calibrated on random images); cuda: tf32 or bf16 (tensor cores)",
              0},
+            {"--calib", "N", "int8: random calibration images (default 512)", 0},
             {"--mode", "MODE",
              "infer (default: a forward pass) or train (a full optimizer step of the model's "
              "recipe: forward in training mode, loss, backward, update, weight repacking)",
@@ -197,6 +201,7 @@ static int run_bench(const sn_args *a) {
     int nres = 0;
     double peak = 0;
     int train = mode == 1;
+    struct sn_act_quant *aq = NULL;
     if (sn_session_spec(a, &spec, &st)) goto done;
     if (train) {
         if (sn_train_graph(&spec, batch, &g, &st)) goto done;
@@ -208,6 +213,13 @@ static int run_bench(const sn_args *a) {
     if (!pool) {
         sn_fail(&st, SN_ERR_RUNTIME, "cannot start worker threads");
         goto done;
+    }
+    if (!train && sn_session_precision_index() == 3) { /* int8: scales for the seeded weights */
+        sn_weights w0;
+        if (sn_session_weights(&g, &spec, NULL, 1, &w0, &st)) goto done;
+        sn_session_int8(a, target, &spec, &w0, 1, &aq, &st);
+        sn_weights_free(&w0);
+        if (st.code) goto done;
     }
 #ifdef SNNC_HAVE_LLVM
     if (target == SN_TARGET_CPU) {
@@ -412,6 +424,7 @@ timing_done:
         }
     }
 done:
+    free(aq);
     for (int i = 0; i < 2; i++) mode_free(&res[i]);
     sn_pool_destroy(pool);
     sn_graph_free(&g);

@@ -33,6 +33,10 @@ static const sn_cmd inspect_cmd = {
             {"--batch", "N", "batch size the graph is built for (default 1)", 0},
             {"--target", "TARGET", "backend for --stage plan: cpu (default) or ref", 0},
             {"--fusion", "on|off", "fusion for --stage fused/plan/llvm (default on)", 0},
+            {"--precision", "P",
+             "cpu plans: fp32 (default), bf16 or int8 (int8 without calibration here: only "
+             "convolutions whose inputs lie on a known grid are quantized)",
+             0},
             {"--set", "KEY=VALUE", "override a YAML field, e.g. --set snn.T=8", 1},
         },
 };

@@ -13,6 +13,7 @@
 #include "../../ir/ir.h"
 #include "../../passes/fusion.h"
 #include "jit.h"
+#include "precision.h"
 
 typedef struct sn_cpu_kernel_info {
     char symbol[64];
@@ -29,8 +30,20 @@ typedef struct sn_cpu_artifacts {
     double compile_seconds;
 } sn_cpu_artifacts;
 
+/* int8: how the input of a convolution is quantized to u8 (calibrated; inputs on a known
+ * grid, quantizer levels or spike counts, need none): q = round(x / scale) + zero, clamped
+ * to [0, 255] (zero 0: x >= 0) or [1, 255] (zero 128: signed x, symmetric). */
+typedef struct sn_act_quant {
+    char name[SN_PLAN_NAME_MAX]; /* the tensor */
+    float scale;
+    int zero;
+} sn_act_quant;
+
 typedef struct sn_cpu_options {
-    int capture; /* keep object code and IR of every kernel (snnc compile) */
+    int capture;             /* keep object code and IR of every kernel (snnc compile) */
+    sn_precision precision;  /* of the convolutions and linear layers (precision.h) */
+    const sn_act_quant *act; /* int8: the calibrated convolution inputs */
+    int nact;
 } sn_cpu_options;
 
 /* Lowers g (grouped by gs) into plan for the JIT's target. art may be NULL. */

@@ -107,6 +107,42 @@ LLVMValueRef sn_gen_epilogue_at(sn_irb *k, const sn_epilogue *e, LLVMValueRef v,
     return v;
 }
 
+LLVMValueRef sn_gen_round_bf16(sn_irb *k, LLVMValueRef v) {
+    /* bits + 0x7fff + (bit 16 of bits), then the low half cleared: round to nearest even;
+     * large finite values round up to infinity as they should; NaN is kept as it is. Works
+     * on a float or a vector of floats of any width. */
+    LLVMBuilderRef b = k->b;
+    LLVMTypeRef vt = LLVMTypeOf(v);
+    int n = LLVMGetTypeKind(vt) == LLVMVectorTypeKind ? (int)LLVMGetVectorSize(vt) : 0;
+    LLVMTypeRef ti = n ? LLVMVectorType(k->t_i32, (unsigned)n) : k->t_i32;
+    LLVMValueRef c[4];
+    const int32_t cv[4] = {16, 0x7fff, 1, (int32_t)0xffff0000u};
+    for (int j = 0; j < 4; j++) {
+        c[j] = irb_i32(k, cv[j]);
+        if (n) {
+            LLVMValueRef e[64];
+            for (int i = 0; i < n; i++) e[i] = c[j];
+            c[j] = LLVMConstVector(e, (unsigned)n);
+        }
+    }
+    LLVMValueRef bits = LLVMBuildBitCast(b, v, ti, "");
+    LLVMValueRef lsb = LLVMBuildAnd(b, LLVMBuildLShr(b, bits, c[0], ""), c[2], "");
+    LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildAdd(b, bits, c[1], ""), lsb, "");
+    r = LLVMBuildBitCast(b, LLVMBuildAnd(b, r, c[3], ""), vt, "");
+    LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
+    return LLVMBuildSelect(b, nan, v, r, "");
+}
+
+LLVMValueRef sn_gen_epi_store_value(sn_irb *k, const sn_epilogue *e, LLVMValueRef v) {
+    return e->round_bf16 ? sn_gen_round_bf16(k, v) : v;
+}
+
+static LLVMValueRef slot_sum(sn_irb *t, LLVMValueRef acc, int q, void *ctx) {
+    (void)q;
+    (void)ctx;
+    return irb_slot_get(t, acc);
+}
+
 /* One tile variant as an internal function: tile(x, w, b, y, mask source, thresholds)
  * with every pointer already at the tile origin (the thresholds at its first channel
  * block). */
@@ -174,7 +210,7 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
         irb_for_end(&t, &lg);
     }
 #undef ACC
-    sn_conv_tile_end(&t, d, vl, nn, rr, ww, qq, acc, irb_slot_get, b, LLVMGetParam(fn, 5), y,
+    sn_conv_tile_end(&t, d, vl, nn, rr, ww, qq, acc, slot_sum, NULL, b, LLVMGetParam(fn, 5), y,
                      LLVMGetParam(fn, 4));
     return fn;
 }
@@ -196,8 +232,8 @@ LLVMValueRef sn_conv_tile_begin(const sn_irb *k, sn_irb *t, const char *name, LL
 }
 
 void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, int ww, int qq,
-                      const LLVMValueRef *acc, sn_conv_sum_fn sum, LLVMValueRef b, LLVMValueRef th,
-                      LLVMValueRef y, LLVMValueRef mask) {
+                      const LLVMValueRef *acc, sn_conv_sum_fn sum, void *sum_ctx, LLVMValueRef b,
+                      LLVMValueRef th, LLVMValueRef y, LLVMValueRef mask) {
     const sn_cpu_layout *out = &d->out;
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
             o_pix = sn_lay_pix(out);
@@ -216,8 +252,9 @@ void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, 
                     for (int dr = 0; dr < pk; dr++)
                         for (int dc = 0; dc < pk; dc++) {
                             int r = pr * pk + dr, c = pc * pk + dc;
-                            LLVMValueRef v =
-                                irb_fadd(t, sum(t, acc[((i * rr + r) * ww + c) * qq + q]), bias[q]);
+                            LLVMValueRef v = irb_fadd(
+                                t, sum(t, acc[((i * rr + r) * ww + c) * qq + q], q, sum_ctx),
+                                bias[q]);
                             v = sn_gen_epilogue_at(t, &d->epi, v, theta[q]);
                             if (!res)
                                 res = v;
@@ -230,9 +267,10 @@ void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, 
                         res = irb_fmul(t, res, irb_vsplat(t, 1.0f / (float)(pk * pk)));
                     int64_t off =
                         i * o_img + q * o_plane + (int64_t)pr * o_row + (int64_t)pc * o_pix;
-                    if (d->epi.mask && mask) /* the int8 kernel runs inference only: no mask */
+                    if (d->epi.mask && mask) /* the dot-product kernels run no mask */
                         res = sn_gen_mask(t, &d->epi, res,
                                           irb_vload(t, irb_gepc(t, mask, off), vl * 4));
+                    res = sn_gen_epi_store_value(t, &d->epi, res);
                     irb_vstore(t, res, irb_gepc(t, y, off), vl * 4);
                 }
     LLVMBuildRetVoid(t->b);

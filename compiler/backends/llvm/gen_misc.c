@@ -89,7 +89,7 @@ void sn_gen_pool(sn_irb *k, const sn_pool_desc *d) {
                 acc = d->max ? irb_fmax(k, acc, v) : irb_fadd(k, acc, v);
         }
     if (!d->max) acc = irb_fmul(k, acc, irb_vsplat(k, 1.0f / (float)(d->KH * d->KW)));
-    acc = sn_gen_epilogue(k, &d->epi, acc);
+    acc = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, acc));
     irb_vstore(k, acc,
                irb_gep(k, yp,
                        irb_add(k, irb_mul(k, irb_addc(k, oh, out->halo), sn_lay_row(out)),
@@ -133,7 +133,7 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
                                   irb_mul(k, irb_addc(k, c, l->halo), vl));
         LLVMValueRef v = irb_vload(k, irb_gep(k, xp, po), vl * 4);
         if (d->affine) v = irb_fma(k, v, s, b);
-        v = sn_gen_epilogue(k, &d->epi, v);
+        v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
         irb_vstore(k, v, irb_gep(k, yp, po), vl * 4);
         irb_for_end(k, &lc);
         irb_for_end(k, &lr);
@@ -157,7 +157,7 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
                                              : irb_vload_n(k, irb_gep(k, sh, c), lanes);
                 v = irb_fma(k, v, s, b);
             }
-            v = sn_gen_epilogue(k, &d->epi, v);
+            v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             if (lanes == vl)
                 irb_vstore(k, v, irb_gep(k, yp, c), 4);
             else
@@ -184,14 +184,14 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
             LLVMValueRef i = irb_for(k, &li, irb_i64(k, 0), irb_i64(k, full), vl, "i");
             LLVMValueRef v = irb_vload(k, irb_gep(k, xp, i), 4);
             if (d->affine) v = irb_fma(k, v, s, b);
-            v = sn_gen_epilogue(k, &d->epi, v);
+            v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             irb_vstore(k, v, irb_gep(k, yp, i), 4);
             irb_for_end(k, &li);
         }
         if (plane > full) {
             LLVMValueRef v = irb_vload_n(k, irb_gepc(k, xp, full), (int)(plane - full));
             if (d->affine) v = irb_fma(k, v, s, b);
-            v = sn_gen_epilogue(k, &d->epi, v);
+            v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             irb_vstore_n(k, v, irb_gepc(k, yp, full), (int)(plane - full));
         }
         irb_for_end(k, &lc);
@@ -238,6 +238,7 @@ void sn_gen_reorder(sn_irb *k, const sn_reorder_desc *d) {
     if (d->unflatten) /* the source is plain [C*H*W] in PyTorch order */
         sp = irb_add(k, irb_mul(k, irb_add(k, irb_mul(k, c, o->H), yy), o->W), xx);
     LLVMValueRef v = irb_load(k, irb_gep(k, xi, sp));
+    if (d->round_bf16) v = sn_gen_round_bf16(k, v);
     LLVMValueRef dp;
     if (d->flatten) {
         /* PyTorch flatten order: ((c * H) + y) * W + x, into a plain [N][C*H*W] */
