@@ -56,11 +56,6 @@ sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st) 
         return sn_fail(st, SN_ERR_INPUT, "--precision %s applies to --target cuda only", p);
     if (g_precision == 3 && target != SN_TARGET_CPU)
         return sn_fail(st, SN_ERR_INPUT, "--precision %s applies to --target cpu only", p);
-    if (g_precision != 0 && target == SN_TARGET_REF)
-        return sn_fail(st, SN_ERR_INPUT,
-                       "--precision %s: the reference interpreter computes in fp32 (use --target "
-                       "cpu or cuda)",
-                       p);
     return SN_OK;
 }
 
@@ -70,7 +65,8 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
     be->target = target;
     be->fusion = fusion;
     double t0 = sn_now();
-    if (target == SN_TARGET_REF) return sn_lower_ref(g, plan, st);
+    if (target == SN_TARGET_REF)
+        return g_precision == 2 ? sn_lower_ref_bf16(g, plan, st) : sn_lower_ref(g, plan, st);
     if (target == SN_TARGET_CUDA) {
 #ifdef SNNC_HAVE_CUDA
         (void)capture;

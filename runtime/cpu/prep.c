@@ -334,6 +334,26 @@ static void fold_channels(const sn_prep_conv_params *c, const float *w, const fl
     }
 }
 
+/* The quantization step of one output channel's n folded weights: the largest s = m / M
+ * (m = max |w|, M = 1 .. 127) on whose grid every weight lies exactly, so weights with few
+ * levels (ternary: M = 1) are represented exactly; else m / 127. A channel failing a step
+ * usually does so at its first weights, so the search is cheap. */
+static float channel_step(const float *w, int64_t n) {
+    float m = 0.0f;
+    for (int64_t i = 0; i < n; i++) m = fabsf(w[i]) > m ? fabsf(w[i]) : m;
+    if (m == 0.0f || !(m < INFINITY)) return 1.0f;
+    for (int M = 1; M <= 127; M++) {
+        double s = (double)(m / (float)M);
+        int64_t i = 0;
+        for (; i < n; i++) {
+            double q = rint((double)w[i] / s);
+            if (q * s != (double)w[i]) break;
+        }
+        if (i == n) return (float)s;
+    }
+    return m / 127.0f;
+}
+
 /* Packs output-channel block ob (16 channels, folded weights f [16][C][taps], zero past O)
  * in a dot-product or AMX format; u8 formats also write the dequantization. Returns 0, or
  * -1 when an `integer` weight is not a whole number in [-127, 127]. */
@@ -345,14 +365,7 @@ static int pack_q_block(const sn_prep_conv_q_params *p, int64_t ob, const float 
     float step[16];
     for (int l = 0; l < 16; l++) step[l] = 1.0f;
     if (u8 && !p->integer)
-        for (int l = 0; l < lanes; l++) {
-            const float *fw = f + l * per;
-            float m = 0.0f;
-            for (int64_t i = 0; i < per; i++) m = fabsf(fw[i]) > m ? fabsf(fw[i]) : m;
-            int ternary = 1;
-            for (int64_t i = 0; i < per && ternary; i++) ternary = fabsf(fw[i]) == m || fw[i] == 0;
-            step[l] = m == 0.0f || !(m < INFINITY) ? 1.0f : ternary ? m : m / 127.0f;
-        }
+        for (int l = 0; l < lanes; l++) step[l] = channel_step(f + l * per, per);
     int32_t sum[16];
     memset(sum, 0, sizeof sum);
     int G = qpack_amx(p->format) ? (c->C + 16 * epw - 1) / (16 * epw) * 16 : (c->C + epw - 1) / epw;
@@ -376,10 +389,10 @@ static int pack_q_block(const sn_prep_conv_q_params *p, int64_t ob, const float 
                         o16[at] = sn_bf16_bits(v);
                         continue;
                     }
-                    float q = p->integer ? v : roundf(v / step[l]);
+                    float q = p->integer ? v : rintf(v / step[l]);
                     if (!(q >= -127.0f && q <= 127.0f && q == floorf(q))) {
-                        if (p->integer) return -1;
-                        q = q > 0 ? 127.0f : -127.0f; /* NaN weights make -127 */
+                        if (p->integer || !(v - v == 0.0f)) return -1; /* or not finite */
+                        q = q > 0 ? 127.0f : -127.0f;
                     }
                     o8[at] = (int8_t)q;
                     sum[l] += (int32_t)q;

@@ -109,6 +109,14 @@ int sn_conv_dp_choose_tile(sn_conv_dp_desc *dp) {
             }
         }
     }
+    if (best < 0 && scratch_bytes(dp, 1, pk) <= SN_CONV_DP_SCRATCH_MAX) {
+        /* the pooling window outnumbers the registers: the minimal tile (it spills) */
+        d->tn = 1;
+        d->tr = pk;
+        d->tw = pk;
+        d->tq = 1;
+        return 0;
+    }
     return best < 0 ? -1 : 0;
 }
 
