@@ -461,7 +461,99 @@ static void test_paths(void) {
     fprintf(stderr, "  %d case runs, %d tensors compared\n", runs, compared);
 }
 
+/* ---- AMX without AMX: every applicable case lowered and compiled for a Sapphire Rapids
+ * target (no kernel runs), its stride-1 convolutions on AMX kernels whose assembly holds the
+ * tile instructions. Where the host has AMX, test_paths runs them too. ---- */
+static void test_amx_compile(void) {
+    sn_status st;
+    sn_status_init(&st);
+    unsetenv("SNNC_ISA");
+    sn_jit *host;
+    if (sn_jit_create(&host, &st) != SN_OK) {
+        CHECK_MSG(0, "%s", st.msg);
+        return;
+    }
+    if (sn_jit_isa(host) != SN_ISA_AVX512) {
+        fprintf(stderr, "  AMX compile check skipped: the host has no AVX-512 to build it on\n");
+        sn_jit_destroy(host);
+        return;
+    }
+    sn_strbuf fs;
+    sn_sb_init(&fs);
+    sn_sb_puts(&fs, sn_jit_features(host));
+    sn_sb_puts(&fs, ",+avx512vnni,+avx512bf16,+amx-tile,+amx-bf16,+amx-int8");
+    sn_jit_destroy(host);
+    sn_jit *jit;
+    if (sn_jit_create_cross(&jit, "sapphirerapids", sn_sb_cstr(&fs), &st) != SN_OK) {
+        CHECK_MSG(0, "%s", st.msg);
+        sn_sb_free(&fs);
+        return;
+    }
+    sn_sb_free(&fs);
+    CHECK_EQ_INT(sn_jit_level(jit), SN_LEVEL_AMX);
+    int kernels = 0, tiles = 0;
+    for (int prec = SN_PREC_BF16; prec <= SN_PREC_INT8; prec++)
+        for (size_t c = 0; c < SN_ARRAY_LEN(cases); c++) {
+            if (!case_applies(&cases[c])) continue;
+            char yaml[4096];
+            snprintf(yaml, sizeof yaml, "name: %s\n%s", cases[c].name, cases[c].yaml);
+            sn_model_spec spec;
+            sn_graph g;
+            sn_groups gs;
+            sn_build_opts bo = {.batch = cases[c].batch, .with_loss = cases[c].with_loss};
+            if (sn_spec_parse(cases[c].name, yaml, strlen(yaml), NULL, 0, &spec, &st) ||
+                sn_graph_build(&spec, &bo, &g, &st) || sn_fuse(&g, 1, &gs, &st)) {
+                CHECK_MSG(0, "%s: %s", cases[c].name, st.msg);
+                continue;
+            }
+            sn_act_quant *aq = sn_calloc((size_t)g.nnodes + 1, sizeof *aq);
+            int naq = 0, s1 = 0;
+            for (int i = 0; i < g.nnodes; i++)
+                if (g.nodes[i].op == SN_OP_CONV2D) {
+                    sn_strlcpy(aq[naq].name, g.tensors[g.nodes[i].in[0]].name, sizeof aq->name);
+                    aq[naq].scale = 0.25f;
+                    aq[naq++].zero = 128;
+                    s1 += g.nodes[i].a.sh == 1 && g.nodes[i].a.sw == 1;
+                }
+            sn_cpu_options o = {1, (sn_precision)prec, aq, naq};
+            sn_plan plan;
+            sn_cpu_artifacts art;
+            memset(&art, 0, sizeof art);
+            if (sn_lower_cpu(&g, &gs, jit, &o, &plan, &art, &st) != SN_OK) {
+                CHECK_MSG(0, "%s [%s, amx]: %s", cases[c].name,
+                          prec == SN_PREC_BF16 ? "bf16" : "int8", st.msg);
+            } else {
+                int amx = count_kernels(&plan, "conv_amx");
+                CHECK_MSG(amx == s1, "%s [%s, amx]: %d of %d stride-1 convolutions on AMX",
+                          cases[c].name, prec == SN_PREC_BF16 ? "bf16" : "int8", amx, s1);
+                for (int i = 0; i < art.n; i++) {
+                    if (strcmp(art.k[i].kind, "conv_amx") != 0) continue;
+                    kernels++;
+                    const char *as = art.k[i].asm_text ? art.k[i].asm_text : "";
+                    int ok = strstr(as, prec == SN_PREC_BF16 ? "tdpbf16ps" : "tdpbusd") &&
+                             strstr(as, "ldtilecfg") && strstr(as, "tilerelease");
+                    tiles += ok;
+                    CHECK_MSG(ok, "%s [amx]: no tile instructions in %s", cases[c].name,
+                              art.k[i].symbol);
+                }
+                sn_plan_free(&plan);
+            }
+            sn_cpu_artifacts_free(&art);
+            free(aq);
+            sn_groups_free(&gs);
+            sn_graph_free(&g);
+            sn_spec_free(&spec);
+        }
+    fprintf(stderr,
+            "  AMX compile check (sapphirerapids target, not run here): %d AMX kernels, %d with "
+            "the tile instructions\n",
+            kernels, tiles);
+    CHECK_MSG(kernels > 0, "no AMX kernels compiled");
+    sn_jit_destroy(jit);
+}
+
 int main(void) {
+    RUN(test_amx_compile);
     RUN(test_paths);
     return sn_test_result();
 }

@@ -108,7 +108,9 @@ const char *sn_jit_isa_name(sn_isa isa) {
     return "?";
 }
 
-sn_code sn_jit_create(sn_jit **out, sn_status *st) {
+/* A JIT for the host (cross_cpu NULL), or for the given CPU and features (compile only). */
+static sn_code jit_create(sn_jit **out, const char *cross_cpu, const char *cross_features,
+                          sn_status *st) {
     *out = NULL;
     pthread_once(&llvm_once, llvm_init);
     if (llvm_init_failed)
@@ -117,8 +119,8 @@ sn_code sn_jit_create(sn_jit **out, sn_status *st) {
     if (!j) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     pthread_mutex_init(&j->mu, NULL);
     char *triple = LLVMGetDefaultTargetTriple();
-    char *cpu = LLVMGetHostCPUName();
-    char *features = LLVMGetHostCPUFeatures();
+    char *cpu = cross_cpu ? LLVMCreateMessage(cross_cpu) : LLVMGetHostCPUName();
+    char *features = cross_cpu ? LLVMCreateMessage(cross_features) : LLVMGetHostCPUFeatures();
     /* LLVM 14 names some AVX-512 machines by an older core; the feature string is what
      * counts, so both are passed to the target machine. */
     sn_isa host = has_feature(features, "+avx512f")                                 ? SN_ISA_AVX512
@@ -135,8 +137,8 @@ sn_code sn_jit_create(sn_jit **out, sn_status *st) {
             hl = SN_LEVEL_AVX512BF16;
             if (has_feature(features, "+amx-tile") && has_feature(features, "+amx-bf16") &&
                 has_feature(features, "+amx-int8")) {
-                pthread_once(&amx_once, amx_request);
-                if (amx_errno == 0)
+                if (!cross_cpu) pthread_once(&amx_once, amx_request);
+                if (cross_cpu || amx_errno == 0)
                     hl = SN_LEVEL_AMX;
                 else
                     snprintf(j->amx_note, sizeof j->amx_note,
@@ -147,7 +149,7 @@ sn_code sn_jit_create(sn_jit **out, sn_status *st) {
         }
     }
     sn_isa_level level = hl;
-    const char *want = getenv("SNNC_ISA");
+    const char *want = cross_cpu ? NULL : getenv("SNNC_ISA");
     if (want && *want) {
         int w = sn_jit_level_from_name(want);
         if (w < 0) {
@@ -229,6 +231,14 @@ sn_code sn_jit_create(sn_jit **out, sn_status *st) {
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(j->lljit), gen);
     *out = j;
     return SN_OK;
+}
+
+sn_code sn_jit_create(sn_jit **out, sn_status *st) {
+    return jit_create(out, NULL, NULL, st);
+}
+
+sn_code sn_jit_create_cross(sn_jit **out, const char *cpu, const char *features, sn_status *st) {
+    return jit_create(out, cpu, features, st);
 }
 
 void sn_jit_destroy(sn_jit *j) {

@@ -52,6 +52,11 @@ typedef struct sn_jit_stats {
 
 /* Creates the JIT for the host. */
 sn_code sn_jit_create(sn_jit **out, sn_status *st);
+/* A JIT for another CPU of the host's architecture (cpu name and LLVM feature string, e.g.
+ * "sapphirerapids" and "+avx512f,...,+amx-tile,+amx-bf16,+amx-int8"), to compile kernels the
+ * host may not run (tests of paths the host lacks); SNNC_ISA is not read, no AMX tile state
+ * is requested. Run nothing it compiles unless the host has every feature. */
+sn_code sn_jit_create_cross(sn_jit **out, const char *cpu, const char *features, sn_status *st);
 void sn_jit_destroy(sn_jit *j);
 
 sn_isa sn_jit_isa(const sn_jit *j);

@@ -164,6 +164,27 @@ int64_t sn_conv_dp_scratch_bytes(const sn_conv_dp_desc *d);
 int64_t sn_conv_dp_weight_bytes(int kind, int O, int C, int KH, int KW);
 void sn_gen_conv_dp(sn_irb *k, const sn_conv_dp_desc *d);
 
+/* ---- AMX convolutions (gen_conv_amx.c): stride 1, tdpbf16ps or tdpbusd ----
+ * The same buffers as sn_gen_conv_dp, the weights packed by sn_prep_conv_q AMX_BF16 /
+ * AMX_U8 ([Ob][KH*KW][ceil(C/chunk)][16][16][epw], one tile per tap and 64-byte chunk of
+ * input channels). Tasks: (image, group of `rows` output rows), each computing every output
+ * channel (pairs of 16-channel blocks) from one conversion of its input rows. */
+typedef struct sn_conv_amx_desc {
+    sn_conv_desc c; /* tile fields unused */
+    int u8;         /* 0: bf16 x bf16 (tdpbf16ps), 1: u8 x s8 (tdpbusd) */
+    float in_mul;   /* u8 input quantization, as sn_conv_dp_desc */
+    int in_zero;
+    int dequant;
+    int rows; /* output rows per task (sn_conv_amx_choose) */
+} sn_conv_amx_desc;
+#define SN_CONV_AMX_SCRATCH_MAX (256 * 1024) /* bytes of stack a task may use */
+int sn_conv_amx_applies(const sn_conv_desc *d);
+/* Picks the rows per task; returns 0, or -1 when the layer cannot run on AMX. */
+int sn_conv_amx_choose(sn_conv_amx_desc *a);
+int64_t sn_conv_amx_scratch_bytes(const sn_conv_amx_desc *a);
+int64_t sn_conv_amx_tasks(const sn_conv_amx_desc *a);
+void sn_gen_conv_amx(sn_irb *k, const sn_conv_amx_desc *a);
+
 /* Rounds a float vector to the nearest bf16 value (even on ties; NaN stays NaN), as float. */
 LLVMValueRef sn_gen_round_bf16(sn_irb *k, LLVMValueRef v);
 /* The value a kernel stores: v rounded to bf16 when the epilogue says so (call it after

@@ -571,9 +571,12 @@ static int pack_weights_i8(lower *L, const sn_node *n, int O, int C, int KH, int
 static void g_conv_dp(sn_irb *k, const void *d) {
     sn_gen_conv_dp(k, d);
 }
+static void g_conv_amx(sn_irb *k, const void *d) {
+    sn_gen_conv_amx(k, d);
+}
 
 /* The kernels a convolution can get. */
-enum { CK_FP32 = 0, CK_DP_SPIKE, CK_DP_U8, CK_DP_BF16 };
+enum { CK_FP32 = 0, CK_DP_SPIKE, CK_DP_U8, CK_DP_BF16, CK_AMX };
 
 static sn_code lower_conv(lower *L, const sn_group *grp) {
     const sn_graph *g = L->g;
@@ -624,9 +627,21 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
         kind = CK_DP_BF16;
         q.kind = SN_DP_BF16;
     }
+    sn_conv_amx_desc am;
+    memset(&am, 0, sizeof am);
     if (kind != CK_FP32) {
         d->in = lw_blocked(L, C, H, W);
-        if (sn_conv_dp_choose_tile(&q) != 0) kind = CK_FP32;
+        /* AMX takes the stride-1 layers of its precision's plans */
+        if ((kind == CK_DP_U8 && L->path == SN_PATH_I8_AMX) ||
+            (kind == CK_DP_BF16 && L->path == SN_PATH_BF16_AMX)) {
+            am.c = *d;
+            am.u8 = kind == CK_DP_U8;
+            am.in_mul = q.in_mul;
+            am.in_zero = q.in_zero;
+            am.dequant = q.dequant;
+            if (sn_conv_amx_choose(&am) == 0) kind = CK_AMX;
+        }
+        if (kind != CK_AMX && sn_conv_dp_choose_tile(&q) != 0) kind = CK_FP32;
     }
     /* input: a small-channel plain map is read directly (with a halo), otherwise blocked */
     const sn_cpu_layout *xl = &L->lay[n->in[0]];
@@ -641,7 +656,11 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     d->in = want;
     int64_t macs = sn_node_macs(g, grp->nodes[0]);
     int pw, pb, pq = -1;
-    if (kind == CK_DP_U8) {
+    if (kind == CK_AMX) {
+        if (pack_weights_q(L, n, bn, am.u8 ? SN_QPACK_AMX_U8 : SN_QPACK_AMX_BF16, integer, in_scale,
+                           in_zero, d->O, C, d->KH, d->KW, &pw, &pb, &pq) < 0)
+            return L->st->code;
+    } else if (kind == CK_DP_U8) {
         if (pack_weights_q(L, n, bn, SN_QPACK_DP_U8, integer, in_scale, in_zero, d->O, C, d->KH,
                            d->KW, &pw, &pb, &pq) < 0)
             return L->st->code;
@@ -690,6 +709,13 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     }
     /* ptrs: input, weights, bias, output, dequantization scales, thresholds */
     int bufs[6] = {xb, pw, pb, yb, pq, tb};
+    if (kind == CK_AMX) {
+        am.c = *d;
+        return lw_step(L, grp->name, "conv_amx", &am, sizeof am, g_conv_amx, bufs, 6,
+                       sn_conv_amx_tasks(&am), macs) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
     const char *kname = kind == CK_DP_BF16 ? "conv_bf16" : "conv_i8";
     return lw_step(L, grp->name, kname, &q, sizeof q, g_conv_dp, bufs, 6, sn_conv_tasks(d), macs) <
                    0
