@@ -50,7 +50,13 @@ sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_s
 }
 
 sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st) {
-    if (sn_args_choice(a, "--precision", sn_precision_names, 0, &g_precision, st)) return st->code;
+    int p = 0;
+    if (sn_args_choice(a, "--precision", sn_precision_names, 0, &p, st)) return st->code;
+    return sn_session_use_precision(p, target, st);
+}
+
+sn_code sn_session_use_precision(int index, sn_target target, sn_status *st) {
+    g_precision = index;
     const char *p = sn_precision_names[g_precision];
     if (g_precision == 1 && target != SN_TARGET_CUDA)
         return sn_fail(st, SN_ERR_INPUT, "--precision %s applies to --target cuda only", p);
@@ -100,12 +106,12 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
                 return sn_fail(st, SN_ERR_INPUT,
                                "--precision int8 is post-training quantization for inference: "
                                "train with fp32 or bf16");
-        static int noted;
-        if (!noted) { /* once per process: how this CPU runs the precision */
+        static int noted[3];
+        if (!noted[o.precision]) { /* once per process: how this CPU runs the precision */
             char note[512];
             sn_cpu_precision_note(be->jit, o.precision, note, sizeof note);
             fprintf(stderr, "%s\n", note);
-            noted = 1;
+            noted[o.precision] = 1;
         }
     }
     if (capture) {

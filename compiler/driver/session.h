@@ -60,6 +60,9 @@ typedef struct sn_backend {
 sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st);
 /* Reads --precision alone (commands that parse --target themselves). */
 sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st);
+/* Sets the precision of the following sn_session_lower calls (an index into
+ * sn_precision_names), with the same checks against the target. */
+sn_code sn_session_use_precision(int index, sn_target target, sn_status *st);
 /* Fuses (CPU) and lowers g into plan for the target. be must outlive plan. With capture,
  * be->art keeps every kernel's object code and LLVM IR. */
 sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int capture,

@@ -418,6 +418,10 @@ void sn_gen_loss_grad(sn_irb *k, const sn_loss_desc *d);
 /* A floating-point peak probe: each task runs `iters` rounds of 12 independent vector FMAs
  * and stores the result to ptrs[0][task * vl ...]. FLOPs per task: iters * 12 * vl * 2. */
 void sn_gen_peak(sn_irb *k, int64_t iters);
+/* The same with another instruction (16 lanes, the target must have it): operations per task
+ * iters * 12 * 16 * (vdpbf16ps: 4, two multiply-adds a lane; vpdpbusd: 8, four). */
+typedef enum sn_peak_kind { SN_PEAK_FMA = 0, SN_PEAK_VDPBF16PS, SN_PEAK_VPDPBUSD } sn_peak_kind;
+void sn_gen_peak_kind(sn_irb *k, int64_t iters, sn_peak_kind kind);
 
 /* ---- iteration over an activation (gen_iter.c), for elementwise and reduction kernels ---- */
 typedef struct sn_iter_ctx {

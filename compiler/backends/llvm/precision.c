@@ -6,7 +6,7 @@
 
 #include "../../../runtime/core/util.h"
 #include "../../../runtime/exec/plan.h"
-#include "irb.h"
+#include "kernels.h"
 
 /* ---- the vdpbf16ps / FMA probe ---- */
 
@@ -17,37 +17,6 @@ static pthread_mutex_t probe_mu = PTHREAD_MUTEX_INITIALIZER;
 static int probe_done;
 static double probe_dp, probe_fma;
 
-/* A kernel running PROBE_ITERS rounds of PROBE_CHAINS independent vdpbf16ps (dp) or fp32
- * FMAs on 16-lane vectors, storing the sum to ptrs[0] so nothing is dead. */
-static void gen_probe(sn_irb *k, int dp) {
-    LLVMValueRef out = irb_arg_buf(k, 0);
-    LLVMValueRef acc[PROBE_CHAINS];
-    for (int i = 0; i < PROBE_CHAINS; i++) {
-        acc[i] = irb_slot(k);
-        irb_slot_set(k, acc[i], irb_vsplat(k, (float)i));
-    }
-    LLVMValueRef a = irb_vsplat(k, 0.999999f), b = irb_vsplat(k, 1e-7f);
-    LLVMValueRef one = LLVMConstBitCast(irb_vsplat(k, 1.0f), k->t_vi32); /* bf16 pairs (1, 0) */
-    unsigned id = LLVMLookupIntrinsicID("llvm.x86.avx512bf16.dpbf16ps.512", 32);
-    irb_loop li;
-    irb_for(k, &li, irb_i64(k, 0), irb_i64(k, PROBE_ITERS), 1, "i");
-    for (int i = 0; i < PROBE_CHAINS; i++) {
-        LLVMValueRef v = irb_slot_get(k, acc[i]);
-        if (dp) {
-            LLVMValueRef args[3] = {v, one, one};
-            v = LLVMBuildCall2(k->b, LLVMIntrinsicGetType(k->ctx, id, NULL, 0),
-                               LLVMGetIntrinsicDeclaration(k->mod, id, NULL, 0), args, 3, "");
-        } else {
-            v = irb_fma(k, v, a, b);
-        }
-        irb_slot_set(k, acc[i], v);
-    }
-    irb_for_end(k, &li);
-    LLVMValueRef s = irb_slot_get(k, acc[0]);
-    for (int i = 1; i < PROBE_CHAINS; i++) s = irb_fadd(k, s, irb_slot_get(k, acc[i]));
-    irb_vstore(k, s, out, 64);
-}
-
 /* multiply-adds per second of one probe kernel (best of 3 runs), 0 on failure */
 static double run_probe(sn_jit *jit, int dp) {
     char name[64];
@@ -56,12 +25,12 @@ static double run_probe(sn_jit *jit, int dp) {
     sn_status_init(&st);
     sn_irb k;
     irb_begin(&k, jit, name, 16);
-    gen_probe(&k, dp);
+    sn_gen_peak_kind(&k, PROBE_ITERS, dp ? SN_PEAK_VDPBF16PS : SN_PEAK_FMA);
     irb_end(&k);
     if (sn_jit_compile(jit, k.mod, k.ctx, name, NULL, NULL, NULL, &st) != SN_OK) return 0;
     sn_cpu_fn fn = (sn_cpu_fn)sn_jit_lookup(jit, name, &st);
     if (!fn) return 0;
-    float *out = sn_aligned_alloc(64);
+    float *out = sn_aligned_alloc(64 * sizeof(float));
     if (!out) return 0;
     void *ptrs[1] = {out};
     sn_kctx ctx;
