@@ -409,8 +409,8 @@ timing_done:
                 "\"ms_per_batch\": %.3f, \"compile_cold_s\": %.4f, \"compile_cached_s\": %.4f, "
                 "\"kernels\": [",
                 i ? "," : "", m->fusion ? "on" : "off", sn_precision_names[m->precision],
-                (double)batch / m->sec_per_batch,
-                1000.0 * m->sec_per_batch, m->compile_cold, m->compile_cached);
+                (double)batch / m->sec_per_batch, 1000.0 * m->sec_per_batch, m->compile_cold,
+                m->compile_cached);
             for (int s = 0; s < m->nsteps; s++) {
                 double gf = m->ms[s] > 0 ? (double)m->flops[s] / (m->ms[s] * 1e6) : 0.0;
                 sn_sb_printf(&o, "%s\n    {\"name\": ", s ? "," : "");
