@@ -67,6 +67,15 @@ static const conf_case cases[] = {
                        "    - conv2d: {out_channels: 24, kernel_size: 3, padding: 1, bias: false}\n"
                        "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n    - maxpool: "
                        "{kernel_size: 2}\n    - flatten\n"},
+    {"conv_chain_quant_pool_exact", 1, 2, 0,
+     "quant: {k: 2, B: 1}\n" HEAD(
+         5, 8, 8, 192) "network:\n  - f:\n"
+                       "    - conv2d: {out_channels: 20, kernel_size: 3, padding: 1}\n"
+                       "    - relu\n    - quant\n    - maxpool: {kernel_size: 2}\n"
+                       "    - conv2d: {out_channels: 24, kernel_size: 3, padding: 1, bias: false, "
+                       "weights: ternary}\n"
+                       "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n"
+                       "    - conv2d: {out_channels: 12, kernel_size: 1}\n    - flatten\n"},
     {"conv_ternary_bn_quant_exact", 1, 2, 0,
      "quant: {k: 0, B: 1}\n" HEAD(
          16, 6, 6, 720) "network:\n  - f:\n"

@@ -137,6 +137,23 @@ LLVMValueRef sn_gen_epi_store_value(sn_irb *k, const sn_epilogue *e, LLVMValueRe
     return e->round_bf16 ? sn_gen_round_bf16(k, v) : v;
 }
 
+void sn_gen_store_u8(sn_irb *k, const sn_epilogue *e, LLVMValueRef v, LLVMValueRef base,
+                     int64_t off) {
+    LLVMBuilderRef b = k->b;
+    if (e->store_mul != 1.0f) v = irb_fmul(k, v, irb_vsplat(k, e->store_mul));
+    v = irb_unary(k, "llvm.roundeven", v);
+    if (e->store_zero) v = irb_fadd(k, v, irb_vsplat(k, (float)e->store_zero));
+    v = irb_fmin(k, irb_fmax(k, v, irb_vsplat(k, e->store_zero ? 1.0f : 0.0f)),
+                 irb_vsplat(k, 255.0f));
+    LLVMTypeRef v8 = LLVMVectorType(k->t_i8, (unsigned)k->vl);
+    LLVMValueRef q = LLVMBuildTrunc(b, LLVMBuildFPToSI(b, v, k->t_vi32, ""), v8, "");
+    LLVMValueRef p8 = LLVMBuildBitCast(b, base, k->t_pi8, "");
+    LLVMValueRef p =
+        LLVMBuildInBoundsGEP2(b, k->t_i8, p8, (LLVMValueRef[]){irb_i64(k, off)}, 1, "");
+    LLVMValueRef st = LLVMBuildStore(b, q, LLVMBuildBitCast(b, p, LLVMPointerType(v8, 0), ""));
+    LLVMSetAlignment(st, (unsigned)k->vl);
+}
+
 static LLVMValueRef slot_sum(sn_irb *t, LLVMValueRef acc, int q, void *ctx) {
     (void)q;
     (void)ctx;
@@ -271,7 +288,10 @@ void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, 
                         res = sn_gen_mask(t, &d->epi, res,
                                           irb_vload(t, irb_gepc(t, mask, off), vl * 4));
                     res = sn_gen_epi_store_value(t, &d->epi, res);
-                    irb_vstore(t, res, irb_gepc(t, y, off), vl * 4);
+                    if (d->epi.store_u8)
+                        sn_gen_store_u8(t, &d->epi, res, y, off);
+                    else
+                        irb_vstore(t, res, irb_gepc(t, y, off), vl * 4);
                 }
     LLVMBuildRetVoid(t->b);
     LLVMDisposeBuilder(t->b);
@@ -289,6 +309,37 @@ void sn_gen_conv_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, 
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out);
     int64_t wp = sn_lay_wp(out);
     LLVMValueRef zero = irb_vsplat(k, 0.0f);
+    if (d->epi.store_u8) { /* a u8 map (yimg an i8*): the halo is the quantized zero */
+        sn_epilogue e = d->epi;
+        for (int i = 0; i < nn; i++)
+            for (int q = 0; q < qq; q++) {
+                LLVMValueRef plane = LLVMBuildInBoundsGEP2(
+                    k->b, k->t_i8, yimg, (LLVMValueRef[]){irb_i64(k, i * o_img + q * o_plane)}, 1,
+                    "");
+                irb_loop lr;
+                LLVMValueRef r = irb_for(k, &lr, irb_i64(k, 0), irb_i64(k, rows), 1, "hr");
+                LLVMValueRef rowp = LLVMBuildInBoundsGEP2(
+                    k->b, k->t_i8, plane,
+                    (LLVMValueRef[]){irb_mul(k, irb_addc(k, irb_add(k, row0, r), h), o_row)}, 1,
+                    "");
+                for (int c = 0; c < h; c++) {
+                    sn_gen_store_u8(k, &e, zero, rowp, (int64_t)c * vl);
+                    sn_gen_store_u8(k, &e, zero, rowp, (wp - 1 - c) * vl);
+                }
+                irb_for_end(k, &lr);
+                for (int side = 0; side < 2; side++) {
+                    LLVMBasicBlockRef cont =
+                        irb_if(k, side ? last : first, side ? "bottom" : "top");
+                    for (int rr = 0; rr < h; rr++)
+                        for (int64_t c = 0; c < wp; c++)
+                            sn_gen_store_u8(k, &e, zero, plane,
+                                            (side ? (int64_t)(out->H + h + rr) : rr) * o_row +
+                                                c * vl);
+                    irb_endif(k, cont);
+                }
+            }
+        return;
+    }
     for (int i = 0; i < nn; i++)
         for (int q = 0; q < qq; q++) {
             LLVMValueRef plane =

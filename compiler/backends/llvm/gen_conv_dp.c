@@ -63,6 +63,7 @@ static int src_rows(const sn_conv_desc *d, int tr) {
 
 static int64_t scratch_bytes(const sn_conv_dp_desc *dp, int tn, int tr) {
     const sn_conv_desc *d = &dp->c;
+    if (dp->in_u8) return 0; /* the tiles read the u8 map itself */
     return (int64_t)tn * sn_lay_cb(&d->in) * src_rows(d, tr) * sn_lay_wp(&d->in) * 16 *
            esize(dp->kind);
 }
@@ -118,6 +119,12 @@ int sn_conv_dp_choose_tile(sn_conv_dp_desc *dp) {
         return 0;
     }
     return best < 0 ? -1 : 0;
+}
+
+/* p + off bytes, as an i8* (p any pointer) */
+static LLVMValueRef gep8(sn_irb *k, LLVMValueRef p, LLVMValueRef off) {
+    LLVMValueRef p8 = LLVMBuildBitCast(k->b, p, k->t_pi8, "");
+    return LLVMBuildInBoundsGEP2(k->b, k->t_i8, p8, &off, 1, "");
 }
 
 static LLVMValueRef gep_i32(sn_irb *k, LLVMValueRef p, LLVMValueRef idx) {
@@ -226,9 +233,10 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
     int G = ceil_div(d->in.C, epw);
     int Ob = ceil_div(d->O, vl);
     int64_t taps = (int64_t)d->KH * d->KW;
-    /* scratch strides in 32-bit words */
+    /* scratch (or u8 map) strides in 32-bit words */
     int64_t s_pix = wpp, s_row = sn_lay_wp(&d->in) * s_pix;
-    int64_t s_plane = src_rows(d, d->tr) * s_row, s_img = sn_lay_cb(&d->in) * s_plane;
+    int64_t s_plane = (dp->in_u8 ? sn_lay_hp(&d->in) : src_rows(d, d->tr)) * s_row;
+    int64_t s_img = sn_lay_cb(&d->in) * s_plane;
     int64_t w_group = taps * vl, w_block = G * w_group; /* words */
     int nacc = nn * rr * ww * qq;
     LLVMValueRef acc[256];
@@ -364,14 +372,18 @@ void sn_gen_conv_dp(sn_irb *k, const sn_conv_dp_desc *dp) {
     const sn_cpu_layout *in = &d->in, *out = &d->out;
     int epw = sn_conv_dp_epw(dp->kind);
 
-    /* the scratch, once per call (tasks reuse it) */
-    LLVMTypeRef st = LLVMArrayType(k->t_i8, (unsigned)scratch_bytes(dp, d->tn, d->tr));
-    LLVMValueRef scr_arr = LLVMBuildAlloca(k->b, st, "scratch");
-    LLVMSetAlignment(scr_arr, 64);
-    LLVMValueRef scr = LLVMBuildBitCast(k->b, scr_arr, k->t_pi8, "");
-    LLVMValueRef scr32 = LLVMBuildBitCast(k->b, scr_arr, k->t_pi32, "");
+    /* the scratch, once per call (tasks reuse it); none for a u8 input map */
+    LLVMValueRef scr = NULL, scr32 = NULL;
+    if (!dp->in_u8) {
+        LLVMTypeRef st = LLVMArrayType(k->t_i8, (unsigned)scratch_bytes(dp, d->tn, d->tr));
+        LLVMValueRef scr_arr = LLVMBuildAlloca(k->b, st, "scratch");
+        LLVMSetAlignment(scr_arr, 64);
+        scr = LLVMBuildBitCast(k->b, scr_arr, k->t_pi8, "");
+        scr32 = LLVMBuildBitCast(k->b, scr_arr, k->t_pi32, "");
+    }
 
     LLVMValueRef x = irb_arg_buf(k, 0), y = irb_arg_buf(k, 3), b = irb_arg_buf(k, 2);
+    int u8out = d->epi.store_u8;
     LLVMValueRef w = LLVMBuildBitCast(k->b, irb_arg_buf(k, 1), k->t_pi32, "");
     LLVMValueRef qsb = dp->dequant ? irb_arg_buf(k, 4) : y;
     int U = sn_epi_threshold_units(&d->epi);
@@ -380,24 +392,31 @@ void sn_gen_conv_dp(sn_irb *k, const sn_conv_dp_desc *dp) {
     int64_t w_block = (int64_t)ceil_div(in->C, epw) * d->KH * d->KW * vl; /* words */
     int64_t s_pix = 16 / epw; /* words per scratch pixel */
     sn_conv_task_begin(k, d, vl, &f);
-    LLVMValueRef xsrc = irb_gep(k, x, f.x_off);
+    /* a u8 map (input or output) has one byte per element: its offsets are in bytes */
+    LLVMValueRef xsrc = dp->in_u8 ? gep8(k, x, f.x_off) : irb_gep(k, x, f.x_off);
     LLVMValueRef wb = gep_i32(k, w, irb_mul(k, f.ob0, w_block));
     LLVMValueRef bb = irb_gep(k, b, f.b_off);
     LLVMValueRef qst = dp->dequant ? irb_gep(k, qsb, f.b_off) : y;
     LLVMValueRef tht = U ? irb_gep(k, thb, f.th_off) : y;
-    LLVMValueRef yimg = irb_gep(k, y, f.y_img_off);
-    LLVMValueRef yrow = irb_gep(k, y, f.y_row_off);
+    LLVMValueRef yimg = u8out ? gep8(k, y, f.y_img_off) : irb_gep(k, y, f.y_img_off);
+    LLVMValueRef yrow = u8out ? gep8(k, y, f.y_row_off) : irb_gep(k, y, f.y_row_off);
     for (int a = 0; a < 2; a++)
         for (int bq = 0; bq < 2; bq++)
             for (int e = 0; e < 2; e++) {
                 LLVMBasicBlockRef cont = sn_conv_variant_begin(k, &f, a, bq, e);
                 if (!cont) continue;
-                gen_convert(k, dp, xsrc, scr, f.nv[a], src_rows(d, f.rv[bq]));
+                if (!dp->in_u8) gen_convert(k, dp, xsrc, scr, f.nv[a], src_rows(d, f.rv[bq]));
                 for (int col = 0; col < d->OW;) {
                     int c = sn_conv_col_variant(d, col);
+                    int64_t xc = (int64_t)(col * d->SW + in->halo - d->PW) * s_pix;
                     LLVMValueRef xt =
-                        gep_i32c(k, scr32, (int64_t)(col * d->SW + in->halo - d->PW) * s_pix);
-                    LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / f.pk + out->halo) * o_pix);
+                        dp->in_u8 ? LLVMBuildBitCast(k->b, gep8(k, xsrc, irb_i64(k, xc * 4)),
+                                                     k->t_pi32, "")
+                                  : gep_i32c(k, scr32, xc);
+                    int64_t yc = (int64_t)(col / f.pk + out->halo) * o_pix;
+                    LLVMValueRef yt =
+                        u8out ? LLVMBuildBitCast(k->b, gep8(k, yrow, irb_i64(k, yc)), k->t_pf, "")
+                              : irb_gepc(k, yrow, yc);
                     LLVMValueRef args[6] = {xt, wb, bb, yt, tht, qst};
                     LLVMValueRef fn = f.tiles[a][bq][c][e];
                     LLVMBuildCall2(k->b, LLVMGlobalGetValueType(fn), fn, args, 6, "");

@@ -38,6 +38,13 @@ typedef struct sn_epilogue {
     /* round the stored value to bf16 (after pooling and masking): the output feeds bf16
      * convolutions or linear layers (--precision bf16) */
     int round_bf16;
+    /* store u8 instead of float (int8 convolutions feeding int8 convolutions; only the
+     * dot-product kernels implement it): q = clamp(roundeven(v * store_mul) + store_zero,
+     * store_zero ? 1 : 0, 255) at the same element offsets, one byte each; the halo holds
+     * store_zero (the quantized 0) */
+    int store_u8;
+    float store_mul;
+    int store_zero;
 } sn_epilogue;
 
 /* Applies the backward mask to v given the saved activation m. */
@@ -154,6 +161,8 @@ typedef struct sn_conv_dp_desc {
     float in_mul; /* u8 input quantization (see above) */
     int in_zero;  /* u8 zero point: 0 (x >= 0) or 128 (signed x) */
     int dequant;
+    int in_u8; /* the input is already a u8 map (a producer's epi.store_u8, quantized as this
+                  kernel's input): read directly, no scratch */
 } sn_conv_dp_desc;
 #define SN_CONV_DP_SCRATCH_MAX (96 * 1024) /* bytes of stack scratch a task may use */
 int sn_conv_dp_epw(int kind);              /* elements per 32-bit word: 4 (u8) or 2 (bf16) */
@@ -190,6 +199,10 @@ LLVMValueRef sn_gen_round_bf16(sn_irb *k, LLVMValueRef v);
 /* The value a kernel stores: v rounded to bf16 when the epilogue says so (call it after
  * pooling and masking, right before the store). */
 LLVMValueRef sn_gen_epi_store_value(sn_irb *k, const sn_epilogue *e, LLVMValueRef v);
+/* Quantizes v to u8 (e->store_mul, e->store_zero) and stores its lanes as bytes at element
+ * offset off of a u8 map whose base is base (any pointer type). */
+void sn_gen_store_u8(sn_irb *k, const sn_epilogue *e, LLVMValueRef v, LLVMValueRef base,
+                     int64_t off);
 
 /* ---- Winograd F(2x2, 3x3) convolution (gen_winograd.c) ----
  * ptrs: [0] input (fused_input) or the transformed input V [16][tiles][Cpad] filled by

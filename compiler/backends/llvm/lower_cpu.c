@@ -197,6 +197,11 @@ int lw_as_layout(lower *L, int t, const sn_cpu_layout *want) {
         return -1;
     }
     if (lw_lay_eq(&L->lay[t], want)) return L->buf[t];
+    if (L->u8 && L->u8[t]) {
+        sn_fail(L->st, SN_ERR_RUNTIME, "internal error: u8 tensor %s read in another layout",
+                L->g->tensors[t].name);
+        return -1;
+    }
     char name[SN_PLAN_NAME_MAX];
     char ln[32];
     sn_lay_name(want, ln, sizeof ln);
@@ -575,6 +580,46 @@ static void g_conv_amx(sn_irb *k, const void *d) {
     sn_gen_conv_amx(k, d);
 }
 
+/* int8: whether conv node n will run as an int8 dot-product kernel that can read its input
+ * as a u8 map (lower_conv's choice for it: no AMX; a u8 input needs no scratch, so a tile
+ * always exists). */
+static int conv_reads_u8(lower *L, const sn_node *n) {
+    float s;
+    int z, e;
+    return n->op == SN_OP_CONV2D && L->prec == SN_PREC_INT8 && L->vl == 16 &&
+           (L->path == SN_PATH_I8_VNNI || L->path == SN_PATH_I8_EMU) && n->a.kh * n->a.kw <= 64 &&
+           act_quant(L, n, &s, &z, &e) == 0;
+}
+
+/* int8: whether the output t of an int8 convolution is stored as a u8 map quantized for its
+ * readers (every reader an int8 convolution reading it as its input with the same
+ * scale, t not the plan's output); fills the epilogue's store fields. */
+static int requantize_output(lower *L, int t, sn_epilogue *e) {
+    const sn_graph *g = L->g;
+    if (t == g->output || sn_epi_threshold_units(e)) return 0;
+    int readers = 0;
+    float scale = 0;
+    int zero = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const sn_node *n = &g->nodes[i];
+        for (int j = 0; j < n->nin; j++) {
+            if (n->in[j] != t) continue;
+            float s;
+            int z, ex;
+            if (j != 0 || !conv_reads_u8(L, n) || act_quant(L, n, &s, &z, &ex) != 0) return 0;
+            if (readers && (s != scale || z != zero)) return 0;
+            scale = s;
+            zero = z;
+            readers++;
+        }
+    }
+    if (readers == 0) return 0;
+    e->store_u8 = 1;
+    e->store_mul = 1.0f / scale;
+    e->store_zero = zero;
+    return 1;
+}
+
 /* The kernels a convolution can get. */
 enum { CK_FP32 = 0, CK_DP_SPIKE, CK_DP_U8, CK_DP_BF16, CK_AMX };
 
@@ -641,8 +686,14 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
             am.dequant = q.dequant;
             if (sn_conv_amx_choose(&am) == 0) kind = CK_AMX;
         }
+        /* int8 reading an int8 convolution's u8 output: no conversion */
+        if (kind == CK_DP_U8 && L->u8 && L->u8[n->in[0]]) q.in_u8 = 1;
         if (kind != CK_AMX && sn_conv_dp_choose_tile(&q) != 0) kind = CK_FP32;
     }
+    if (L->u8 && L->u8[n->in[0]] && !q.in_u8)
+        return sn_fail(L->st, SN_ERR_RUNTIME,
+                       "internal error: %s reads the u8 map %s but is not an int8 kernel", n->name,
+                       x->name);
     /* input: a small-channel plain map is read directly (with a halo), otherwise blocked */
     const sn_cpu_layout *xl = &L->lay[n->in[0]];
     sn_cpu_layout want;
@@ -694,7 +745,20 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     }
     int tb = thr >= 0 ? pack_theta(L, &g->nodes[thr], d->O) : -1;
     if (thr >= 0 && tb < 0) return L->st->code;
-    int yb = lw_set_output(L, grp->out, &d->out);
+    int yb;
+    if (kind == CK_DP_U8 && L->u8 && requantize_output(L, grp->out, &d->epi)) {
+        /* requantized for its int8 readers in the epilogue: a u8 map, one byte a lane */
+        const sn_tensor *yt = &g->tensors[grp->out];
+        sn_shape s = sn_shape2(sn_tensor_images(yt), sn_lay_image(&d->out));
+        yb = sn_plan_add_buffer(L->plan, yt->name, SN_U8, &s, SN_BUF_ARENA, L->st);
+        if (yb < 0) return L->st->code;
+        sn_lay_name(&d->out, L->plan->bufs[yb].layout, sizeof L->plan->bufs[yb].layout);
+        L->buf[grp->out] = yb;
+        L->lay[grp->out] = d->out;
+        L->u8[grp->out] = 1;
+    } else {
+        yb = lw_set_output(L, grp->out, &d->out);
+    }
     if (yb < 0) return L->st->code;
     if (kind == CK_FP32 && thr < 0)
         return lw_conv_kernel(L, grp->name, d, xb, pw, pb, yb, -1, macs);
@@ -1095,6 +1159,10 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
         goto fail;
     }
     for (int t = 0; t < g->ntensors; t++) L.buf[t] = L.wbuf[t] = -1;
+    if (L.prec == SN_PREC_INT8 && !(L.u8 = sn_calloc((size_t)g->ntensors, 1))) {
+        sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
     if (L.prec == SN_PREC_BF16) { /* the data operands of convolutions and linear layers */
         L.want_round = sn_calloc((size_t)g->ntensors, 1);
         L.rounded = sn_calloc((size_t)g->ntensors, 1);
@@ -1171,6 +1239,7 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     }
     if (compile_pending(&L) != SN_OK) goto fail;
     sn_plan_memplan(plan);
+    free(L.u8);
     free(L.want_round);
     free(L.rounded);
     free(L.buf);
@@ -1187,6 +1256,7 @@ fail:
         if (L.jobs[i].ctx) LLVMContextDispose(L.jobs[i].ctx);
     }
     free(L.jobs);
+    free(L.u8);
     free(L.want_round);
     free(L.rounded);
     free(L.buf);

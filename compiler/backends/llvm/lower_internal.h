@@ -40,6 +40,7 @@ typedef struct lower {
     char *rounded;    /* bf16: the buffer of t holds bf16-rounded values */
     const sn_act_quant *act;
     int nact;
+    char *u8; /* int8: the buffer of t is a u8 map (requantized by its producer's epilogue) */
 } lower;
 
 typedef void (*gen_fn)(sn_irb *k, const void *desc);
