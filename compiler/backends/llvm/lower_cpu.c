@@ -413,50 +413,50 @@ static int conv_spike_int(lower *L, const sn_node *n, int bn) {
            g->tensors[n->in[1]].producer < 0;
 }
 
-/* The u8 quantization of conv n's input: a known grid (exact: quantizer levels, threshold
- * counts, spikes) found through the ops that keep values on it, else the calibrated scale
- * of the input tensor. Returns 0, or -1 when neither is known. */
-static int act_quant(lower *L, const sn_node *conv, float *scale, int *zero, int *exact) {
-    const sn_graph *g = L->g;
-    *zero = 0;
-    *exact = 1;
-    *scale = 1.0f;
-    if (conv->a.spike_input >= 1 && conv->a.spike_input <= 255) return 0;
-    int t = conv->in[0];
+/* Whether tensor t holds values on a known grid of at most 256 levels from 0: quantizer
+ * levels Q(k, B) (*step 2^-k), threshold-unit counts or spikes (*step 1), found through the
+ * ops that keep values on it. Such values are exact in u8 (and in bf16). */
+static int tensor_grid(const sn_graph *g, int t, float *step) {
+    *step = 1.0f;
     for (int guard = 0; guard < 64 && t >= 0; guard++) {
         int p = g->tensors[t].producer;
-        if (p < 0) break;
+        if (p < 0) return 0;
         const sn_node *n = &g->nodes[p];
-        int stop = 0;
         switch (n->op) {
         case SN_OP_QUANT: {
             int k = n->a.quant.k;
             float top = k >= 0 && k <= 7 ? floorf(n->a.quant.B * (float)(1 << k) + 0.5f) : 1e9f;
-            if (top <= 255.0f) {
-                *scale = 1.0f / (float)(1 << k);
-                return 0;
-            }
-            stop = 1;
-            break;
+            if (!(top <= 255.0f)) return 0;
+            *step = 1.0f / (float)(1 << k);
+            return 1;
         }
         case SN_OP_THRESHOLD:
-            if (n->a.U <= 255) return 0;
-            stop = 1;
-            break;
+            return n->a.U <= 255;
         case SN_OP_NEURON:
         case SN_OP_ENCODE_POISSON:
-            return 0;       /* spikes 0 / 1 */
+            return 1;       /* spikes 0 / 1 */
         case SN_OP_MAXPOOL: /* the maximum of values on a grid is on it */
         case SN_OP_DROPOUT:
         case SN_OP_FLATTEN:
             t = n->in[0];
             break;
         default:
-            stop = 1;
-            break;
+            return 0;
         }
-        if (stop) break;
     }
+    return 0;
+}
+
+/* The u8 quantization of conv n's input: a known grid (exact: quantizer levels, threshold
+ * counts, spikes, or the spike_input the converter declared), else the calibrated scale of
+ * the input tensor. Returns 0, or -1 when neither is known. */
+static int act_quant(lower *L, const sn_node *conv, float *scale, int *zero, int *exact) {
+    const sn_graph *g = L->g;
+    *zero = 0;
+    *exact = 1;
+    *scale = 1.0f;
+    if (conv->a.spike_input >= 1 && conv->a.spike_input <= 255) return 0;
+    if (tensor_grid(g, conv->in[0], scale)) return 0;
     *exact = 0;
     const char *name = g->tensors[conv->in[0]].name;
     for (int i = 0; i < L->nact; i++)
@@ -1186,6 +1186,12 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
             default:
                 break;
             }
+        }
+        /* values on a grid of at most 256 levels (quantizer levels, spikes, counts) are bf16
+         * numbers already: nothing to round */
+        for (int t = 0; t < g->ntensors; t++) {
+            float step;
+            if (L.want_round[t] && tensor_grid(g, t, &step)) L.want_round[t] = 0;
         }
     }
     /* threshold units join the convolution before them: its kernels have the epilogue */
