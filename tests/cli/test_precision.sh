@@ -49,6 +49,15 @@ if grep -qw avx512bw /proc/cpuinfo 2>/dev/null; then
   has "$ERR" "emulated with vpmaddwd"
 fi
 
+# spiking networks: the converted quantized LeNet at both precisions
+for p in bf16 int8; do
+  run 0 snn "$SNNC_SRC/models/quant_lenet_mnist.yaml" --data "$MNIST" \
+    --weights "$SNNC_SRC/tests/golden/quant_lenet_mnist.safetensors" --T 1 --limit 32 \
+    --precision $p --quiet --no-metrics
+  has "$OUT" "T=1 noise=0: top-1"
+  has "$ERR" "precision $p:"
+done
+
 # bf16 training (fp32 master weights) and bench side by side
 run 0 train "$M" --data "$MNIST" --steps 20 --precision bf16 --out "$TMP/bf" --quiet
 check "bf16 training wrote a checkpoint" test -s "$TMP/bf/last.safetensors"
