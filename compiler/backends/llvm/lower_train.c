@@ -164,6 +164,7 @@ static sn_code ew(lower *L, const sn_group *grp, sn_ew_op op, int x1, int x2, co
     d.B = n->a.quant.B;
     d.p = n->a.p;
     d.stream = n->a.stream;
+    d.epi.round_bf16 = lw_take_round(L, grp->out); /* it feeds bf16 layers */
     int yb = lw_set_output(L, grp->out, &lay);
     if (yb < 0) return L->st->code;
     int bufs[3] = {yb, b1, b2};
@@ -206,6 +207,7 @@ static sn_code bn_bwd(lower *L, const sn_group *grp) {
     e.N = nimg(x);
     e.lay = lay;
     e.op = SN_EW_AFFINE3;
+    e.epi.round_bf16 = lw_take_round(L, n->out[0]); /* it feeds bf16 layers */
     int yb = lw_set_output(L, n->out[0], &lay);
     if (yb < 0) return L->st->code;
     int eb[6] = {yb, dyb, xb, cf[0], cf[1], cf[2]};
