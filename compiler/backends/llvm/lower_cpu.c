@@ -415,8 +415,9 @@ static int conv_spike_int(lower *L, const sn_node *n, int bn) {
 
 /* Whether tensor t holds values on a known grid of at most 256 levels from 0: quantizer
  * levels Q(k, B) (*step 2^-k), threshold-unit counts or spikes (*step 1), found through the
- * ops that keep values on it. Such values are exact in u8 (and in bf16). */
-static int tensor_grid(const sn_graph *g, int t, float *step) {
+ * ops that keep values on it (dropout only at inference, where it is the identity). Such
+ * values are exact in u8 (and in bf16). */
+static int tensor_grid(const sn_graph *g, int t, int inference, float *step) {
     *step = 1.0f;
     for (int guard = 0; guard < 64 && t >= 0; guard++) {
         int p = g->tensors[t].producer;
@@ -435,8 +436,11 @@ static int tensor_grid(const sn_graph *g, int t, float *step) {
         case SN_OP_NEURON:
         case SN_OP_ENCODE_POISSON:
             return 1;       /* spikes 0 / 1 */
-        case SN_OP_MAXPOOL: /* the maximum of values on a grid is on it */
         case SN_OP_DROPOUT:
+            if (!inference) return 0; /* training scales the kept values by 1 / (1 - p) */
+            t = n->in[0];
+            break;
+        case SN_OP_MAXPOOL: /* the maximum of values on a grid is on it */
         case SN_OP_FLATTEN:
             t = n->in[0];
             break;
@@ -456,7 +460,7 @@ static int act_quant(lower *L, const sn_node *conv, float *scale, int *zero, int
     *exact = 1;
     *scale = 1.0f;
     if (conv->a.spike_input >= 1 && conv->a.spike_input <= 255) return 0;
-    if (tensor_grid(g, conv->in[0], scale)) return 0;
+    if (tensor_grid(g, conv->in[0], 1, scale)) return 0; /* int8: inference only */
     *exact = 0;
     const char *name = g->tensors[conv->in[0]].name;
     for (int i = 0; i < L->nact; i++)
@@ -1191,7 +1195,7 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
          * numbers already: nothing to round */
         for (int t = 0; t < g->ntensors; t++) {
             float step;
-            if (L.want_round[t] && tensor_grid(g, t, &step)) L.want_round[t] = 0;
+            if (L.want_round[t] && tensor_grid(g, t, 0, &step)) L.want_round[t] = 0;
         }
     }
     /* threshold units join the convolution before them: its kernels have the epilogue */
