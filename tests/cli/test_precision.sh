@@ -36,6 +36,9 @@ has "$OUT" "top-1:"
 run 0 compile "$M" --precision int8 --weights "$W" --data "$MNIST" -o "$TMP/plan"
 run 0 eval --plan "$TMP/plan" --data "$MNIST" --weights "$W" --dump-logits "$TMP/aot.bin" --quiet
 check "the compiled int8 plan gives the JIT's int8 logits" cmp -s "$TMP/int8.bin" "$TMP/aot.bin"
+# a plan records its instruction-set level: a lower level refuses it
+SNNC_ISA=avx2 run 2 eval --plan "$TMP/plan" --data "$MNIST" --weights "$W" --quiet
+has "$ERR" "instructions, which this CPU (avx2) cannot run"
 run 0 inspect "$M" --stage plan --precision bf16
 has "$OUT" "cpu.prep_conv_q"
 
