@@ -224,17 +224,35 @@ int lw_as_layout(lower *L, int t, const sn_cpu_layout *want) {
 }
 
 int lw_operand(lower *L, int t, const sn_cpu_layout *want) {
-    int b = lw_as_layout(L, t, want);
-    if (b < 0 || !L->want_round || L->rounded[t]) return b;
-    /* t rounded to bf16 by an elementwise step of its own, made once per layout */
+    if (!L->want_round || L->rounded[t] || L->buf[t] < 0) return lw_as_layout(L, t, want);
+    /* t rounded to bf16 by a step of its own, made once per layout: the reorder into the
+     * layout when one is needed (it rounds as it copies), else an elementwise step */
     char name[SN_PLAN_NAME_MAX], ln[32];
     sn_lay_name(want, ln, sizeof ln);
     sn_fmt(name, sizeof name, "%s@bf16%s", L->g->tensors[t].name, ln);
     int r = sn_plan_find_buffer(L->plan, name);
     if (r >= 0) return r;
     int64_t images = sn_tensor_images(&L->g->tensors[t]);
+    int reorder = !lw_lay_eq(&L->lay[t], want) && !(L->u8 && L->u8[t]);
+    int b = reorder ? L->buf[t] : lw_as_layout(L, t, want);
+    if (b < 0) return -1;
     r = lw_new_act(L, name, want, images);
     if (r < 0) return -1;
+    if (reorder) {
+        sn_reorder_desc rd;
+        memset(&rd, 0, sizeof rd);
+        rd.N = images;
+        rd.src = L->lay[t];
+        rd.dst = *want;
+        rd.round_bf16 = 1;
+        int rb[2] = {b, r};
+        char sname[SN_PLAN_NAME_MAX];
+        sn_fmt(sname, sizeof sname, "reorder %s (bf16)", L->g->tensors[t].name);
+        return lw_step(L, sname, "reorder", &rd, sizeof rd, g_reorder, rb, 2, sn_reorder_tasks(&rd),
+                       0) < 0
+                   ? -1
+                   : r;
+    }
     sn_eltwise_desc d;
     memset(&d, 0, sizeof d);
     d.N = images;
@@ -435,7 +453,7 @@ static int tensor_grid(const sn_graph *g, int t, int inference, float *step) {
             return n->a.U <= 255;
         case SN_OP_NEURON:
         case SN_OP_ENCODE_POISSON:
-            return 1;       /* spikes 0 / 1 */
+            return 1; /* spikes 0 / 1 */
         case SN_OP_DROPOUT:
             if (!inference) return 0; /* training scales the kept values by 1 / (1 - p) */
             t = n->in[0];
