@@ -86,7 +86,7 @@ for spec in "lenet_mnist $FMNIST $EPOCHS_LENET Fashion-MNIST $SEEDS_LENET" \
     for seed in "$@"; do
         f=$(train "$model" "$data" "$epochs" "$seed" fp32 "$OUT/train-$model-fp32-s$seed")
         b=$(train "$model" "$data" "$epochs" "$seed" bf16 "$OUT/train-$model-bf16-s$seed")
-        printf '| %s (%s, %s) | %s | %s | %s | %+.2f |\n' "$model" "$name" "$epochs" "$seed" \
+        printf '| %s (%s, %s) | %s | %.2f | %.2f | %+.2f |\n' "$model" "$name" "$epochs" "$seed" \
             "$f" "$b" "$(sub "$b" "$f")"
     done
 done
