@@ -1,5 +1,6 @@
-/* snnc bench: per-kernel timing of a compiled model, fused against unfused, with the
- * JIT compile time (cold and from the cache) and the machine's measured fp32 peak. */
+/* snnc bench: per-kernel timing of a compiled model, fused against unfused and (cpu) at
+ * several precisions side by side, with the JIT compile time (cold and from the cache) and
+ * the machine's measured peaks (fp32 FMA; vdpbf16ps and vpdpbusd where the CPU has them). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "../../runtime/core/util.h"
 #include "../ir/build.h"
 #include "../passes/fusion.h"
+#include "calib_int8.h"
 #include "commands.h"
 #include "session.h"
 #include "trainer.h"
@@ -26,7 +28,9 @@ static const sn_cmd bench_cmd = {
         "kernel, images/s for each fusion mode, the gain of fusion per fused group, and the\n"
         "JIT compile time cold and from the cache. With --target cuda every kernel launch\n"
         "and cuBLAS GEMM is a row, timed on the device with CUDA events.\n"
-        "The peak is measured on this machine with a JIT-compiled FMA loop on all threads.\n"
+        "The peak is measured on this machine with a JIT-compiled FMA loop on all threads\n"
+        "(and, where the CPU has them, vdpbf16ps and vpdpbusd loops: bf16 and int8 peaks).\n"
+        "--precision fp32,bf16,int8 times the precisions in the same interleaved rounds.\n"
         "GFLOP/s and peak% count the arithmetic a kernel executes; direct-eq counts the\n"
         "2 x MACs of the layer it computes (Winograd kernels execute fewer multiplies).\n"
         "bench/ has the scripts that run PyTorch on the same network in the same run.",
@@ -35,8 +39,12 @@ static const sn_cmd bench_cmd = {
     .opts =
         {
             {"--target", "TARGET", "cpu (default), ref or cuda", 0},
-            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+            {"--precision", "P[,P...]",
+             "fp32 (default); cpu: bf16 or int8 (post-training quantized convolutions, "
+             "calibrated on random images), or a list timed side by side; cuda: tf32 or bf16 "
+             "(tensor cores)",
              0},
+            {"--calib", "N", "int8: random calibration images (default 512)", 0},
             {"--mode", "MODE",
              "infer (default: a forward pass) or train (a full optimizer step of the model's "
              "recipe: forward in training mode, loss, backward, update, weight repacking)",
@@ -50,8 +58,12 @@ static const sn_cmd bench_cmd = {
         },
 };
 
+#define MAX_PREC 3
+#define MAX_CONF (2 * MAX_PREC) /* precisions x fusion on / off */
+
 typedef struct mode_result {
     int fusion;
+    int precision; /* index into sn_precision_names */
     double compile_cold, compile_cached;
     double sec_per_batch;
     int nsteps;
@@ -114,16 +126,23 @@ static void peak_range(void *arg, int64_t lo, int64_t hi) {
     p->fn(p->ctx, NULL, p->ptrs, lo, hi);
 }
 
-/* The machine's fp32 peak, measured: a JIT-compiled loop of independent FMAs on every
- * thread of the pool (the best of three runs). */
-static double measure_peak(sn_pool *pool, sn_status *st) {
+/* A peak of the machine, measured: a JIT-compiled loop of independent FMAs (or vdpbf16ps,
+ * vpdpbusd: 16 lanes) on every thread of the pool (the best of three runs), in G operations
+ * per second (2 per multiply-add). */
+static double measure_peak(sn_pool *pool, sn_peak_kind kind, sn_status *st) {
     sn_jit *jit;
     if (sn_jit_create(&jit, st)) return 0;
-    const int64_t iters = 20000000;
-    int vl = sn_jit_vector_width(jit);
+    const int64_t iters = kind == SN_PEAK_FMA ? 20000000 : 4000000;
+    int vl = kind == SN_PEAK_FMA ? sn_jit_vector_width(jit) : 16;
+    double per_lane = kind == SN_PEAK_FMA ? 2.0 : kind == SN_PEAK_VDPBF16PS ? 4.0 : 8.0;
+    if ((kind == SN_PEAK_VDPBF16PS && !sn_jit_bf16(jit)) ||
+        (kind == SN_PEAK_VPDPBUSD && !sn_jit_vnni(jit))) {
+        sn_jit_destroy(jit);
+        return 0;
+    }
     sn_irb k;
     irb_begin(&k, jit, "snnc_peak_probe", vl);
-    sn_gen_peak(&k, iters);
+    sn_gen_peak_kind(&k, iters, kind);
     irb_end(&k);
     double peak = 0;
     int n = sn_pool_size(pool);
@@ -136,7 +155,7 @@ static double measure_peak(sn_pool *pool, sn_status *st) {
         for (int rep = 0; pr.fn && rep < 3; rep++) {
             double t0 = sn_now();
             sn_pool_for(pool, n, 1, peak_range, &pr);
-            double gf = (double)n * (double)iters * 12.0 * vl * 2.0 / (sn_now() - t0) / 1e9;
+            double gf = (double)n * (double)iters * 12.0 * vl * per_lane / (sn_now() - t0) / 1e9;
             if (gf > peak) peak = gf;
         }
     }
@@ -180,24 +199,50 @@ static int run_bench(const sn_args *a) {
         sn_args_choice(a, "--fusion", fmodes, 2, &fm, &st) ||
         sn_args_choice(a, "--mode", modes, 0, &mode, &st))
         return sn_report("bench", &st);
+    /* --precision: one, or a comma list timed side by side */
+    int precs[MAX_PREC], nprec = 0;
     {
         /* --target only (--fusion is handled above with its extra 'both') */
         int t = 0;
-        if (sn_args_choice(a, "--target", sn_target_names, 0, &t, &st) ||
-            sn_session_precision(a, (sn_target)t, &st))
+        if (sn_args_choice(a, "--target", sn_target_names, 0, &t, &st))
             return sn_report("bench", &st);
         target = (sn_target)t;
+        const char *pl = sn_args_str(a, "--precision", "fp32");
+        char item[32];
+        for (const char *p = pl; *p && !st.code;) {
+            size_t n = strcspn(p, ",");
+            int k = -1;
+            if (n < sizeof item) {
+                memcpy(item, p, n);
+                item[n] = '\0';
+                for (int i = 0; sn_precision_names[i]; i++)
+                    if (strcmp(item, sn_precision_names[i]) == 0) k = i;
+            }
+            if (k < 0)
+                sn_fail(&st, SN_ERR_INPUT,
+                        "--precision %s: expected fp32, tf32, bf16 or int8, or a comma list of "
+                        "them",
+                        pl);
+            else if (nprec == MAX_PREC)
+                sn_fail(&st, SN_ERR_INPUT, "--precision %s: at most %d precisions", pl, MAX_PREC);
+            else if (sn_session_use_precision(k, target, &st) == SN_OK)
+                precs[nprec++] = k;
+            p += n + (p[n] == ',');
+        }
+        if (st.code) return sn_report("bench", &st);
     }
     sn_model_spec spec;
     memset(&spec, 0, sizeof spec);
     sn_graph g;
     sn_graph_init(&g);
     sn_pool *pool = NULL;
-    mode_result res[2];
+    mode_result res[MAX_CONF];
     memset(res, 0, sizeof res);
     int nres = 0;
-    double peak = 0;
+    double peak = 0, peak_bf16 = 0, peak_int8 = 0;
+    char isa[32] = "";
     int train = mode == 1;
+    struct sn_act_quant *aq = NULL;
     if (sn_session_spec(a, &spec, &st)) goto done;
     if (train) {
         if (sn_train_graph(&spec, batch, &g, &st)) goto done;
@@ -210,31 +255,57 @@ static int run_bench(const sn_args *a) {
         sn_fail(&st, SN_ERR_RUNTIME, "cannot start worker threads");
         goto done;
     }
+    for (int i = 0; i < nprec; i++) {
+        if (precs[i] != 3) continue;
+        if (train) {
+            sn_fail(&st, SN_ERR_INPUT,
+                    "--precision int8 is post-training quantization for inference: bench it "
+                    "with --mode infer");
+            goto done;
+        }
+        /* int8: scales for the seeded weights */
+        sn_weights w0;
+        if (sn_session_use_precision(3, target, &st) ||
+            sn_session_weights(&g, &spec, NULL, 1, &w0, &st))
+            goto done;
+        sn_session_int8(a, target, &spec, &w0, 1, &aq, &st);
+        sn_weights_free(&w0);
+        if (st.code) goto done;
+    }
 #ifdef SNNC_HAVE_LLVM
     if (target == SN_TARGET_CPU) {
-        if (!sn_args_has(a, "--json")) fprintf(stderr, "measuring the fp32 peak...\n");
-        peak = measure_peak(pool, &st);
+        sn_jit *lj;
+        if (sn_jit_create(&lj, &st)) goto done;
+        sn_strlcpy(isa, sn_jit_level_name(sn_jit_level(lj)), sizeof isa);
+        sn_jit_destroy(lj);
+        if (!sn_args_has(a, "--json")) fprintf(stderr, "measuring the peaks...\n");
+        peak = measure_peak(pool, SN_PEAK_FMA, &st);
+        if (!st.code) peak_bf16 = measure_peak(pool, SN_PEAK_VDPBF16PS, &st);
+        if (!st.code) peak_int8 = measure_peak(pool, SN_PEAK_VPDPBUSD, &st);
         if (st.code) goto done;
     }
 #endif
     /* compile and bind every mode first, then time them in interleaved rounds and keep each
      * mode's best round: the machine's background noise affects all modes alike */
-    sn_plan plans[2];
-    sn_backend bes[2];
-    sn_weights ws[2][3];
+    sn_plan plans[MAX_CONF];
+    sn_backend bes[MAX_CONF];
+    sn_weights ws[MAX_CONF][3];
     memset(plans, 0, sizeof plans);
     memset(bes, 0, sizeof bes);
     memset(ws, 0, sizeof ws);
-    for (int f = 0; f < 2; f++) {
-        int fusion = f == 0;
+    for (int c = 0; c < 2 * nprec; c++) {
+        int fusion = c % 2 == 0, prec = precs[c / 2];
         if ((fm == 0 && !fusion) || (fm == 1 && fusion)) continue;
         mode_result *m = &res[nres];
         sn_plan *plan = &plans[nres];
         sn_plan_init(plan);
         nres++;
         m->fusion = fusion;
+        m->precision = prec;
+        if (sn_session_use_precision(prec, target, &st)) goto timing_done;
         if (!sn_args_has(a, "--json"))
-            fprintf(stderr, "compiling (fusion %s)...\n", fusion ? "on" : "off");
+            fprintf(stderr, "compiling (%s, fusion %s)...\n", sn_precision_names[prec],
+                    fusion ? "on" : "off");
         sn_weights *w = ws[nres - 1];
         const char *slot_names[2];
         int nslots = 0;
@@ -298,7 +369,8 @@ static int run_bench(const sn_args *a) {
     {
         /* batches per round: about 0.4 s each (or --iters split over the rounds) */
         const int rounds = iters > 0 ? 1 : 5;
-        int64_t per_round[2] = {1, 1};
+        int64_t per_round[MAX_CONF];
+        for (int i = 0; i < MAX_CONF; i++) per_round[i] = 1;
         for (int i = 0; i < nres && !st.code; i++) {
             if (iters > 0) {
                 per_round[i] = iters;
@@ -340,7 +412,7 @@ static int run_bench(const sn_args *a) {
             }
     }
 timing_done:
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < MAX_CONF; i++) {
         sn_plan_free(&plans[i]);
         sn_backend_free(&bes[i]);
         for (int k = 0; k < 3; k++) sn_weights_free(&ws[i][k]);
@@ -353,17 +425,20 @@ timing_done:
         sn_sb_json_str(&o, spec.name);
         sn_sb_printf(&o,
                      ", \"batch\": %lld, \"threads\": %d, \"target\": \"%s\", \"mode\": \"%s\", "
-                     "\"peak_gflops\": %.2f, \"results\": [",
+                     "\"peak_gflops\": %.2f, \"peak_bf16_gflops\": %.2f, \"peak_int8_gops\": %.2f, "
+                     "\"isa\": \"%s\", \"results\": [",
                      (long long)batch, sn_pool_size(pool), sn_target_names[target], modes[mode],
-                     peak);
+                     peak, peak_bf16, peak_int8, isa);
         for (int i = 0; i < nres; i++) {
             mode_result *m = &res[i];
             sn_sb_printf(
                 &o,
-                "%s\n  {\"fusion\": \"%s\", \"images_per_second\": %.2f, \"ms_per_batch\": %.3f, "
-                "\"compile_cold_s\": %.4f, \"compile_cached_s\": %.4f, \"kernels\": [",
-                i ? "," : "", m->fusion ? "on" : "off", (double)batch / m->sec_per_batch,
-                1000.0 * m->sec_per_batch, m->compile_cold, m->compile_cached);
+                "%s\n  {\"fusion\": \"%s\", \"precision\": \"%s\", \"images_per_second\": %.2f, "
+                "\"ms_per_batch\": %.3f, \"compile_cold_s\": %.4f, \"compile_cached_s\": %.4f, "
+                "\"kernels\": [",
+                i ? "," : "", m->fusion ? "on" : "off", sn_precision_names[m->precision],
+                (double)batch / m->sec_per_batch, 1000.0 * m->sec_per_batch, m->compile_cold,
+                m->compile_cached);
             for (int s = 0; s < m->nsteps; s++) {
                 double gf = m->ms[s] > 0 ? (double)m->flops[s] / (m->ms[s] * 1e6) : 0.0;
                 sn_sb_printf(&o, "%s\n    {\"name\": ", s ? "," : "");
@@ -387,10 +462,16 @@ timing_done:
                sn_pool_size(pool), sn_target_names[target], modes[mode]);
         if (peak > 0) printf(", fp32 peak %.1f GFLOP/s (measured)", peak);
         printf("\n");
+        if (target == SN_TARGET_CPU)
+            printf("instruction set %s; peaks measured: fp32 FMA %.1f GFLOP/s, vdpbf16ps %.1f "
+                   "GFLOP/s, vpdpbusd %.1f GOP/s (0: not on this CPU)\n",
+                   isa, peak, peak_bf16, peak_int8);
         for (int i = 0; i < nres; i++) {
             mode_result *m = &res[i];
-            printf("\nfusion %s: %d kernels, compile %.3f s cold, %.3f s cached\n",
-                   m->fusion ? "on" : "off", m->nsteps, m->compile_cold, m->compile_cached);
+            printf("\n%s%sfusion %s: %d kernels, compile %.3f s cold, %.3f s cached\n",
+                   nprec > 1 || m->precision ? sn_precision_names[m->precision] : "",
+                   nprec > 1 || m->precision ? ", " : "", m->fusion ? "on" : "off", m->nsteps,
+                   m->compile_cold, m->compile_cached);
             printf("  %-40s %10s %10s %7s %10s %7s\n", "kernel", "ms/batch", "GFLOP/s", "peak%",
                    "direct-eq", "time%");
             double sum = 0;
@@ -414,10 +495,16 @@ timing_done:
                    2.0 * tm / m->sec_per_batch / 1e9);
             printf("  %.1f images/s\n", (double)batch / m->sec_per_batch);
         }
-        if (nres == 2) {
-            printf("\nfused vs unfused: %.3fx images/s (%.1f vs %.1f)\n",
-                   res[1].sec_per_batch / res[0].sec_per_batch,
-                   (double)batch / res[0].sec_per_batch, (double)batch / res[1].sec_per_batch);
+        for (int pi = 0; pi < nprec; pi++) {
+            /* this precision's fused (f) and unfused (u) results */
+            int f = -1, u = -1;
+            for (int i = 0; i < nres; i++)
+                if (res[i].precision == precs[pi]) *(res[i].fusion ? &f : &u) = i;
+            if (f < 0 || u < 0) continue;
+            printf("\n%s%sfused vs unfused: %.3fx images/s (%.1f vs %.1f)\n",
+                   nprec > 1 ? sn_precision_names[precs[pi]] : "", nprec > 1 ? ", " : "",
+                   res[u].sec_per_batch / res[f].sec_per_batch,
+                   (double)batch / res[f].sec_per_batch, (double)batch / res[u].sec_per_batch);
             /* where fusion gains: each fused kernel against the unfused kernels of its ops */
             sn_groups gs;
             if (sn_fuse(&g, 1, &gs, &st) == SN_OK) {
@@ -427,21 +514,35 @@ timing_done:
                     const sn_group *grp = &gs.g[gi];
                     if (grp->nnodes < 2) continue;
                     double fused = 0, unfused = 0;
-                    for (int s = 0; s < res[0].nsteps; s++)
-                        if (step_of(res[0].names[s], grp->name)) fused += res[0].ms[s];
-                    for (int s = 0; s < res[1].nsteps; s++)
+                    for (int s = 0; s < res[f].nsteps; s++)
+                        if (step_of(res[f].names[s], grp->name)) fused += res[f].ms[s];
+                    for (int s = 0; s < res[u].nsteps; s++)
                         for (int k = 0; k < grp->nnodes; k++)
-                            if (step_of(res[1].names[s], g.nodes[grp->nodes[k]].name))
-                                unfused += res[1].ms[s];
+                            if (step_of(res[u].names[s], g.nodes[grp->nodes[k]].name))
+                                unfused += res[u].ms[s];
                     printf("  %-34.34s %10.3f %10.3f %10.3f\n", grp->name, fused, unfused,
                            unfused - fused);
                 }
                 sn_groups_free(&gs);
             }
         }
+        if (nprec > 1) { /* the precisions against the first, per fusion mode */
+            printf("\nprecisions (same interleaved rounds):\n");
+            for (int i = 0; i < nres; i++) {
+                int base = -1;
+                for (int j = 0; j < nres && base < 0; j++)
+                    if (res[j].fusion == res[i].fusion && res[j].precision == precs[0]) base = j;
+                printf("  %-5s fusion %-3s %10.1f images/s  %.2fx %s\n",
+                       sn_precision_names[res[i].precision], res[i].fusion ? "on" : "off",
+                       (double)batch / res[i].sec_per_batch,
+                       base >= 0 ? res[base].sec_per_batch / res[i].sec_per_batch : 0.0,
+                       sn_precision_names[precs[0]]);
+            }
+        }
     }
 done:
-    for (int i = 0; i < 2; i++) mode_free(&res[i]);
+    free(aq);
+    for (int i = 0; i < MAX_CONF; i++) mode_free(&res[i]);
     sn_pool_destroy(pool);
     sn_graph_free(&g);
     sn_spec_free(&spec);

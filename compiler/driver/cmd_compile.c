@@ -5,6 +5,7 @@
 
 #include "../../runtime/core/util.h"
 #include "../ir/build.h"
+#include "calib_int8.h"
 #include "commands.h"
 #include "session.h"
 #ifdef SNNC_HAVE_LLVM
@@ -47,14 +48,23 @@ static const sn_cmd compile_cmd = {
              "cpu (default) or cuda (CUDA C compiled by NVRTC; no GPU needed)", 0},
             {"--arch", "ARCH",
              "cuda: GPU architecture, e.g. sm_80, sm_90 (default: this machine's GPU)", 0},
-            {"--precision", "fp32|tf32|bf16",
-             "cuda: convolution arithmetic (default fp32; tf32/bf16: tensor cores, sm_80+)", 0},
+            {"--precision", "P",
+             "fp32 (default); cpu: bf16 or int8 (post-training quantized convolutions, "
+             "calibrated on --data); cuda: tf32 or bf16 (tensor cores, sm_80+)",
+             0},
+            {"--data", "DIR", "cpu int8: calibration dataset (default: data.path of the model)", 0},
+            {"--calib", "N", "cpu int8: calibration images from the training split (default 512)",
+             0},
+            {"--percentile", "P", "cpu int8: activation scale percentile of |x| (default 99.99)",
+             0},
             {"--mode", "infer|train", "cuda: the inference graph (default) or a training step", 0},
             {"--batch", "N", "batch size the plan is compiled for (default 64; 1 for --emit lib)",
              0},
             {"--fusion", "on|off", "fuse ops into kernels (default on)", 0},
             {"--emit", "plan|lib", "a plan directory (default) or a C library (cpu target)", 0},
-            {"--weights", "FILE", "lib: the weights (safetensors) to build in (default: seeded)",
+            {"--weights", "FILE",
+             "lib: the weights (safetensors) to build in (default: seeded); cpu int8: the "
+             "weights the scales are calibrated with",
              0},
             {"--seed", "S", "lib: seed of the initial weights when no --weights (default 0)", 0},
             {"--name", "NAME", "lib: the C prefix of the API (default: the model's name)", 0},
@@ -280,12 +290,26 @@ static int run_compile(const sn_args *a) {
     sn_backend be;
     memset(&be, 0, sizeof be);
     sn_param_desc *descs = NULL;
+    struct sn_act_quant *aq = NULL;
+    sn_weights w;
+    memset(&w, 0, sizeof w);
     sn_strbuf yaml;
     sn_sb_init(&yaml);
     double t0 = sn_now();
     if (sn_session_spec(a, &spec, &st)) goto done;
     sn_build_opts bo = {.batch = batch, .with_loss = 0};
     if (sn_graph_build(&spec, &bo, &g, &st) || sn_graph_verify(&g, &st)) goto done;
+    if (sn_session_precision_index() == 3) { /* int8: scales measured with the weights */
+        const char *wpath = sn_args_str(a, "--weights", NULL);
+        if (!wpath) {
+            sn_fail(&st, SN_ERR_INPUT,
+                    "--precision int8 calibrates with the weights: give --weights W.safetensors");
+            goto done;
+        }
+        if (sn_session_weights(&g, &spec, wpath, 0, &w, &st) ||
+            sn_session_int8(a, target, &spec, &w, 0, &aq, &st))
+            goto done;
+    }
     if (sn_session_lower(&g, target, fusion, 1, &plan, &be, &st)) goto done;
     int nd = sn_graph_param_descs(&g, &descs);
     if (nd < 0) {
@@ -303,6 +327,8 @@ static int run_compile(const sn_args *a) {
     printf("  wrote %s/plan.json, %s/model.yaml, %s/kernels/*.{o,ll,s}\n", dir, dir, dir);
 done:
     sn_sb_free(&yaml);
+    free(aq);
+    sn_weights_free(&w);
     free(descs);
     sn_plan_free(&plan);
     sn_backend_free(&be);

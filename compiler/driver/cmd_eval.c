@@ -7,6 +7,7 @@
 #include "../../runtime/exec/evaluate.h"
 #include "../backends/ref/ref_backend.h"
 #include "../ir/build.h"
+#include "calib_int8.h"
 #include "commands.h"
 #include "session.h"
 
@@ -28,8 +29,12 @@ static const sn_cmd eval_cmd = {
             {"--weights", "FILE", "safetensors weights (names as in the PyTorch state_dict)", 0},
             {"--target", "TARGET",
              "backend: cpu (LLVM JIT, default), ref (reference interpreter) or cuda (GPU)", 0},
-            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+            {"--precision", "P",
+             "fp32 (default); cpu: bf16 or int8 (post-training quantized convolutions); cuda: "
+             "tf32 or bf16 (tensor cores)",
              0},
+            {"--calib", "N", "int8: calibration images from the training split (default 512)", 0},
+            {"--percentile", "P", "int8: activation scale percentile of |x| (default 99.99)", 0},
             {"--fusion", "on|off", "fuse ops into kernels (default on; cpu target)", 0},
             {"--batch", "N", "images per batch (default 64)", 0},
             {"--limit", "N", "evaluate only the first N test images", 0},
@@ -79,6 +84,7 @@ static int run_eval(const sn_args *a) {
     memset(&ds, 0, sizeof ds);
     sn_pool *pool = NULL;
     float *logits = NULL;
+    struct sn_act_quant *aq = NULL;
     int rc = 0;
 
     const char *plan_dir = sn_args_str(a, "--plan", NULL);
@@ -124,8 +130,10 @@ static int run_eval(const sn_args *a) {
             goto done;
         }
     } else {
-        if (sn_session_weights(&g, &spec, wpath, (uint64_t)seed, &w, &st)) goto done;
-        if (sn_session_lower(&g, target, fusion, 0, &plan, &be, &st)) goto done;
+        if (sn_session_weights(&g, &spec, wpath, (uint64_t)seed, &w, &st) ||
+            sn_session_int8(a, target, &spec, &w, 0, &aq, &st) ||
+            sn_session_lower(&g, target, fusion, 0, &plan, &be, &st))
+            goto done;
     }
     if (sn_plan_bind(&plan, &w, &st)) goto done;
     pool = sn_pool_create((int)threads);
@@ -175,6 +183,7 @@ static int run_eval(const sn_args *a) {
     }
 done:
     rc = sn_report("eval", &st);
+    free(aq);
     free(logits);
     sn_pool_destroy(pool);
     sn_plan_free(&plan);

@@ -39,8 +39,12 @@ static const sn_cmd inspect_cmd = {
             {"--target", "TARGET", "backend for --stage plan: cpu (default), ref or cuda", 0},
             {"--mode", "infer|train",
              "--stage plan: the inference graph (default) or a training step", 0},
-            {"--precision", "P", "cuda: fp32 (default), tf32 or bf16 GEMMs", 0},
             {"--fusion", "on|off", "fusion for --stage fused/plan/llvm (default on)", 0},
+            {"--precision", "P",
+             "fp32 (default); cpu plans: bf16 or int8 (int8 without calibration here: only "
+             "convolutions whose inputs lie on a known grid are quantized); cuda: tf32 or bf16 "
+             "GEMMs",
+             0},
             {"--set", "KEY=VALUE", "override a YAML field, e.g. --set snn.T=8", 1},
         },
 };
@@ -174,7 +178,7 @@ static sn_code print_cuda_plan(const sn_graph *g, int fusion, int training, sn_s
     memset(&p, 0, sizeof p);
     sn_cu_memplan m;
     memset(&m, 0, sizeof m);
-    sn_cu_options o = {(sn_cu_precision)sn_session_precision_value()};
+    sn_cu_options o = {(sn_cu_precision)sn_session_precision_index()};
     int *first = NULL, *last = NULL, n = 0;
     if (sn_fuse(g, fusion, &gs, st) || sn_cuda_lower(g, &gs, &o, &p, st) ||
         sn_cu_plan_memory(&p, NULL, 1, &m, st))

@@ -9,6 +9,7 @@
 #include "../../runtime/exec/evaluate.h"
 #include "../../runtime/train/report.h"
 #include "../ir/build.h"
+#include "calib_int8.h"
 #include "commands.h"
 #include "session.h"
 #include "snn_record.h"
@@ -52,7 +53,9 @@ static const sn_cmd snn_cmd = {
             {"--compare-ann", NULL, "also run the ANN and count agreeing predictions", 0},
             {"--target", "TARGET", "backend: cpu (default), ref or cuda (GPU, layer-major only)",
              0},
-            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+            {"--precision", "P",
+             "fp32 (default); cpu: bf16 or int8 (quantized convolutions: spike inputs are exact, "
+             "analog inputs calibrated with --calib); cuda: tf32 or bf16 (tensor cores)",
              0},
             {"--fusion", "on|off", "fuse ops into kernels (default on; cpu target)", 0},
             {"--batch", "N", "images per batch (default max(4, 64/T))", 0},
@@ -432,6 +435,7 @@ static int run_snn(const sn_args *a) {
     int *ann_cls = NULL, *cls = NULL;
     const sn_model_spec *net = &spec;
     const sn_weights *nw = &w;
+    struct sn_act_quant *aq = NULL;
 
     if (sn_session_spec(a, &spec, &st)) goto done;
     sn_build_opts bo = {.batch = 1};
@@ -457,6 +461,7 @@ static int run_snn(const sn_args *a) {
                 "converts it on the fly)");
         goto done;
     }
+    if (sn_session_int8(a, target, net, nw, 0, &aq, &st)) goto done;
     if (sn_args_has(a, "--input")) { /* a recorded sequence instead of a dataset */
         if (tl || nl || dump || sn_args_has(a, "--compare-ann") || sn_args_has(a, "--limit")) {
             sn_fail(&st, SN_ERR_INPUT,
@@ -592,6 +597,7 @@ static int run_snn(const sn_args *a) {
     }
 done:
     for (int i = 0; i < nruns; i++) sn_spk_free(&runs[i].m);
+    free(aq);
     free(runs);
     free(logits);
     free(ann_logits);

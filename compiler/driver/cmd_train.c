@@ -88,7 +88,9 @@ static const sn_cmd train_cmd = {
              "also write last.safetensors every N steps (default: only at epoch ends)", 0},
             {"--target", "TARGET",
              "backend: cpu (LLVM JIT, default), ref (reference interpreter) or cuda (GPU)", 0},
-            {"--precision", "P", "cuda target GEMMs: fp32 (default), tf32 or bf16 (tensor cores)",
+            {"--precision", "P",
+             "fp32 (default) or bf16 (cpu: bf16 convolutions and linear layers, fp32 master "
+             "weights; cuda: tensor cores), tf32 (cuda)",
              0},
             {"--fusion", "on|off", "fuse ops into kernels (default on; cpu target)", 0},
             {"--seed", "S", "seed for init, shuffling, augmentation, dropout (default: train.seed)",

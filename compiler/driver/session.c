@@ -20,10 +20,23 @@
 #endif
 
 const char *const sn_target_names[] = {"cpu", "ref", "cuda", NULL};
-const char *const sn_precision_names[] = {"fp32", "tf32", "bf16", NULL};
+const char *const sn_precision_names[] = {"fp32", "tf32", "bf16", "int8", NULL};
 
-/* --precision of the command (the cuda target's GEMM arithmetic); read by sn_session_target */
+/* --precision of the command (the cuda target's GEMM arithmetic, the cpu target's
+ * convolutions and linear layers); read by sn_session_target */
 static int g_precision;
+/* int8 on the cpu target: the calibrated activation scales (sn_session_set_act_quant) */
+static const struct sn_act_quant *g_act;
+static int g_nact;
+
+int sn_session_precision_index(void) {
+    return g_precision;
+}
+
+void sn_session_set_act_quant(const struct sn_act_quant *act, int n) {
+    g_act = act;
+    g_nact = n;
+}
 
 sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st) {
     static const char *const onoff[] = {"on", "off", NULL};
@@ -36,15 +49,19 @@ sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_s
     return sn_session_precision(a, *target, st);
 }
 
-int sn_session_precision_value(void) {
-    return g_precision;
+sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st) {
+    int p = 0;
+    if (sn_args_choice(a, "--precision", sn_precision_names, 0, &p, st)) return st->code;
+    return sn_session_use_precision(p, target, st);
 }
 
-sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st) {
-    if (sn_args_choice(a, "--precision", sn_precision_names, 0, &g_precision, st)) return st->code;
-    if (g_precision != 0 && target != SN_TARGET_CUDA)
-        return sn_fail(st, SN_ERR_INPUT, "--precision %s applies to --target cuda only",
-                       sn_precision_names[g_precision]);
+sn_code sn_session_use_precision(int index, sn_target target, sn_status *st) {
+    g_precision = index;
+    const char *p = sn_precision_names[g_precision];
+    if (g_precision == 1 && target != SN_TARGET_CUDA)
+        return sn_fail(st, SN_ERR_INPUT, "--precision %s applies to --target cuda only", p);
+    if (g_precision == 3 && target != SN_TARGET_CPU)
+        return sn_fail(st, SN_ERR_INPUT, "--precision %s applies to --target cpu only", p);
     return SN_OK;
 }
 
@@ -54,7 +71,8 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
     be->target = target;
     be->fusion = fusion;
     double t0 = sn_now();
-    if (target == SN_TARGET_REF) return sn_lower_ref(g, plan, st);
+    if (target == SN_TARGET_REF)
+        return g_precision == 2 ? sn_lower_ref_bf16(g, plan, st) : sn_lower_ref(g, plan, st);
     if (target == SN_TARGET_CUDA) {
 #ifdef SNNC_HAVE_CUDA
         (void)capture;
@@ -79,7 +97,24 @@ sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int ca
     if (!be->groups) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     if (sn_fuse(g, fusion, be->groups, st)) return st->code;
     if (sn_jit_create(&be->jit, st)) return st->code;
-    sn_cpu_options o = {.capture = capture};
+    sn_cpu_options o = {
+        .capture = capture, .precision = SN_PREC_FP32, .act = g_act, .nact = g_nact};
+    if (g_precision == 2 || g_precision == 3) {
+        o.precision = g_precision == 2 ? SN_PREC_BF16 : SN_PREC_INT8;
+        for (int i = 0; i < g->nnodes && o.precision == SN_PREC_INT8; i++)
+            if (g->nodes[i].op == SN_OP_CONV2D_BWD_WEIGHT ||
+                g->nodes[i].op == SN_OP_LINEAR_BWD_WEIGHT)
+                return sn_fail(st, SN_ERR_INPUT,
+                               "--precision int8 is post-training quantization for inference: "
+                               "train with fp32 or bf16");
+        static int noted[3];
+        if (!noted[o.precision]) { /* once per process: how this CPU runs the precision */
+            char note[512];
+            sn_cpu_precision_note(be->jit, o.precision, note, sizeof note);
+            fprintf(stderr, "%s\n", note);
+            noted[o.precision] = 1;
+        }
+    }
     if (capture) {
         be->art = calloc(1, sizeof *be->art);
         if (!be->art) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");

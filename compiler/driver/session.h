@@ -38,8 +38,16 @@ typedef enum sn_target {
     SN_TARGET_CUDA,    /* NVRTC-compiled CUDA kernels ('snnc compile --target cuda') */
 } sn_target;
 extern const char *const sn_target_names[]; /* NULL-terminated, indexed by sn_target */
-/* --precision values (the cuda target's GEMMs: fp32 FMA, TF32 or BF16 tensor cores) */
+/* --precision values: fp32, tf32 (cuda: TF32 tensor cores), bf16 (cuda: tensor cores; cpu:
+ * bf16 convolutions and linear layers), int8 (cpu: post-training quantized convolutions) */
 extern const char *const sn_precision_names[];
+/* The --precision the last sn_session_target / sn_session_precision read (an index into
+ * sn_precision_names). */
+int sn_session_precision_index(void);
+/* int8 on the cpu target: the activation scales of the convolution inputs (calib_int8.h),
+ * used by every following sn_session_lower; act must outlive those calls. */
+struct sn_act_quant;
+void sn_session_set_act_quant(const struct sn_act_quant *act, int n);
 
 /* What a lowered plan depends on (the JIT holding its kernels, the fused groups). */
 typedef struct sn_backend {
@@ -55,8 +63,9 @@ typedef struct sn_backend {
 sn_code sn_session_target(const sn_args *a, sn_target *target, int *fusion, sn_status *st);
 /* Reads --precision alone (commands that parse --target themselves). */
 sn_code sn_session_precision(const sn_args *a, sn_target target, sn_status *st);
-/* The --precision read last (an index into sn_precision_names). */
-int sn_session_precision_value(void);
+/* Sets the precision of the following sn_session_lower calls (an index into
+ * sn_precision_names), with the same checks against the target. */
+sn_code sn_session_use_precision(int index, sn_target target, sn_status *st);
 /* Fuses (CPU) and lowers g into plan for the target. be must outlive plan. With capture,
  * be->art keeps every kernel's object code and LLVM IR. */
 sn_code sn_session_lower(const sn_graph *g, sn_target target, int fusion, int capture,

@@ -6,8 +6,25 @@
 #define SN_CPU_PACK_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "layout.h"
+
+/* bf16: the upper half of a float, rounded to nearest even (NaN kept as a quiet NaN) */
+static inline float sn_bf16_round(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return x;
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+static inline uint16_t sn_bf16_bits(float x) {
+    uint32_t u;
+    float r = sn_bf16_round(x);
+    memcpy(&u, &r, sizeof u);
+    return (uint16_t)((u >> 16) | ((u & 0x7fffffffu) > 0x7f800000u ? 0x40u : 0u));
+}
 
 /* Per-output-channel affine folded into a conv/linear: w' = w * scale[o],
  * b' = b * scale[o] + shift[o]. From batchnorm: scale = gamma / sqrt(var + eps),

@@ -19,7 +19,7 @@ int64_t sn_prep_conv_tasks(const sn_prep_conv_params *p) {
  * whole (padded lanes zero), so the tasks of a step write disjoint memory. */
 static void pack_blocks(const sn_prep_conv_params *p, const float *w, const float *scale,
                         const float *shift, const float *bias, float *out, float *bout, int64_t lo,
-                        int64_t hi) {
+                        int64_t hi, int round) {
     int vl = p->vl, KH = p->KH, KW = p->KW, taps = KH * KW;
     int tr = p->transpose, outs = tr ? p->C : p->O, ins = tr ? p->O : p->C;
     int Ob = (outs + vl - 1) / vl;
@@ -50,16 +50,22 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
                         for (; l < lanes; l++) dst[l] = row[l][at] * sc[l];
                     else
                         for (; l < lanes; l++) dst[l] = row[l][at];
-                    for (; l < vl; l++) dst[l] = 0.0f;
+                    if (round)
+                        for (l = 0; l < lanes; l++) dst[l] = sn_bf16_round(dst[l]);
+                    for (l = lanes; l < vl; l++) dst[l] = 0.0f;
                 }
         } else {
             /* U = s * G g G^T for all lanes at once (lanes innermost so it vectorizes) */
             double g[9][64], tt[4][3][64];
             for (int i = 0; i < ins; i++) {
-                /* each lane's 9 taps are contiguous in its row: read them together */
+                /* each lane's 9 taps are contiguous in its row: read them together; bf16: the
+                 * folded weight is rounded, then transformed (scale 1 below) */
                 for (int l = 0; l < vl; l++) {
                     const float *src = l < lanes ? row[l] + (int64_t)i * istride : NULL;
-                    for (int t = 0; t < 9; t++) g[t][l] = src ? src[tmap[t]] : 0.0;
+                    for (int t = 0; t < 9; t++)
+                        g[t][l] = !src    ? 0.0
+                                  : round ? (double)sn_bf16_round(src[tmap[t]] * sc[l])
+                                          : src[tmap[t]];
                 }
                 /* G's rows are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1): written out, the
                  * same double arithmetic (scaling by .5 and adding 0 are exact) */
@@ -75,7 +81,8 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
                     float *d0 = out + (((int64_t)(a * 4) * Ob + ob) * ins + i) * vl;
                     int64_t xs = (int64_t)Ob * ins * vl; /* one xi further */
                     for (int l = 0; l < vl; l++) {
-                        double y0 = tt[a][0][l], y1 = tt[a][1][l], y2 = tt[a][2][l], s = sc[l];
+                        double y0 = tt[a][0][l], y1 = tt[a][1][l], y2 = tt[a][2][l];
+                        double s = round ? 1.0 : sc[l];
                         d0[l] = (float)(s * y0);
                         d0[xs + l] = (float)(s * (0.5 * (y0 + y1 + y2)));
                         d0[2 * xs + l] = (float)(s * (0.5 * (y0 - y1 + y2)));
@@ -190,7 +197,7 @@ void sn_prep_conv(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t l
         sn_bn_fold(p->O, ptrs[2], ptrs[3], ptrs[4], ptrs[5], p->eps, scale, shift);
     }
     pack_blocks(p, w, p->transpose ? NULL : scale, p->transpose ? NULL : shift, ptrs[1], ptrs[6],
-                ptrs[7], lo, hi);
+                ptrs[7], lo, hi, 0);
     free(heap);
     free(tmp);
 }
@@ -277,10 +284,195 @@ void sn_spike_maxpool(sn_kctx *ctx, const void *params, void *const *ptrs, int64
     }
 }
 
+/* ---- reduced precision ---- */
+
+static int qpack_epw(int format) {
+    return format == SN_QPACK_DP_U8 || format == SN_QPACK_AMX_U8 ? 4 : 2;
+}
+static int qpack_u8(int format) {
+    return format == SN_QPACK_DP_U8 || format == SN_QPACK_AMX_U8;
+}
+static int qpack_amx(int format) {
+    return format == SN_QPACK_AMX_BF16 || format == SN_QPACK_AMX_U8;
+}
+
+int64_t sn_prep_conv_q_tasks(const sn_prep_conv_q_params *p) {
+    if (p->format == SN_QPACK_F32_BF16) return sn_prep_conv_tasks(&p->c);
+    if (p->c.ternary) return 1;
+    return (p->c.O + 15) / 16;
+}
+
+int64_t sn_prep_conv_q_bytes(const sn_prep_conv_q_params *p) {
+    const sn_prep_conv_params *c = &p->c;
+    int64_t Ob = (c->O + 15) / 16, taps = (int64_t)c->KH * c->KW;
+    if (p->format == SN_QPACK_F32_BF16) {
+        int outs = c->transpose ? c->C : c->O, ins = c->transpose ? c->O : c->C;
+        return (int64_t)(outs + c->vl - 1) / c->vl * c->vl * ins * (c->winograd ? 16 : taps) * 4;
+    }
+    int epw = qpack_epw(p->format);
+    int64_t groups =
+        qpack_amx(p->format) ? (c->C + 16 * epw - 1) / (16 * epw) * 16 : (c->C + epw - 1) / epw;
+    return Ob * groups * taps * 64;
+}
+
+/* The folded weights of output channels [o0, o0 + n) into f ([n][C][taps]) and their
+ * folded biases into fb: w * scale + (b * scale + shift) with batch norm, as sn_prep_conv. */
+static void fold_channels(const sn_prep_conv_params *c, const float *w, const float *bias,
+                          const float *scale, const float *shift, int o0, int n, float *f,
+                          float *fb) {
+    int64_t per = (int64_t)c->C * c->KH * c->KW;
+    for (int j = 0; j < n; j++) {
+        int o = o0 + j;
+        float s = scale ? scale[o] : 1.0f;
+        for (int64_t i = 0; i < per; i++) {
+            float v = w[(int64_t)o * per + i];
+            f[j * per + i] = scale ? v * s : v;
+        }
+        float b = bias ? bias[o] : 0.0f;
+        if (scale) b *= s;
+        if (shift) b += shift[o];
+        fb[j] = b;
+    }
+}
+
+/* The quantization step of one output channel's n folded weights: the largest s = m / M
+ * (m = max |w|, M = 1 .. 127) on whose grid every weight lies exactly, so weights with few
+ * levels (ternary: M = 1) are represented exactly; else m / 127. A channel failing a step
+ * usually does so at its first weights, so the search is cheap. */
+static float channel_step(const float *w, int64_t n) {
+    float m = 0.0f;
+    for (int64_t i = 0; i < n; i++) m = fabsf(w[i]) > m ? fabsf(w[i]) : m;
+    if (m == 0.0f || !(m < INFINITY)) return 1.0f;
+    for (int M = 1; M <= 127; M++) {
+        double s = (double)(m / (float)M);
+        int64_t i = 0;
+        for (; i < n; i++) {
+            double q = rint((double)w[i] / s);
+            if (q * s != (double)w[i]) break;
+        }
+        if (i == n) return (float)s;
+    }
+    return m / 127.0f;
+}
+
+/* Packs output-channel block ob (16 channels, folded weights f [16][C][taps], zero past O)
+ * in a dot-product or AMX format; u8 formats also write the dequantization. Returns 0, or
+ * -1 when an `integer` weight is not a whole number in [-127, 127]. */
+static int pack_q_block(const sn_prep_conv_q_params *p, int64_t ob, const float *f, int lanes,
+                        void *out, float *qs, int32_t *qc) {
+    const sn_prep_conv_params *c = &p->c;
+    int taps = c->KH * c->KW, epw = qpack_epw(p->format), u8 = qpack_u8(p->format);
+    int64_t per = (int64_t)c->C * taps;
+    float step[16];
+    for (int l = 0; l < 16; l++) step[l] = 1.0f;
+    if (u8 && !p->integer)
+        for (int l = 0; l < lanes; l++) step[l] = channel_step(f + l * per, per);
+    int32_t sum[16];
+    memset(sum, 0, sizeof sum);
+    int G = qpack_amx(p->format) ? (c->C + 16 * epw - 1) / (16 * epw) * 16 : (c->C + epw - 1) / epw;
+    int8_t *o8 = out;
+    uint16_t *o16 = out;
+    int64_t block = (int64_t)G * taps * 16 * epw; /* elements per output block */
+    for (int g = 0; g < G; g++)
+        for (int t = 0; t < taps; t++)
+            for (int l = 0; l < 16; l++)
+                for (int e = 0; e < epw; e++) {
+                    int ch = g * epw + e;
+                    float v = l < lanes && ch < c->C ? f[l * per + (int64_t)ch * taps + t] : 0.0f;
+                    int64_t at;
+                    if (qpack_amx(p->format)) /* [taps][G/16][16 rows][16 cols][epw] */
+                        at = (((int64_t)t * (G / 16) + g / 16) * 16 + g % 16) * 16 * epw +
+                             (int64_t)l * epw + e;
+                    else /* [G][taps][16][epw] */
+                        at = (((int64_t)g * taps + t) * 16 + l) * epw + e;
+                    at += ob * block;
+                    if (!u8) {
+                        o16[at] = sn_bf16_bits(v);
+                        continue;
+                    }
+                    float q = p->integer ? v : rintf(v / step[l]);
+                    if (!(q >= -127.0f && q <= 127.0f && q == floorf(q))) {
+                        if (p->integer || !(v - v == 0.0f)) return -1; /* or not finite */
+                        q = q > 0 ? 127.0f : -127.0f;
+                    }
+                    o8[at] = (int8_t)q;
+                    sum[l] += (int32_t)q;
+                }
+    if (u8)
+        for (int l = 0; l < 16; l++) {
+            int64_t j = ob * 16 + l;
+            qs[j] = l < lanes ? p->in_scale * step[l] : 0.0f;
+            qc[j] = l < lanes ? p->in_zero * sum[l] : 0;
+        }
+    return 0;
+}
+
+void sn_prep_conv_q(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi) {
+    const sn_prep_conv_q_params *p = params;
+    const sn_prep_conv_params *c = &p->c;
+    const float *w = ptrs[0];
+    int taps = c->KH * c->KW;
+    int64_t n = (int64_t)c->O * c->C * taps;
+    float *tmp = NULL, *fold = NULL, *scale = NULL, *shift = NULL;
+    if (taps > 64) {
+        atomic_store(&ctx->oom, 1); /* the lowering only packs kernels up to 8x8 */
+        return;
+    }
+    if (c->ternary) {
+        tmp = malloc((size_t)n * sizeof(float));
+        if (!tmp) goto oom;
+        sn_ternarize(n, c->ternary_threshold, w, tmp);
+        w = tmp;
+        lo = 0; /* the one task packs every block */
+        hi = p->format == SN_QPACK_F32_BF16 ? ((c->transpose ? c->C : c->O) + c->vl - 1) / c->vl
+                                            : (c->O + 15) / 16;
+    }
+    if (c->bn) {
+        scale = malloc(2 * (size_t)c->O * sizeof(float));
+        if (!scale) goto oom;
+        shift = scale + c->O;
+        sn_bn_fold(c->O, ptrs[2], ptrs[3], ptrs[4], ptrs[5], c->eps, scale, shift);
+    }
+    if (p->format == SN_QPACK_F32_BF16) {
+        pack_blocks(c, w, c->transpose ? NULL : scale, c->transpose ? NULL : shift, ptrs[1],
+                    ptrs[6], ptrs[7], lo, hi, 1);
+        goto done;
+    }
+    if (c->transpose || c->winograd) { /* not a layout of these formats: a lowering error */
+        atomic_store(&ctx->oom, 1);
+        goto done;
+    }
+    {
+        int64_t per = (int64_t)c->C * taps;
+        fold = malloc((size_t)(16 * per) * sizeof(float));
+        if (!fold) goto oom;
+        float fb[16];
+        float *bout = ptrs[7];
+        for (int64_t ob = lo; ob < hi; ob++) {
+            int o0 = (int)ob * 16, lanes = c->O - o0 < 16 ? c->O - o0 : 16;
+            fold_channels(c, w, ptrs[1], scale, shift, o0, lanes, fold, fb);
+            if (pack_q_block(p, ob, fold, lanes, ptrs[6], ptrs[8],
+                             ptrs[8] ? (int32_t *)ptrs[8] + ((c->O + 15) / 16) * 16 : NULL) < 0) {
+                prep_fail(ctx);
+                goto done;
+            }
+            for (int l = 0; l < 16; l++) bout[o0 + l] = l < lanes ? fb[l] : 0.0f;
+        }
+    }
+    goto done;
+oom:
+    atomic_store(&ctx->oom, 1);
+done:
+    free(fold);
+    free(scale);
+    free(tmp);
+}
+
 sn_cpu_fn sn_cpu_builtin(const char *name) {
     if (strcmp(name, "cpu.spike_maxpool") == 0) return sn_spike_maxpool;
     if (strcmp(name, "cpu.pack_theta") == 0) return sn_prep_theta;
     if (strcmp(name, "cpu.prep_conv") == 0) return sn_prep_conv;
+    if (strcmp(name, "cpu.prep_conv_q") == 0) return sn_prep_conv_q;
     if (strcmp(name, "cpu.prep_bn") == 0) return sn_prep_bn;
     if (strcmp(name, "cpu.prep_nir_leak") == 0) return sn_prep_nir_leak;
     return NULL;
@@ -288,6 +480,7 @@ sn_cpu_fn sn_cpu_builtin(const char *name) {
 
 size_t sn_cpu_builtin_params_size(const char *name) {
     if (strcmp(name, "cpu.prep_conv") == 0) return sizeof(sn_prep_conv_params);
+    if (strcmp(name, "cpu.prep_conv_q") == 0) return sizeof(sn_prep_conv_q_params);
     if (strcmp(name, "cpu.prep_bn") == 0) return sizeof(sn_prep_bn_params);
     if (strcmp(name, "cpu.pack_theta") == 0) return sizeof(sn_prep_theta_params);
     if (strcmp(name, "cpu.spike_maxpool") == 0) return sizeof(sn_spike_pool_params);
@@ -300,6 +493,14 @@ int64_t sn_cpu_builtin_tasks(const char *name, const void *params) {
         sn_prep_conv_params pc;
         memcpy(&pc, params, sizeof pc);
         return sn_prep_conv_tasks(&pc);
+    }
+    if (strcmp(name, "cpu.prep_conv_q") == 0) { /* -1 (never a task count): bad params */
+        sn_prep_conv_q_params pq;
+        memcpy(&pq, params, sizeof pq);
+        if (pq.format < SN_QPACK_F32_BF16 || pq.format > SN_QPACK_AMX_U8 || pq.c.O <= 0 ||
+            pq.c.C <= 0 || pq.c.vl <= 0)
+            return -1;
+        return sn_prep_conv_q_tasks(&pq);
     }
     if (strcmp(name, "cpu.spike_maxpool") == 0) {
         sn_spike_pool_params sp;

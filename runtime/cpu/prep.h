@@ -76,8 +76,47 @@ typedef struct sn_prep_nir_leak_params {
 } sn_prep_nir_leak_params;
 void sn_prep_nir_leak(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 
-/* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_bn", "cpu.pack_theta",
- * "cpu.prep_nir_leak" (preparation steps) and "cpu.spike_maxpool" (a plan step). */
+/* ---- reduced-precision weights (--precision bf16 | int8): "cpu.prep_conv_q" ----
+ * The layouts of the kernels that take low-precision operands, or the fp32 layouts with
+ * every weight rounded to bf16. Batch norm is folded and ternary weights ternarized first,
+ * as for fp32; the bias stays fp32 ([Ob*16], b * scale + shift).
+ *   F32_BF16  the layouts of sn_prep_conv (direct, Winograd, transposed) of the folded
+ *             weights rounded to bf16 (a Winograd filter is transformed after rounding);
+ *   DP_BF16   [Ob][ceil(C/2)][KH][KW][16][2] bf16;
+ *   DP_U8     [Ob][ceil(C/4)][KH][KW][16][4] s8;
+ *   AMX_BF16  [Ob][KH*KW][ceil(C/32)][16][16][2] bf16 (one 1 KiB tile per tap and 32
+ *             input channels: row r = channel pair r, column = output channel);
+ *   AMX_U8    [Ob][KH*KW][ceil(C/64)][16][16][4] s8 (likewise with channel quads).
+ * u8 formats quantize per output channel, symmetrically: a channel whose folded weights all
+ * lie in {0, +-m} (ternary weights, after any batch-norm scale) gets step s_w = m and
+ * weights in {-1, 0, 1}; any other channel s_w = max|w| / 127 and round(w / s_w). With
+ * `integer` the weights must already be whole numbers in [-127, 127] (s_w = 1; anything
+ * else fails the step as sn_prep_conv_i8 does). ptrs[8] receives the dequantization of
+ * each channel: [Ob*16] floats in_scale * s_w[o], then [Ob*16] int32 compensations
+ * in_zero * sum of the channel's integer weights. Tasks: blocks of 16 output channels (vl
+ * for F32_BF16), one task with ternary weights. */
+typedef enum sn_qpack_format {
+    SN_QPACK_F32_BF16 = 1,
+    SN_QPACK_DP_BF16,
+    SN_QPACK_DP_U8,
+    SN_QPACK_AMX_BF16,
+    SN_QPACK_AMX_U8,
+} sn_qpack_format;
+typedef struct sn_prep_conv_q_params {
+    sn_prep_conv_params c; /* shapes, ternary, batch norm; winograd / transpose for F32_BF16 */
+    int format;
+    int integer;
+    float in_scale;
+    int in_zero;
+} sn_prep_conv_q_params;
+void sn_prep_conv_q(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
+int64_t sn_prep_conv_q_tasks(const sn_prep_conv_q_params *p);
+/* Bytes of the packed weights of a format. */
+int64_t sn_prep_conv_q_bytes(const sn_prep_conv_q_params *p);
+
+/* Built-in (non-generated) kernels by name: "cpu.prep_conv", "cpu.prep_conv_q", "cpu.prep_bn",
+ * "cpu.pack_theta", "cpu.prep_nir_leak" (preparation steps) and "cpu.spike_maxpool" (a plan
+ * step). */
 sn_cpu_fn sn_cpu_builtin(const char *name);
 /* The size of the params a built-in kernel takes, or 0 for an unknown name. */
 size_t sn_cpu_builtin_params_size(const char *name);

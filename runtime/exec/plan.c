@@ -298,7 +298,7 @@ sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
             return sn_fail(st, SN_ERR_INPUT,
                            "preparation step %s (%s): the weights hold values this kernel cannot "
                            "take (layers declared 'weights: integer' need whole numbers in "
-                           "[-127, 127])",
+                           "[-127, 127]; int8 weights must be finite)",
                            s->name, s->kernel);
         if (atomic_load(&ctx.oom))
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory in preparation step %s (%s)", s->name,

@@ -67,6 +67,15 @@ static const conf_case cases[] = {
                        "    - conv2d: {out_channels: 24, kernel_size: 3, padding: 1, bias: false}\n"
                        "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n    - maxpool: "
                        "{kernel_size: 2}\n    - flatten\n"},
+    {"conv_chain_quant_pool_exact", 1, 2, 0,
+     "quant: {k: 2, B: 1}\n" HEAD(
+         5, 8, 8, 192) "network:\n  - f:\n"
+                       "    - conv2d: {out_channels: 20, kernel_size: 3, padding: 1}\n"
+                       "    - relu\n    - quant\n    - maxpool: {kernel_size: 2}\n"
+                       "    - conv2d: {out_channels: 24, kernel_size: 3, padding: 1, bias: false, "
+                       "weights: ternary}\n"
+                       "    - batchnorm: {eps: 0.25}\n    - relu\n    - quant\n"
+                       "    - conv2d: {out_channels: 12, kernel_size: 1}\n    - flatten\n"},
     {"conv_ternary_bn_quant_exact", 1, 2, 0,
      "quant: {k: 0, B: 1}\n" HEAD(
          16, 6, 6, 720) "network:\n  - f:\n"
@@ -131,6 +140,34 @@ static const conf_case cases[] = {
                                            6) "network:\n  - l:\n    - flatten\n"
                                               "    - linear: {out_features: 6}\n    - lif: {tau: "
                                               "2.0, decay_input: false, v_reset: null}\n"},
+    {"nir_linear_lif_li_exact", 1, 3, 0,
+     "snn: {T: 5, encoder: direct}\n" HEAD(2, 3, 3,
+                                           4) "network:\n  - l:\n    - flatten\n"
+                                              "    - linear: {out_features: 19}\n"
+                                              "    - nir_lif: {dt: 0.25}\n"
+                                              "    - linear: {out_features: 4}\n"
+                                              "    - nir_li: {dt: 0.25, discretization: exact}\n"},
+    {"nir_scale_conv_if_sumpool_lif_i_exact", 1, 2, 0,
+     "snn: {T: 4, encoder: direct}\n" HEAD(
+         3, 6, 6,
+         5) "network:\n  - f:\n    - scale\n"
+            "    - conv2d: {out_channels: 20, kernel_size: 3, padding: 1}\n"
+            "    - nir_if: {reset: subtract}\n    - sumpool: {kernel_size: 2}\n"
+            "    - conv2d: {out_channels: 4, kernel_size: 3, padding: 1}\n"
+            "    - nir_lif: {dt: 0.5, discretization: exact}\n    - sumpool: {kernel_size: 3, "
+            "stride: 1, padding: 1}\n"
+            "  - c:\n    - flatten\n    - linear: {out_features: 5}\n    - nir_i\n"},
+    {"nir_threshold_if_value_reset_exact", 1, 2, 0,
+     "snn: {T: 3, encoder: direct}\n" HEAD(1, 4, 5, 3) "network:\n  - c:\n    - flatten\n"
+                                                       "    - linear: {out_features: 37}\n"
+                                                       "    - nir_threshold\n"
+                                                       "    - linear: {out_features: 7}\n"
+                                                       "    - nir_if\n"
+                                                       "    - linear: {out_features: 11}\n"
+                                                       "    - nir_threshold: {compare: ge}\n"
+                                                       "    - linear: {out_features: 3}\n"
+                                                       "    - nir_if: {compare: ge, reset: "
+                                                       "subtract}\n"},
     {"loss_softmax_ce_smoothing", 0, 5, 1,
      "train: {label_smoothing: 0.1}\n" HEAD(
          6, 1, 1, 4) "network:\n  - c:\n    - flatten\n    - linear: {out_features: 4}\n"},

@@ -75,7 +75,7 @@ sn_code sn_aot_write(const char *dir, const sn_plan *plan, const sn_cpu_artifact
     sn_sb_puts(&o, ", \"cpu\": ");
     sn_sb_json_str(&o, sn_jit_cpu_name(jit));
     sn_sb_printf(&o, ", \"isa\": \"%s\", \"vector_width\": %d},\n",
-                 sn_jit_isa_name(sn_jit_isa(jit)), sn_jit_vector_width(jit));
+                 sn_jit_level_name(sn_jit_level(jit)), sn_jit_vector_width(jit));
     sn_sb_printf(&o, "  \"arena_bytes\": %lld,\n  \"naive_bytes\": %lld,\n",
                  (long long)plan->arena_bytes, (long long)plan->naive_bytes);
     sn_sb_printf(&o, "  \"io\": {\"input\": %d, \"output\": %d, \"label\": %d, \"loss\": %d},\n",
@@ -351,15 +351,14 @@ sn_code sn_aot_load(const char *dir, sn_jit *jit, sn_plan *plan, sn_param_desc *
         goto fail;
     }
     {
-        const char *order[] = {"scalar", "sse", "avx2", "avx512"};
-        int need = -1;
-        for (int i = 0; i < 4; i++)
-            if (strcmp(isa, order[i]) == 0) need = i;
-        if (need < 0 || need > (int)sn_jit_isa(jit)) {
+        /* the instruction-set level the kernels were compiled for (amx > avx512bf16 >
+         * avx512vnni > avx512 > avx2 > sse > scalar) must not exceed this machine's */
+        int need = sn_jit_level_from_name(isa);
+        if (need < 0 || need > (int)sn_jit_level(jit)) {
             sn_fail(st, SN_ERR_INPUT,
-                    "%s: compiled for %s vectors, which this CPU (%s) cannot run; recompile with "
-                    "'snnc compile' here",
-                    path, isa, sn_jit_isa_name(sn_jit_isa(jit)));
+                    "%s: compiled for %s instructions, which this CPU (%s) cannot run; recompile "
+                    "with 'snnc compile' here",
+                    path, isa, sn_jit_level_name(sn_jit_level(jit)));
             goto fail;
         }
     }

@@ -13,6 +13,7 @@
 #include "../../ir/ir.h"
 #include "../../passes/fusion.h"
 #include "jit.h"
+#include "precision.h"
 
 typedef struct sn_cpu_kernel_info {
     char symbol[64];
@@ -29,12 +30,24 @@ typedef struct sn_cpu_artifacts {
     double compile_seconds;
 } sn_cpu_artifacts;
 
+/* int8: how the input of a convolution is quantized to u8 (calibrated; inputs on a known
+ * grid, quantizer levels or spike counts, need none): q = round(x / scale) + zero, clamped
+ * to [0, 255] (zero 0: x >= 0) or [1, 255] (zero 128: signed x, symmetric). */
+typedef struct sn_act_quant {
+    char name[SN_PLAN_NAME_MAX]; /* the tensor */
+    float scale;
+    int zero;
+} sn_act_quant;
+
 typedef struct sn_cpu_options {
     int capture; /* SN_CAPTURE_* (jit.h): keep every kernel's object code (and IR) in art */
     /* kernel symbols are PREFIX_KIND_HASH (default "snk"): artifacts use a prefix of their
      * own per model and CPU variant, so several can be linked into one program */
     const char *symbol_prefix;
-    int direct_conv; /* 1: direct convolutions only, no Winograd (as SNNC_CONV=direct) */
+    int direct_conv;         /* 1: direct convolutions only, no Winograd (as SNNC_CONV=direct) */
+    sn_precision precision;  /* of the convolutions and linear layers (precision.h) */
+    const sn_act_quant *act; /* int8: the calibrated convolution inputs */
+    int nact;
 } sn_cpu_options;
 
 /* Lowers g (grouped by gs) into plan for the JIT's target. art may be NULL. */

@@ -107,6 +107,59 @@ LLVMValueRef sn_gen_epilogue_at(sn_irb *k, const sn_epilogue *e, LLVMValueRef v,
     return v;
 }
 
+LLVMValueRef sn_gen_round_bf16(sn_irb *k, LLVMValueRef v) {
+    /* bits + 0x7fff + (bit 16 of bits), then the low half cleared: round to nearest even;
+     * large finite values round up to infinity as they should; NaN is kept as it is. Works
+     * on a float or a vector of floats of any width. */
+    LLVMBuilderRef b = k->b;
+    LLVMTypeRef vt = LLVMTypeOf(v);
+    int n = LLVMGetTypeKind(vt) == LLVMVectorTypeKind ? (int)LLVMGetVectorSize(vt) : 0;
+    LLVMTypeRef ti = n ? LLVMVectorType(k->t_i32, (unsigned)n) : k->t_i32;
+    LLVMValueRef c[4];
+    const int32_t cv[4] = {16, 0x7fff, 1, (int32_t)0xffff0000u};
+    for (int j = 0; j < 4; j++) {
+        c[j] = irb_i32(k, cv[j]);
+        if (n) {
+            LLVMValueRef e[64];
+            for (int i = 0; i < n; i++) e[i] = c[j];
+            c[j] = LLVMConstVector(e, (unsigned)n);
+        }
+    }
+    LLVMValueRef bits = LLVMBuildBitCast(b, v, ti, "");
+    LLVMValueRef lsb = LLVMBuildAnd(b, LLVMBuildLShr(b, bits, c[0], ""), c[2], "");
+    LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildAdd(b, bits, c[1], ""), lsb, "");
+    r = LLVMBuildBitCast(b, LLVMBuildAnd(b, r, c[3], ""), vt, "");
+    LLVMValueRef nan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
+    return LLVMBuildSelect(b, nan, v, r, "");
+}
+
+LLVMValueRef sn_gen_epi_store_value(sn_irb *k, const sn_epilogue *e, LLVMValueRef v) {
+    return e->round_bf16 ? sn_gen_round_bf16(k, v) : v;
+}
+
+void sn_gen_store_u8(sn_irb *k, const sn_epilogue *e, LLVMValueRef v, LLVMValueRef base,
+                     int64_t off) {
+    LLVMBuilderRef b = k->b;
+    if (e->store_mul != 1.0f) v = irb_fmul(k, v, irb_vsplat(k, e->store_mul));
+    v = irb_unary(k, "llvm.roundeven", v);
+    if (e->store_zero) v = irb_fadd(k, v, irb_vsplat(k, (float)e->store_zero));
+    v = irb_fmin(k, irb_fmax(k, v, irb_vsplat(k, e->store_zero ? 1.0f : 0.0f)),
+                 irb_vsplat(k, 255.0f));
+    LLVMTypeRef v8 = LLVMVectorType(k->t_i8, (unsigned)k->vl);
+    LLVMValueRef q = LLVMBuildTrunc(b, LLVMBuildFPToSI(b, v, k->t_vi32, ""), v8, "");
+    LLVMValueRef p8 = LLVMBuildBitCast(b, base, k->t_pi8, "");
+    LLVMValueRef p =
+        LLVMBuildInBoundsGEP2(b, k->t_i8, p8, (LLVMValueRef[]){irb_i64(k, off)}, 1, "");
+    LLVMValueRef st = LLVMBuildStore(b, q, LLVMBuildBitCast(b, p, LLVMPointerType(v8, 0), ""));
+    LLVMSetAlignment(st, (unsigned)k->vl);
+}
+
+static LLVMValueRef slot_sum(sn_irb *t, LLVMValueRef acc, int q, void *ctx) {
+    (void)q;
+    (void)ctx;
+    return irb_slot_get(t, acc);
+}
+
 /* One tile variant as an internal function: tile(x, w, b, y, mask source, thresholds)
  * with every pointer already at the tile origin (the thresholds at its first channel
  * block). */
@@ -174,7 +227,7 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
         irb_for_end(&t, &lg);
     }
 #undef ACC
-    sn_conv_tile_end(&t, d, vl, nn, rr, ww, qq, acc, irb_slot_get, b, LLVMGetParam(fn, 5), y,
+    sn_conv_tile_end(&t, d, vl, nn, rr, ww, qq, acc, slot_sum, NULL, b, LLVMGetParam(fn, 5), y,
                      LLVMGetParam(fn, 4));
     return fn;
 }
@@ -196,8 +249,8 @@ LLVMValueRef sn_conv_tile_begin(const sn_irb *k, sn_irb *t, const char *name, LL
 }
 
 void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, int ww, int qq,
-                      const LLVMValueRef *acc, sn_conv_sum_fn sum, LLVMValueRef b, LLVMValueRef th,
-                      LLVMValueRef y, LLVMValueRef mask) {
+                      const LLVMValueRef *acc, sn_conv_sum_fn sum, void *sum_ctx, LLVMValueRef b,
+                      LLVMValueRef th, LLVMValueRef y, LLVMValueRef mask) {
     const sn_cpu_layout *out = &d->out;
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out),
             o_pix = sn_lay_pix(out);
@@ -216,8 +269,9 @@ void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, 
                     for (int dr = 0; dr < pk; dr++)
                         for (int dc = 0; dc < pk; dc++) {
                             int r = pr * pk + dr, c = pc * pk + dc;
-                            LLVMValueRef v =
-                                irb_fadd(t, sum(t, acc[((i * rr + r) * ww + c) * qq + q]), bias[q]);
+                            LLVMValueRef v = irb_fadd(
+                                t, sum(t, acc[((i * rr + r) * ww + c) * qq + q], q, sum_ctx),
+                                bias[q]);
                             v = sn_gen_epilogue_at(t, &d->epi, v, theta[q]);
                             if (!res)
                                 res = v;
@@ -230,10 +284,14 @@ void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, 
                         res = irb_fmul(t, res, irb_vsplat(t, 1.0f / (float)(pk * pk)));
                     int64_t off =
                         i * o_img + q * o_plane + (int64_t)pr * o_row + (int64_t)pc * o_pix;
-                    if (d->epi.mask && mask) /* the int8 kernel runs inference only: no mask */
+                    if (d->epi.mask && mask) /* the dot-product kernels run no mask */
                         res = sn_gen_mask(t, &d->epi, res,
                                           irb_vload(t, irb_gepc(t, mask, off), vl * 4));
-                    irb_vstore(t, res, irb_gepc(t, y, off), vl * 4);
+                    res = sn_gen_epi_store_value(t, &d->epi, res);
+                    if (d->epi.store_u8)
+                        sn_gen_store_u8(t, &d->epi, res, y, off);
+                    else
+                        irb_vstore(t, res, irb_gepc(t, y, off), vl * 4);
                 }
     LLVMBuildRetVoid(t->b);
     LLVMDisposeBuilder(t->b);
@@ -251,6 +309,37 @@ void sn_gen_conv_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, 
     int64_t o_img = sn_lay_image(out), o_plane = sn_lay_plane(out), o_row = sn_lay_row(out);
     int64_t wp = sn_lay_wp(out);
     LLVMValueRef zero = irb_vsplat(k, 0.0f);
+    if (d->epi.store_u8) { /* a u8 map (yimg an i8*): the halo is the quantized zero */
+        sn_epilogue e = d->epi;
+        for (int i = 0; i < nn; i++)
+            for (int q = 0; q < qq; q++) {
+                LLVMValueRef plane = LLVMBuildInBoundsGEP2(
+                    k->b, k->t_i8, yimg, (LLVMValueRef[]){irb_i64(k, i * o_img + q * o_plane)}, 1,
+                    "");
+                irb_loop lr;
+                LLVMValueRef r = irb_for(k, &lr, irb_i64(k, 0), irb_i64(k, rows), 1, "hr");
+                LLVMValueRef rowp = LLVMBuildInBoundsGEP2(
+                    k->b, k->t_i8, plane,
+                    (LLVMValueRef[]){irb_mul(k, irb_addc(k, irb_add(k, row0, r), h), o_row)}, 1,
+                    "");
+                for (int c = 0; c < h; c++) {
+                    sn_gen_store_u8(k, &e, zero, rowp, (int64_t)c * vl);
+                    sn_gen_store_u8(k, &e, zero, rowp, (wp - 1 - c) * vl);
+                }
+                irb_for_end(k, &lr);
+                for (int side = 0; side < 2; side++) {
+                    LLVMBasicBlockRef cont =
+                        irb_if(k, side ? last : first, side ? "bottom" : "top");
+                    for (int rr = 0; rr < h; rr++)
+                        for (int64_t c = 0; c < wp; c++)
+                            sn_gen_store_u8(k, &e, zero, plane,
+                                            (side ? (int64_t)(out->H + h + rr) : rr) * o_row +
+                                                c * vl);
+                    irb_endif(k, cont);
+                }
+            }
+        return;
+    }
     for (int i = 0; i < nn; i++)
         for (int q = 0; q < qq; q++) {
             LLVMValueRef plane =

@@ -71,7 +71,7 @@ static void ew_body(sn_irb *k, const sn_iter_ctx *it, void *vs) {
         break;
     }
     }
-    v = sn_gen_epilogue(k, &d->epi, v);
+    v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
     sn_iter_store(k, v, s->y, it);
 }
 

@@ -74,6 +74,7 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_linear_desc *d, int nn, int qq,
                                                                  : irb_vload(&t, ms, 4);
                 v = sn_gen_mask(&t, &d->epi, v, mv);
             }
+            v = sn_gen_epi_store_value(&t, &d->epi, v);
             if (q == qq - 1 && last_lanes < vl)
                 irb_vstore_n(&t, v, dst, last_lanes);
             else

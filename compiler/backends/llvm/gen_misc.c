@@ -3,6 +3,7 @@
  * be switched off) and handle every layout and halo. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -89,7 +90,7 @@ void sn_gen_pool(sn_irb *k, const sn_pool_desc *d) {
                 acc = d->max ? irb_fmax(k, acc, v) : irb_fadd(k, acc, v);
         }
     if (!d->max && !d->sum) acc = irb_fmul(k, acc, irb_vsplat(k, 1.0f / (float)(d->KH * d->KW)));
-    acc = sn_gen_epilogue(k, &d->epi, acc);
+    acc = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, acc));
     irb_vstore(k, acc,
                irb_gep(k, yp,
                        irb_add(k, irb_mul(k, irb_addc(k, oh, out->halo), sn_lay_row(out)),
@@ -133,7 +134,7 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
                                   irb_mul(k, irb_addc(k, c, l->halo), vl));
         LLVMValueRef v = irb_vload(k, irb_gep(k, xp, po), vl * 4);
         if (d->affine) v = irb_fma(k, v, s, b);
-        v = sn_gen_epilogue(k, &d->epi, v);
+        v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
         irb_vstore(k, v, irb_gep(k, yp, po), vl * 4);
         irb_for_end(k, &lc);
         irb_for_end(k, &lr);
@@ -157,7 +158,7 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
                                              : irb_vload_n(k, irb_gep(k, sh, c), lanes);
                 v = irb_fma(k, v, s, b);
             }
-            v = sn_gen_epilogue(k, &d->epi, v);
+            v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             if (lanes == vl)
                 irb_vstore(k, v, irb_gep(k, yp, c), 4);
             else
@@ -184,14 +185,14 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
             LLVMValueRef i = irb_for(k, &li, irb_i64(k, 0), irb_i64(k, full), vl, "i");
             LLVMValueRef v = irb_vload(k, irb_gep(k, xp, i), 4);
             if (d->affine) v = irb_fma(k, v, s, b);
-            v = sn_gen_epilogue(k, &d->epi, v);
+            v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             irb_vstore(k, v, irb_gep(k, yp, i), 4);
             irb_for_end(k, &li);
         }
         if (plane > full) {
             LLVMValueRef v = irb_vload_n(k, irb_gepc(k, xp, full), (int)(plane - full));
             if (d->affine) v = irb_fma(k, v, s, b);
-            v = sn_gen_epilogue(k, &d->epi, v);
+            v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             irb_vstore_n(k, v, irb_gepc(k, yp, full), (int)(plane - full));
         }
         irb_for_end(k, &lc);
@@ -238,6 +239,7 @@ void sn_gen_reorder(sn_irb *k, const sn_reorder_desc *d) {
     if (d->unflatten) /* the source is plain [C*H*W] in PyTorch order */
         sp = irb_add(k, irb_mul(k, irb_add(k, irb_mul(k, c, o->H), yy), o->W), xx);
     LLVMValueRef v = irb_load(k, irb_gep(k, xi, sp));
+    if (d->round_bf16) v = sn_gen_round_bf16(k, v);
     LLVMValueRef dp;
     if (d->flatten) {
         /* PyTorch flatten order: ((c * H) + y) * W + x, into a plain [N][C*H*W] */
@@ -263,21 +265,48 @@ void sn_gen_reorder(sn_irb *k, const sn_reorder_desc *d) {
 /* ------------------------------------------------------------------- peak ---- */
 
 void sn_gen_peak(sn_irb *k, int64_t iters) {
+    sn_gen_peak_kind(k, iters, SN_PEAK_FMA);
+}
+
+void sn_gen_peak_kind(sn_irb *k, int64_t iters, sn_peak_kind kind) {
+    static const char *const name[] = {"", "llvm.x86.avx512bf16.dpbf16ps.512",
+                                       "llvm.x86.avx512.vpdpbusd.512"};
     LLVMValueRef out = irb_arg_buf(k, 0);
     irb_loop lt;
     LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
+    LLVMTypeRef acc_ty = kind == SN_PEAK_VPDPBUSD ? k->t_vi32 : k->t_vf;
     LLVMValueRef acc[12];
     for (int i = 0; i < 12; i++) {
         acc[i] = irb_slot(k);
-        irb_slot_set(k, acc[i], irb_vsplat(k, (float)i));
+        if (kind == SN_PEAK_VPDPBUSD) /* the same slot, holding int32 lanes */
+            acc[i] = LLVMBuildBitCast(k->b, acc[i], LLVMPointerType(acc_ty, 0), "");
+        LLVMValueRef init = irb_vsplat(k, (float)i);
+        LLVMBuildStore(k->b, kind == SN_PEAK_VPDPBUSD ? LLVMConstBitCast(init, acc_ty) : init,
+                       acc[i]);
     }
     LLVMValueRef a = irb_vsplat(k, 0.999999f), b = irb_vsplat(k, 1e-7f);
+    LLVMValueRef ones = LLVMConstBitCast(irb_vsplat(k, 1.0f), k->t_vi32); /* (1, 0) bf16 pairs */
+    unsigned id = kind == SN_PEAK_FMA ? 0 : LLVMLookupIntrinsicID(name[kind], strlen(name[kind]));
     irb_loop li;
     irb_for(k, &li, irb_i64(k, 0), irb_i64(k, iters), 1, "i");
-    for (int i = 0; i < 12; i++) irb_slot_set(k, acc[i], irb_fma(k, irb_slot_get(k, acc[i]), a, b));
+    for (int i = 0; i < 12; i++) {
+        LLVMValueRef v = LLVMBuildLoad2(k->b, acc_ty, acc[i], "");
+        if (kind == SN_PEAK_FMA) {
+            v = irb_fma(k, v, a, b);
+        } else {
+            LLVMValueRef args[3] = {v, ones, ones};
+            v = LLVMBuildCall2(k->b, LLVMIntrinsicGetType(k->ctx, id, NULL, 0),
+                               LLVMGetIntrinsicDeclaration(k->mod, id, NULL, 0), args, 3, "");
+        }
+        LLVMBuildStore(k->b, v, acc[i]);
+    }
     irb_for_end(k, &li);
-    LLVMValueRef s = irb_slot_get(k, acc[0]);
-    for (int i = 1; i < 12; i++) s = irb_fadd(k, s, irb_slot_get(k, acc[i]));
+    LLVMValueRef s = LLVMBuildLoad2(k->b, acc_ty, acc[0], "");
+    for (int i = 1; i < 12; i++) {
+        LLVMValueRef v = LLVMBuildLoad2(k->b, acc_ty, acc[i], "");
+        s = kind == SN_PEAK_VPDPBUSD ? LLVMBuildAdd(k->b, s, v, "") : irb_fadd(k, s, v);
+    }
+    if (kind == SN_PEAK_VPDPBUSD) s = LLVMBuildSIToFP(k->b, s, k->t_vf, "");
     irb_vstore(k, s, irb_gep(k, out, irb_mul(k, t, k->vl)), 4);
     irb_for_end(k, &lt);
 }

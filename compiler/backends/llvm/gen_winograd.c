@@ -368,11 +368,11 @@ static LLVMValueRef gen_task_body(sn_irb *k, const sn_wino_desc *w, int P, int Q
                 r = irb_fmul(&t,
                              irb_fadd(&t, irb_fadd(&t, yv[0], yv[1]), irb_fadd(&t, yv[2], yv[3])),
                              irb_vsplat(&t, 0.25f));
-            irb_vstore(&t, r, at, vl * 4);
+            irb_vstore(&t, sn_gen_epi_store_value(&t, &d->epi, r), at, vl * 4);
         } else {
             for (int i = 0; i < 4; i++)
                 irb_vstore(
-                    &t, yv[i],
+                    &t, sn_gen_epi_store_value(&t, &d->epi, yv[i]),
                     irb_gepc(&t, at, (int64_t)(i / 2) * sn_lay_row(out) + (int64_t)(i % 2) * vl),
                     vl * 4);
         }

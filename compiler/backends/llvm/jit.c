@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* syscall(2) for arch_prctl */
 #include "jit.h"
 
 #include <llvm-c/Analysis.h>
@@ -7,10 +8,15 @@
 #include <llvm-c/Orc.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/Transforms/PassBuilder.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "../../../runtime/core/util.h"
 #include "../../../runtime/exec/pool.h"
@@ -26,7 +32,10 @@ struct sn_jit {
     LLVMTargetMachineRef tm;
     char *triple, *cpu, *features;
     sn_isa isa;
-    int vnni;
+    sn_isa_level level, host_level;
+    int forced;
+    int vnni, bf16, amx;
+    char amx_note[256];
     char target_id[4096];
     sn_jit_stats stats;
     pthread_mutex_t mu;
@@ -58,6 +67,33 @@ static int has_feature(const char *features, const char *f) {
     return 0;
 }
 
+static const char *const level_names[SN_LEVEL_COUNT] = {
+    "scalar", "sse", "avx2", "avx512", "avx512vnni", "avx512bf16", "amx"};
+
+const char *sn_jit_level_name(sn_isa_level l) {
+    return l >= 0 && l < SN_LEVEL_COUNT ? level_names[l] : "?";
+}
+
+int sn_jit_level_from_name(const char *s) {
+    for (int i = 0; i < SN_LEVEL_COUNT; i++)
+        if (strcmp(s, level_names[i]) == 0) return i;
+    return -1;
+}
+
+/* AMX tile data is an XSAVE component that Linux (5.16+) hands out per process on request.
+ * Asked once; the answer (0 granted, else errno) holds for every thread of the process. */
+static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
+static int amx_errno;
+
+static void amx_request(void) {
+#if defined(__linux__) && defined(__x86_64__)
+    const long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+    amx_errno = syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0 ? 0 : errno;
+#else
+    amx_errno = ENOSYS;
+#endif
+}
+
 const char *sn_jit_isa_name(sn_isa isa) {
     switch (isa) {
     case SN_ISA_AVX512:
@@ -72,12 +108,10 @@ const char *sn_jit_isa_name(sn_isa isa) {
     return "?";
 }
 
-sn_code sn_jit_create(sn_jit **out, sn_status *st) {
-    return sn_jit_create_for(out, NULL, NULL, st);
-}
-
-sn_code sn_jit_create_for(sn_jit **out, const char *cpu_name, const char *cpu_features,
-                          sn_status *st) {
+/* A JIT for the host (cross_cpu NULL), or for the given CPU and features (code for another
+ * machine); SNNC_ISA restricts it when isa_env. */
+static sn_code jit_create(sn_jit **out, const char *cross_cpu, const char *cross_features,
+                          int isa_env, sn_status *st) {
     *out = NULL;
     pthread_once(&llvm_once, llvm_init);
     if (llvm_init_failed)
@@ -86,29 +120,66 @@ sn_code sn_jit_create_for(sn_jit **out, const char *cpu_name, const char *cpu_fe
     if (!j) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     pthread_mutex_init(&j->mu, NULL);
     char *triple = LLVMGetDefaultTargetTriple();
-    char *cpu = cpu_name ? LLVMCreateMessage(cpu_name) : LLVMGetHostCPUName();
-    char *features =
-        cpu_name ? LLVMCreateMessage(cpu_features ? cpu_features : "") : LLVMGetHostCPUFeatures();
+    char *cpu = cross_cpu ? LLVMCreateMessage(cross_cpu) : LLVMGetHostCPUName();
+    char *features = cross_cpu ? LLVMCreateMessage(cross_features ? cross_features : "")
+                               : LLVMGetHostCPUFeatures();
     /* LLVM 14 names some AVX-512 machines by an older core; the feature string is what
      * counts, so both are passed to the target machine. */
     sn_isa host = has_feature(features, "+avx512f")                                 ? SN_ISA_AVX512
                   : has_feature(features, "+avx2") && has_feature(features, "+fma") ? SN_ISA_AVX2
                   : has_feature(features, "+sse4.1")                                ? SN_ISA_SSE
                                                                                     : SN_ISA_SCALAR;
-    sn_isa isa = host;
-    const char *want = getenv("SNNC_ISA");
-    if (want && *want) {
-        sn_isa w = strcmp(want, "avx512") == 0 ? SN_ISA_AVX512
-                   : strcmp(want, "avx2") == 0 ? SN_ISA_AVX2
-                   : strcmp(want, "sse") == 0  ? SN_ISA_SSE
-                                               : SN_ISA_SCALAR;
-        if (w < isa) isa = w;
+    /* the extensions count only on top of the AVX-512 subsets the kernels rely on */
+    int avx512 = host == SN_ISA_AVX512 && has_feature(features, "+avx512bw") &&
+                 has_feature(features, "+avx512vl") && has_feature(features, "+avx512dq");
+    sn_isa_level hl = (sn_isa_level)host;
+    if (avx512 && has_feature(features, "+avx512vnni")) {
+        hl = SN_LEVEL_AVX512VNNI;
+        if (has_feature(features, "+avx512bf16")) {
+            hl = SN_LEVEL_AVX512BF16;
+            if (has_feature(features, "+amx-tile") && has_feature(features, "+amx-bf16") &&
+                has_feature(features, "+amx-int8")) {
+                if (!cross_cpu) pthread_once(&amx_once, amx_request);
+                if (cross_cpu || amx_errno == 0)
+                    hl = SN_LEVEL_AMX;
+                else
+                    snprintf(j->amx_note, sizeof j->amx_note,
+                             "the CPU has AMX, but Linux refused the tile state "
+                             "(arch_prctl ARCH_REQ_XCOMP_PERM: %s): using avx512bf16",
+                             strerror(amx_errno));
+            }
+        }
     }
-    /* A restricted ISA also restricts the target machine, so no wider instruction can
-     * appear: this is how the fallbacks are tested on an AVX-512 machine. */
+    sn_isa_level level = hl;
+    const char *want = isa_env ? getenv("SNNC_ISA") : NULL;
+    if (want && *want) {
+        int w = sn_jit_level_from_name(want);
+        if (w < 0) {
+            sn_fail(st, SN_ERR_INPUT,
+                    "SNNC_ISA=%s: expected one of amx, avx512bf16, avx512vnni, avx512, avx2, sse, "
+                    "scalar",
+                    want);
+            LLVMDisposeMessage(triple);
+            LLVMDisposeMessage(cpu);
+            LLVMDisposeMessage(features);
+            sn_jit_destroy(j);
+            return st->code;
+        }
+        j->forced = 1;
+        if ((sn_isa_level)w < level) level = (sn_isa_level)w;
+    }
+    sn_isa isa = level >= SN_LEVEL_AVX512 ? SN_ISA_AVX512 : (sn_isa)level;
+    /* A restricted level also restricts the target machine, so no instruction above it can
+     * appear: this is how the lower paths are tested on a bigger machine. */
     sn_strbuf fs;
     sn_sb_init(&fs);
     sn_sb_puts(&fs, features);
+    if (level < SN_LEVEL_AMX && has_feature(features, "+amx-tile"))
+        sn_sb_puts(&fs, ",-amx-tile,-amx-bf16,-amx-int8");
+    if (level < SN_LEVEL_AVX512BF16 && has_feature(features, "+avx512bf16"))
+        sn_sb_puts(&fs, ",-avx512bf16");
+    if (level < SN_LEVEL_AVX512VNNI && has_feature(features, "+avx512vnni"))
+        sn_sb_puts(&fs, ",-avx512vnni");
     if (isa < SN_ISA_AVX512 && host >= SN_ISA_AVX512) sn_sb_puts(&fs, ",-avx512f");
     if (isa < SN_ISA_AVX2 && host >= SN_ISA_AVX2) sn_sb_puts(&fs, ",-avx2,-fma,-avx");
     j->triple = sn_strdup(triple);
@@ -116,12 +187,16 @@ sn_code sn_jit_create_for(sn_jit **out, const char *cpu_name, const char *cpu_fe
     j->features = sn_strdup(sn_sb_cstr(&fs));
     sn_sb_free(&fs);
     j->isa = isa;
-    j->vnni = isa == SN_ISA_AVX512 && has_feature(features, "+avx512vnni");
+    j->level = level;
+    j->host_level = hl;
+    j->vnni = level >= SN_LEVEL_AVX512VNNI;
+    j->bf16 = level >= SN_LEVEL_AVX512BF16;
+    j->amx = level >= SN_LEVEL_AMX;
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(cpu);
     LLVMDisposeMessage(features);
     snprintf(j->target_id, sizeof j->target_id, "llvm %s | %s | %s | %s | isa %s",
-             SNNC_LLVM_VERSION, j->triple, j->cpu, j->features, sn_jit_isa_name(isa));
+             SNNC_LLVM_VERSION, j->triple, j->cpu, j->features, sn_jit_level_name(level));
 
     LLVMTargetRef target;
     char *err = NULL;
@@ -160,6 +235,18 @@ sn_code sn_jit_create_for(sn_jit **out, const char *cpu_name, const char *cpu_fe
     return SN_OK;
 }
 
+sn_code sn_jit_create(sn_jit **out, sn_status *st) {
+    return jit_create(out, NULL, NULL, 1, st);
+}
+
+sn_code sn_jit_create_for(sn_jit **out, const char *cpu, const char *features, sn_status *st) {
+    return jit_create(out, cpu, features, 1, st);
+}
+
+sn_code sn_jit_create_cross(sn_jit **out, const char *cpu, const char *features, sn_status *st) {
+    return jit_create(out, cpu, features, 0, st);
+}
+
 void sn_jit_destroy(sn_jit *j) {
     if (!j) return;
     if (j->lljit) {
@@ -180,6 +267,24 @@ sn_isa sn_jit_isa(const sn_jit *j) {
 }
 int sn_jit_vnni(const sn_jit *j) {
     return j->vnni;
+}
+int sn_jit_bf16(const sn_jit *j) {
+    return j->bf16;
+}
+int sn_jit_amx(const sn_jit *j) {
+    return j->amx;
+}
+sn_isa_level sn_jit_level(const sn_jit *j) {
+    return j->level;
+}
+sn_isa_level sn_jit_host_level(const sn_jit *j) {
+    return j->host_level;
+}
+int sn_jit_level_forced(const sn_jit *j) {
+    return j->forced;
+}
+const char *sn_jit_amx_note(const sn_jit *j) {
+    return j->amx_note[0] ? j->amx_note : NULL;
 }
 
 int sn_jit_vector_width(const sn_jit *j) {

@@ -2,9 +2,16 @@
  * run time, never from how snnc was built), module -> object compilation with the disk
  * cache, and an ORC LLJIT instance that links the objects and resolves kernel symbols.
  *
- * SNNC_ISA=avx512|avx2|sse|scalar restricts the vector width the kernel generators use
- * (for testing the fallbacks on a bigger machine); SNNC_DUMP=DIR writes every kernel's
- * LLVM IR (.ll) and assembly (.s). */
+ * The instruction-set level is a ladder, each rung including the ones below it:
+ *   scalar < sse < avx2 < avx512 < avx512vnni < avx512bf16 < amx
+ * (avx512vnni adds vpdpbusd, avx512bf16 adds vdpbf16ps and vcvtneps2bf16, amx the tile
+ * instructions tdpbusd and tdpbf16ps). The host's level comes from LLVM's feature string;
+ * AMX also needs Linux to grant the tile state (arch_prctl ARCH_REQ_XCOMP_PERM), requested
+ * once per process, and counts as absent when refused (sn_jit_amx_note says why).
+ * SNNC_ISA=LEVEL restricts the level (for testing the lower paths on a bigger machine): the
+ * target machine loses every feature above it, so no such instruction can appear. An
+ * unknown SNNC_ISA is an error. SNNC_DUMP=DIR writes every kernel's LLVM IR (.ll) and
+ * assembly (.s). */
 #ifndef SN_JIT_H
 #define SN_JIT_H
 
@@ -22,6 +29,17 @@ typedef enum sn_isa {
     SN_ISA_AVX512,     /* 16 */
 } sn_isa;
 
+typedef enum sn_isa_level {
+    SN_LEVEL_SCALAR = 0,
+    SN_LEVEL_SSE,
+    SN_LEVEL_AVX2,
+    SN_LEVEL_AVX512,
+    SN_LEVEL_AVX512VNNI,
+    SN_LEVEL_AVX512BF16,
+    SN_LEVEL_AMX,
+    SN_LEVEL_COUNT
+} sn_isa_level;
+
 typedef struct sn_jit sn_jit;
 
 typedef struct sn_jit_stats {
@@ -38,12 +56,27 @@ sn_code sn_jit_create(sn_jit **out, sn_status *st);
  * "+avx2,+fma"; NULL for the host): kernels are generated and compiled for it, and linked
  * (but never run here unless this CPU has those features). SNNC_ISA still restricts. */
 sn_code sn_jit_create_for(sn_jit **out, const char *cpu, const char *features, sn_status *st);
+/* A JIT for another CPU of the host's architecture (cpu name and LLVM feature string, e.g.
+ * "sapphirerapids" and "+avx512f,...,+amx-tile,+amx-bf16,+amx-int8"), to compile kernels the
+ * host may not run (tests of paths the host lacks); SNNC_ISA is not read, no AMX tile state
+ * is requested. Run nothing it compiles unless the host has every feature. */
+sn_code sn_jit_create_cross(sn_jit **out, const char *cpu, const char *features, sn_status *st);
 void sn_jit_destroy(sn_jit *j);
 
 sn_isa sn_jit_isa(const sn_jit *j);
 int sn_jit_vector_width(const sn_jit *j); /* floats per vector register */
 int sn_jit_vnni(const sn_jit *j);         /* AVX512-VNNI available (and allowed) */
+int sn_jit_bf16(const sn_jit *j);         /* AVX512-BF16 available (and allowed) */
+int sn_jit_amx(const sn_jit *j);          /* AMX-BF16 and AMX-INT8 usable (and allowed) */
+sn_isa_level sn_jit_level(const sn_jit *j);
+sn_isa_level sn_jit_host_level(const sn_jit *j); /* before SNNC_ISA */
+int sn_jit_level_forced(const sn_jit *j);        /* SNNC_ISA was set */
+/* Why AMX is not used although the CPU has it (the OS refused the tile state), or NULL. */
+const char *sn_jit_amx_note(const sn_jit *j);
 const char *sn_jit_isa_name(sn_isa isa);
+const char *sn_jit_level_name(sn_isa_level l);
+/* The level named s ("amx", "avx512bf16", ...); -1 when s names none. */
+int sn_jit_level_from_name(const char *s);
 const char *sn_jit_cpu_name(const sn_jit *j);
 const char *sn_jit_features(const sn_jit *j);
 const char *sn_jit_triple(const sn_jit *j);

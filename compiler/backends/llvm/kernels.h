@@ -15,7 +15,7 @@ typedef enum sn_epi_kind {
     SN_EPI_THRESHOLD, /* threshold units: v -> count of u < U with v >= theta[c][u], the
                          thresholds packed [Cb][U][vl] (+inf in padded lanes, see
                          sn_prep_theta) and passed in ptrs[5]; only the direct convolution
-                         kernels (sn_gen_conv, sn_gen_conv_i8) implement it, as the last op */
+                         kernels (sn_gen_conv, sn_gen_conv_dp) implement it, as the last op */
 } sn_epi_kind;
 
 #define SN_MAX_EPI 6
@@ -35,6 +35,16 @@ typedef struct sn_epilogue {
      * mask 2: 0 < m < mask_B; else 0 */
     int mask;
     float mask_B;
+    /* round the stored value to bf16 (after pooling and masking): the output feeds bf16
+     * convolutions or linear layers (--precision bf16) */
+    int round_bf16;
+    /* store u8 instead of float (int8 convolutions feeding int8 convolutions; only the
+     * dot-product kernels implement it): q = clamp(roundeven(v * store_mul) + store_zero,
+     * store_zero ? 1 : 0, 255) at the same element offsets, one byte each; the halo holds
+     * store_zero (the quantized 0) */
+    int store_u8;
+    float store_mul;
+    int store_zero;
 } sn_epilogue;
 
 /* Applies the backward mask to v given the saved activation m. */
@@ -68,7 +78,7 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs);
 int64_t sn_conv_tasks(const sn_conv_desc *d);
 /* ptrs[5]: packed thresholds when the epilogue has SN_EPI_THRESHOLD. */
 void sn_gen_conv(sn_irb *k, const sn_conv_desc *d);
-/* The frame both direct convolution generators (sn_gen_conv, sn_gen_conv_i8) share: the
+/* The frame both direct convolution generators (sn_gen_conv, sn_gen_conv_dp) share: the
  * register-tile variants, the task loop over (image group, row tile, channel group) with
  * images innermost, and the dispatch of each task to its variant. Variant [a][bq][c][e]
  * has nv[a] images, rv[bq] rows, wv[c] columns and qv[e] channel blocks; index 0 is the
@@ -108,14 +118,15 @@ int sn_conv_col_variant(const sn_conv_desc *d, int col);
 LLVMValueRef sn_conv_tile_begin(const sn_irb *k, sn_irb *t, const char *name, LLVMTypeRef *params,
                                 unsigned n, unsigned noalias);
 /* Ends a tile: for each output value of the nn x rr x ww x qq tile (its sum as a float
- * vector, sum(t, acc[index]) with index ((i*rr + r)*ww + c)*qq + q, read where it is used
- * so the accumulators stay in registers until then), adds the bias (b: [qq*vl] floats), applies the
- * epilogue (thresholds from th, [qq][U][vl]), pools, masks (against mask, the output's
- * layout, when the epilogue masks) and stores at y; then returns from the function. */
-typedef LLVMValueRef (*sn_conv_sum_fn)(sn_irb *t, LLVMValueRef acc);
+ * vector, sum(t, acc[index], q, sum_ctx) with index ((i*rr + r)*ww + c)*qq + q, read where
+ * it is used so the accumulators stay in registers until then), adds the bias (b: [qq*vl]
+ * floats), applies the epilogue (thresholds from th, [qq][U][vl]), pools, masks (against
+ * mask, the output's layout, when the epilogue masks), rounds (round_bf16) and stores at y;
+ * then returns from the function. */
+typedef LLVMValueRef (*sn_conv_sum_fn)(sn_irb *t, LLVMValueRef acc, int q, void *sum_ctx);
 void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, int ww, int qq,
-                      const LLVMValueRef *acc, sn_conv_sum_fn sum, LLVMValueRef b, LLVMValueRef th,
-                      LLVMValueRef y, LLVMValueRef mask);
+                      const LLVMValueRef *acc, sn_conv_sum_fn sum, void *sum_ctx, LLVMValueRef b,
+                      LLVMValueRef th, LLVMValueRef y, LLVMValueRef mask);
 
 /* Zeroes the output halo of a tile's rows (shared by the direct kernels): images [0, nn)
  * and channel blocks [0, qq) from yimg (image n0, block ob0), output rows [row0,
@@ -123,27 +134,75 @@ void sn_conv_tile_end(sn_irb *t, const sn_conv_desc *d, int vl, int nn, int rr, 
 void sn_gen_conv_zero_halo(sn_irb *k, const sn_conv_desc *d, LLVMValueRef yimg, int nn, int qq,
                            LLVMValueRef row0, int rows, LLVMValueRef first, LLVMValueRef last);
 
-/* ---- spike-input integer convolution (gen_conv_i8.c), AVX512-VNNI, vl == 16 ----
- * For a layer whose input holds whole numbers in [0, 255] (spike counts) and whose
- * weights are whole numbers in [-127, 127]: the same buffers, layouts, tile, tasks and
- * epilogue as sn_gen_conv, but the weights are packed as int8 [Ob][ceil(C/4)][KH][KW][16][4]
- * (4 consecutive input channels per 32-bit lane, zero-padded; sn_prep_conv with int8 set)
- * and the products are summed exactly in int32 with vpdpbusd (u8 x s8). Each task first
- * converts the input rows its tile reads (all channels, the halo included) to u8 in a
- * stack scratch laid out [tn][Cb][rows][Wp][16] bytes, so a 32-bit load there is 4
- * consecutive channels of one pixel. The sum is exact (no int32 overflow below ~7000 input
- * channels at 3x3), so v = float(sum) + bias is the reference's value, and the fp32
- * kernel's bit for bit whenever its partial sums stay below 2^24 (spike counts and
- * ternary weights: always in practice).
- * ptrs: [0] input (blocked), [1] packed int8 weights, [2] bias [Ob*16], [3] output,
- * [4] unused, [5] packed thresholds (SN_EPI_THRESHOLD). */
-#define SN_CONV_I8_SCRATCH_MAX (96 * 1024) /* bytes of stack scratch a task may use */
-/* Picks the tile (fields tn, tr, tw, tq of d); returns 0, or -1 when no tile keeps the
- * scratch within SN_CONV_I8_SCRATCH_MAX (the layer then stays in float). */
-int sn_conv_i8_choose_tile(sn_conv_desc *d);
-int64_t sn_conv_i8_scratch_bytes(const sn_conv_desc *d);
-int64_t sn_conv_i8_weight_bytes(int O, int C, int KH, int KW);
-void sn_gen_conv_i8(sn_irb *k, const sn_conv_desc *d);
+/* ---- dot-product convolutions (gen_conv_dp.c), AVX-512, 16 output channels per vector ----
+ * The reduction runs on packed low-precision operands, several input channels per 32-bit
+ * word: u8 x s8 (4 channels a word) summed exactly in int32 (vpdpbusd on AVX512-VNNI, or
+ * the same products with vpmaddwd on AVX-512 without VNNI), or bf16 x bf16 (2 channels a
+ * word) summed in fp32 (vdpbf16ps). Same buffers, layouts, tile, tasks and epilogue as
+ * sn_gen_conv, the input a blocked map; the weights are packed [Ob][G][KH][KW][16][epw]
+ * (G = ceil(C / epw) channel groups of epw = 4 or 2, zero-padded; sn_prep_conv_dp). Each
+ * task first converts the input rows its tile reads (all channels, the halo included) into
+ * a stack scratch laid out [tn][Cb][rows][Wp][16] elements, so a 32-bit load there is epw
+ * consecutive channels of one pixel:
+ *   u8:   q = clamp(roundeven(x * in_mul) + in_zero, in_zero ? 1 : 0, 255);
+ *   bf16: round to nearest even.
+ * u8 sums are exact (no int32 overflow below ~7000 input channels at 3x3); the result is
+ * v = float(sum - comp[o]) * scale[o] with dequant (per-channel scale and zero-point
+ * compensation from ptrs[4]: [Ob*16] floats, then [Ob*16] int32), else v = float(sum), then
+ * bias, epilogue and pooling as the fp32 kernel. For spike counts (in_mul 1, in_zero 0) and
+ * whole-number weights v equals the fp32 kernel's value bit for bit whenever its partial
+ * sums stay below 2^24.
+ * ptrs: [0] input (blocked), [1] packed weights, [2] bias [Ob*16], [3] output, [4] dequant
+ * scales (dequant), [5] packed thresholds (SN_EPI_THRESHOLD). */
+typedef enum sn_dp_kind { SN_DP_U8_VNNI = 0, SN_DP_U8_EMU, SN_DP_BF16 } sn_dp_kind;
+typedef struct sn_conv_dp_desc {
+    sn_conv_desc c;
+    int kind;
+    float in_mul; /* u8 input quantization (see above) */
+    int in_zero;  /* u8 zero point: 0 (x >= 0) or 128 (signed x) */
+    int dequant;
+    int in_u8; /* the input is already a u8 map (a producer's epi.store_u8, quantized as this
+                  kernel's input): read directly, no scratch */
+} sn_conv_dp_desc;
+#define SN_CONV_DP_SCRATCH_MAX (96 * 1024) /* bytes of stack scratch a task may use */
+int sn_conv_dp_epw(int kind);              /* elements per 32-bit word: 4 (u8) or 2 (bf16) */
+/* Picks the tile (fields tn, tr, tw, tq of d->c); returns 0, or -1 when no tile keeps the
+ * scratch within SN_CONV_DP_SCRATCH_MAX (the layer then stays in float). */
+int sn_conv_dp_choose_tile(sn_conv_dp_desc *d);
+int64_t sn_conv_dp_scratch_bytes(const sn_conv_dp_desc *d);
+int64_t sn_conv_dp_weight_bytes(int kind, int O, int C, int KH, int KW);
+void sn_gen_conv_dp(sn_irb *k, const sn_conv_dp_desc *d);
+
+/* ---- AMX convolutions (gen_conv_amx.c): stride 1, tdpbf16ps or tdpbusd ----
+ * The same buffers as sn_gen_conv_dp, the weights packed by sn_prep_conv_q AMX_BF16 /
+ * AMX_U8 ([Ob][KH*KW][ceil(C/chunk)][16][16][epw], one tile per tap and 64-byte chunk of
+ * input channels). Tasks: (image, group of `rows` output rows), each computing every output
+ * channel (pairs of 16-channel blocks) from one conversion of its input rows. */
+typedef struct sn_conv_amx_desc {
+    sn_conv_desc c; /* tile fields unused */
+    int u8;         /* 0: bf16 x bf16 (tdpbf16ps), 1: u8 x s8 (tdpbusd) */
+    float in_mul;   /* u8 input quantization, as sn_conv_dp_desc */
+    int in_zero;
+    int dequant;
+    int rows; /* output rows per task (sn_conv_amx_choose) */
+} sn_conv_amx_desc;
+#define SN_CONV_AMX_SCRATCH_MAX (256 * 1024) /* bytes of stack a task may use */
+int sn_conv_amx_applies(const sn_conv_desc *d);
+/* Picks the rows per task; returns 0, or -1 when the layer cannot run on AMX. */
+int sn_conv_amx_choose(sn_conv_amx_desc *a);
+int64_t sn_conv_amx_scratch_bytes(const sn_conv_amx_desc *a);
+int64_t sn_conv_amx_tasks(const sn_conv_amx_desc *a);
+void sn_gen_conv_amx(sn_irb *k, const sn_conv_amx_desc *a);
+
+/* Rounds a float vector to the nearest bf16 value (even on ties; NaN stays NaN), as float. */
+LLVMValueRef sn_gen_round_bf16(sn_irb *k, LLVMValueRef v);
+/* The value a kernel stores: v rounded to bf16 when the epilogue says so (call it after
+ * pooling and masking, right before the store). */
+LLVMValueRef sn_gen_epi_store_value(sn_irb *k, const sn_epilogue *e, LLVMValueRef v);
+/* Quantizes v to u8 (e->store_mul, e->store_zero) and stores its lanes as bytes at element
+ * offset off of a u8 map whose base is base (any pointer type). */
+void sn_gen_store_u8(sn_irb *k, const sn_epilogue *e, LLVMValueRef v, LLVMValueRef base,
+                     int64_t off);
 
 /* ---- Winograd F(2x2, 3x3) convolution (gen_winograd.c) ----
  * ptrs: [0] input (fused_input) or the transformed input V [16][tiles][Cpad] filled by
@@ -283,7 +342,8 @@ typedef struct sn_reorder_desc {
     int64_t N;
     sn_cpu_layout src, dst; /* dst may differ in C/H/W only for a flatten */
     int flatten;
-    int unflatten; /* the inverse: src plain [N][C*H*W] in PyTorch order */
+    int unflatten;  /* the inverse: src plain [N][C*H*W] in PyTorch order */
+    int round_bf16; /* the copy rounds every value to bf16 (it feeds bf16 layers) */
 } sn_reorder_desc;
 
 int64_t sn_reorder_tasks(const sn_reorder_desc *d);
@@ -398,6 +458,10 @@ void sn_gen_loss_grad(sn_irb *k, const sn_loss_desc *d);
 /* A floating-point peak probe: each task runs `iters` rounds of 12 independent vector FMAs
  * and stores the result to ptrs[0][task * vl ...]. FLOPs per task: iters * 12 * vl * 2. */
 void sn_gen_peak(sn_irb *k, int64_t iters);
+/* The same with another instruction (16 lanes, the target must have it): operations per task
+ * iters * 12 * 16 * (vdpbf16ps: 4, two multiply-adds a lane; vpdpbusd: 8, four). */
+typedef enum sn_peak_kind { SN_PEAK_FMA = 0, SN_PEAK_VDPBF16PS, SN_PEAK_VPDPBUSD } sn_peak_kind;
+void sn_gen_peak_kind(sn_irb *k, int64_t iters, sn_peak_kind kind);
 
 /* ---- iteration over an activation (gen_iter.c), for elementwise and reduction kernels ---- */
 typedef struct sn_iter_ctx {

@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +45,19 @@ int lw_owned_buf(lower *L, const char *name, int64_t floats) {
     return sn_plan_add_buffer(L->plan, name, SN_F32, &s, SN_BUF_OWNED, L->st);
 }
 
+int lw_owned_typed(lower *L, const char *name, sn_dtype dtype, int64_t n) {
+    sn_shape s = sn_shape1(n);
+    return sn_plan_add_buffer(L->plan, name, dtype, &s, SN_BUF_OWNED, L->st);
+}
+
+int lw_take_round(lower *L, int t) {
+    if (!L->want_round || t < 0 || !L->want_round[t]) return 0;
+    L->rounded[t] = 1;
+    return 1;
+}
+
 static void g_conv(sn_irb *k, const void *d) {
     sn_gen_conv(k, d);
-}
-static void g_conv_i8(sn_irb *k, const void *d) {
-    sn_gen_conv_i8(k, d);
 }
 static void g_linear(sn_irb *k, const void *d) {
     sn_gen_linear(k, d);
@@ -195,6 +204,11 @@ int lw_as_layout(lower *L, int t, const sn_cpu_layout *want) {
         return -1;
     }
     if (lw_lay_eq(&L->lay[t], want)) return L->buf[t];
+    if (L->u8 && L->u8[t]) {
+        sn_fail(L->st, SN_ERR_RUNTIME, "internal error: u8 tensor %s read in another layout",
+                L->g->tensors[t].name);
+        return -1;
+    }
     char name[SN_PLAN_NAME_MAX];
     char ln[32];
     sn_lay_name(want, ln, sizeof ln);
@@ -214,6 +228,49 @@ int lw_as_layout(lower *L, int t, const sn_cpu_layout *want) {
     if (lw_step(L, sname, "reorder", &d, sizeof d, g_reorder, bufs, 2, sn_reorder_tasks(&d), 0) < 0)
         return -1;
     return b;
+}
+
+int lw_operand(lower *L, int t, const sn_cpu_layout *want) {
+    if (!L->want_round || L->rounded[t] || L->buf[t] < 0) return lw_as_layout(L, t, want);
+    /* t rounded to bf16 by a step of its own, made once per layout: the reorder into the
+     * layout when one is needed (it rounds as it copies), else an elementwise step */
+    char name[SN_PLAN_NAME_MAX], ln[32];
+    sn_lay_name(want, ln, sizeof ln);
+    sn_fmt(name, sizeof name, "%s@bf16%s", L->g->tensors[t].name, ln);
+    int r = sn_plan_find_buffer(L->plan, name);
+    if (r >= 0) return r;
+    int64_t images = sn_tensor_images(&L->g->tensors[t]);
+    int reorder = !lw_lay_eq(&L->lay[t], want) && !(L->u8 && L->u8[t]);
+    int b = reorder ? L->buf[t] : lw_as_layout(L, t, want);
+    if (b < 0) return -1;
+    r = lw_new_act(L, name, want, images);
+    if (r < 0) return -1;
+    if (reorder) {
+        sn_reorder_desc rd;
+        memset(&rd, 0, sizeof rd);
+        rd.N = images;
+        rd.src = L->lay[t];
+        rd.dst = *want;
+        rd.round_bf16 = 1;
+        int rb[2] = {b, r};
+        char sname[SN_PLAN_NAME_MAX];
+        sn_fmt(sname, sizeof sname, "reorder %s (bf16)", L->g->tensors[t].name);
+        return lw_step(L, sname, "reorder", &rd, sizeof rd, g_reorder, rb, 2, sn_reorder_tasks(&rd),
+                       0) < 0
+                   ? -1
+                   : r;
+    }
+    sn_eltwise_desc d;
+    memset(&d, 0, sizeof d);
+    d.N = images;
+    d.lay = *want;
+    d.epi.round_bf16 = 1;
+    int bufs[2] = {b, r};
+    char sname[SN_PLAN_NAME_MAX];
+    sn_fmt(sname, sizeof sname, "round %s to bf16", L->g->tensors[t].name);
+    if (lw_step(L, sname, "eltwise", &d, sizeof d, g_eltwise, bufs, 2, sn_eltwise_tasks(&d), 0) < 0)
+        return -1;
+    return r;
 }
 
 int lw_set_output(lower *L, int t, const sn_cpu_layout *lay) {
@@ -263,6 +320,7 @@ int lw_collect_epilogue(lower *L, const sn_group *grp, sn_epilogue *e, int *bn) 
             return -1;
         }
     }
+    e->round_bf16 = lw_take_round(L, grp->out);
     return 0;
 }
 
@@ -315,6 +373,16 @@ int lw_pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int K
     bufs[7] = *pb;
     if (bufs[0] < 0 || (has_bias && bufs[1] < 0)) return -1;
     if (bn >= 0 && (bufs[2] < 0 || bufs[3] < 0 || bufs[4] < 0 || bufs[5] < 0)) return -1;
+    if (L->prec == SN_PREC_BF16) { /* the same layouts of bf16-rounded weights */
+        sn_prep_conv_q_params q;
+        memset(&q, 0, sizeof q);
+        q.c = p;
+        q.format = SN_QPACK_F32_BF16;
+        int s = sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv_q", sn_prep_conv_q, &q,
+                                 sizeof q, bufs, 8, L->st);
+        if (s >= 0) L->plan->prep[s].ntasks = sn_prep_conv_q_tasks(&q);
+        return s;
+    }
     int s = sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p,
                              bufs, 8, L->st);
     if (s >= 0) L->plan->prep[s].ntasks = sn_prep_conv_tasks(&p);
@@ -361,18 +429,145 @@ static sn_code threshold_step(lower *L, const sn_node *n, const char *name, int 
                : SN_OK;
 }
 
-/* Whether conv node n may run as the integer (VNNI) kernel: its input is known to hold
- * spike counts in [0, 255] and its weights, a plain parameter, whole numbers in
- * [-127, 127]; no batch norm to fold (it would make the weights fractional); AVX-512
- * with VNNI. The tile (and the stack scratch it needs) is checked by the caller. */
-static int conv_i8_applies(lower *L, const sn_node *n, int bn, const sn_conv_desc *d) {
+/* Whether conv node n may run as the exact integer kernel at any precision: its input is
+ * known to hold spike counts in [0, 255] and its weights, a plain parameter, whole numbers
+ * in [-127, 127]; no batch norm to fold (it would make the weights fractional). */
+static int conv_spike_int(lower *L, const sn_node *n, int bn) {
     const sn_graph *g = L->g;
-    return L->vl == 16 && sn_jit_vnni(L->jit) && n->a.spike_input >= 1 && n->a.spike_input <= 255 &&
-           n->a.int_weights && bn < 0 && !d->epi.mask && g->tensors[n->in[1]].producer < 0 &&
-           d->KH * d->KW <= 64;
+    return n->a.spike_input >= 1 && n->a.spike_input <= 255 && n->a.int_weights && bn < 0 &&
+           g->tensors[n->in[1]].producer < 0;
 }
 
-/* Prep step packing the weights of conv node n for the integer kernel. */
+/* Whether tensor t holds values on a known grid of at most 256 levels from 0: quantizer
+ * levels Q(k, B) (*step 2^-k), threshold-unit counts or spikes (*step 1), found through the
+ * ops that keep values on it (dropout only at inference, where it is the identity). Such
+ * values are exact in u8 (and in bf16). */
+static int tensor_grid(const sn_graph *g, int t, int inference, float *step) {
+    *step = 1.0f;
+    for (int guard = 0; guard < 64 && t >= 0; guard++) {
+        int p = g->tensors[t].producer;
+        if (p < 0) return 0;
+        const sn_node *n = &g->nodes[p];
+        switch (n->op) {
+        case SN_OP_QUANT: {
+            int k = n->a.quant.k;
+            float top = k >= 0 && k <= 7 ? floorf(n->a.quant.B * (float)(1 << k) + 0.5f) : 1e9f;
+            if (!(top <= 255.0f)) return 0;
+            *step = 1.0f / (float)(1 << k);
+            return 1;
+        }
+        case SN_OP_THRESHOLD:
+            return n->a.U <= 255;
+        case SN_OP_NEURON:
+        case SN_OP_ENCODE_POISSON:
+            return 1; /* spikes 0 / 1 */
+        case SN_OP_DROPOUT:
+            if (!inference) return 0; /* training scales the kept values by 1 / (1 - p) */
+            t = n->in[0];
+            break;
+        case SN_OP_MAXPOOL: /* the maximum of values on a grid is on it */
+        case SN_OP_FLATTEN:
+            t = n->in[0];
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* The u8 quantization of conv n's input: a known grid (exact: quantizer levels, threshold
+ * counts, spikes, or the spike_input the converter declared), else the calibrated scale of
+ * the input tensor. Returns 0, or -1 when neither is known. */
+static int act_quant(lower *L, const sn_node *conv, float *scale, int *zero, int *exact) {
+    const sn_graph *g = L->g;
+    *zero = 0;
+    *exact = 1;
+    *scale = 1.0f;
+    if (conv->a.spike_input >= 1 && conv->a.spike_input <= 255) return 0;
+    if (tensor_grid(g, conv->in[0], 1, scale)) return 0; /* int8: inference only */
+    *exact = 0;
+    const char *name = g->tensors[conv->in[0]].name;
+    for (int i = 0; i < L->nact; i++)
+        if (strcmp(L->act[i].name, name) == 0 && L->act[i].scale > 0 &&
+            L->act[i].scale < INFINITY && (L->act[i].zero == 0 || L->act[i].zero == 128)) {
+            *scale = L->act[i].scale;
+            *zero = L->act[i].zero;
+            return 0;
+        }
+    return -1;
+}
+
+/* Prep step packing the weights of conv node n (with folded bn) in a reduced-precision
+ * format (cpu.prep_conv_q); *pq receives the dequantization scales of the u8 formats. */
+static int pack_weights_q(lower *L, const sn_node *n, int bn, int format, int integer,
+                          float in_scale, int in_zero, int O, int C, int KH, int KW, int *pw,
+                          int *pb, int *pq) {
+    const sn_graph *g = L->g;
+    sn_prep_conv_q_params q;
+    memset(&q, 0, sizeof q);
+    q.c.O = O;
+    q.c.C = C;
+    q.c.KH = KH;
+    q.c.KW = KW;
+    q.c.vl = 16;
+    q.format = format;
+    q.integer = integer;
+    q.in_scale = in_scale;
+    q.in_zero = in_zero;
+    int wt = n->in[1];
+    if (g->tensors[wt].producer >= 0 && g->nodes[g->tensors[wt].producer].op == SN_OP_TERNARY) {
+        const sn_node *tn = &g->nodes[g->tensors[wt].producer];
+        q.c.ternary = 1;
+        q.c.ternary_threshold = tn->a.ternary_threshold;
+        wt = tn->in[0];
+    }
+    int bufs[9] = {lw_weight_buf(L, wt),
+                   n->a.has_bias ? lw_weight_buf(L, n->in[2]) : -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1,
+                   -1};
+    if (bn >= 0) {
+        const sn_node *b = &g->nodes[bn];
+        q.c.bn = 1;
+        q.c.eps = b->a.eps;
+        for (int i = 0; i < 4; i++)
+            if ((bufs[2 + i] = lw_weight_buf(L, b->in[1 + i])) < 0) return -1;
+    }
+    if (bufs[0] < 0 || (n->a.has_bias && bufs[1] < 0)) return -1;
+    int u8 = format == SN_QPACK_DP_U8 || format == SN_QPACK_AMX_U8;
+    int64_t Ob = ceil_div(O, 16);
+    static const char *const lname[] = {"", "", "bf16 O16i2", "s8 O16i4", "bf16 amx", "s8 amx"};
+    char name[SN_PLAN_NAME_MAX];
+    sn_fmt(name, sizeof name, "%s.packed_weight_%s", n->name, u8 ? "s8" : "bf16");
+    int64_t bytes = sn_prep_conv_q_bytes(&q);
+    *pw = lw_owned_typed(L, name, u8 ? SN_I8 : SN_BF16, u8 ? bytes : bytes / 2);
+    sn_fmt(name, sizeof name, "%s.packed_bias", n->name);
+    *pb = lw_owned_buf(L, name, Ob * 16);
+    *pq = -1;
+    if (u8) {
+        sn_fmt(name, sizeof name, "%s.dequant", n->name);
+        *pq = lw_owned_buf(L, name, 2 * Ob * 16);
+        if (*pq < 0) return -1;
+        sn_strlcpy(L->plan->bufs[*pq].layout, "scale+comp", sizeof L->plan->bufs[*pq].layout);
+    }
+    if (*pw < 0 || *pb < 0) return -1;
+    sn_strlcpy(L->plan->bufs[*pw].layout, lname[format], sizeof L->plan->bufs[*pw].layout);
+    bufs[6] = *pw;
+    bufs[7] = *pb;
+    bufs[8] = *pq;
+    int s = sn_plan_add_prep(L->plan, n->name, "cpu.prep_conv_q", sn_prep_conv_q, &q, sizeof q,
+                             bufs, 9, L->st);
+    if (s >= 0) L->plan->prep[s].ntasks = sn_prep_conv_q_tasks(&q);
+    return s;
+}
+
+/* Prep step packing the weights of a spike convolution for the exact integer kernel
+ * (whole-number weights, as they are). */
 static int pack_weights_i8(lower *L, const sn_node *n, int O, int C, int KH, int KW, int *pw,
                            int *pb) {
     sn_prep_conv_params p;
@@ -393,12 +588,12 @@ static int pack_weights_i8(lower *L, const sn_node *n, int O, int C, int KH, int
                    -1};
     char name[SN_PLAN_NAME_MAX];
     sn_fmt(name, sizeof name, "%s.packed_weight_i8", n->name);
-    *pw = lw_owned_buf(L, name, sn_conv_i8_weight_bytes(O, C, KH, KW) / 4);
+    *pw = lw_owned_typed(L, name, SN_I8, sn_conv_dp_weight_bytes(SN_DP_U8_VNNI, O, C, KH, KW));
     sn_fmt(name, sizeof name, "%s.packed_bias", n->name);
     *pb = lw_owned_buf(L, name, (int64_t)ceil_div(O, L->vl) * L->vl);
     if (*pw < 0 || *pb < 0 || bufs[0] < 0 || (n->a.has_bias && bufs[1] < 0)) return -1;
-    /* int8 [Ob][ceil(C/4)][KH][KW][16][4] (the buffer is counted in floats) */
-    sn_strlcpy(L->plan->bufs[*pw].layout, "s8 O16I4", sizeof L->plan->bufs[*pw].layout);
+    /* int8 [Ob][ceil(C/4)][KH][KW][16][4] */
+    sn_strlcpy(L->plan->bufs[*pw].layout, "s8 O16i4", sizeof L->plan->bufs[*pw].layout);
     bufs[6] = *pw;
     bufs[7] = *pb;
     int s = sn_plan_add_prep(L->plan, n->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p, bufs, 8,
@@ -407,79 +602,216 @@ static int pack_weights_i8(lower *L, const sn_node *n, int O, int C, int KH, int
     return s;
 }
 
+static void g_conv_dp(sn_irb *k, const void *d) {
+    sn_gen_conv_dp(k, d);
+}
+static void g_conv_amx(sn_irb *k, const void *d) {
+    sn_gen_conv_amx(k, d);
+}
+
+/* int8: whether conv node n will run as an int8 dot-product kernel that can read its input
+ * as a u8 map (lower_conv's choice for it: no AMX; a u8 input needs no scratch, so a tile
+ * always exists). */
+static int conv_reads_u8(lower *L, const sn_node *n) {
+    float s;
+    int z, e;
+    return n->op == SN_OP_CONV2D && L->prec == SN_PREC_INT8 && L->vl == 16 &&
+           (L->path == SN_PATH_I8_VNNI || L->path == SN_PATH_I8_EMU) && n->a.kh * n->a.kw <= 64 &&
+           act_quant(L, n, &s, &z, &e) == 0;
+}
+
+/* int8: whether the output t of an int8 convolution is stored as a u8 map quantized for its
+ * readers (every reader an int8 convolution reading it as its input with the same
+ * scale, t not the plan's output); fills the epilogue's store fields. */
+static int requantize_output(lower *L, int t, sn_epilogue *e) {
+    const sn_graph *g = L->g;
+    if (t == g->output || sn_epi_threshold_units(e)) return 0;
+    int readers = 0;
+    float scale = 0;
+    int zero = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const sn_node *n = &g->nodes[i];
+        for (int j = 0; j < n->nin; j++) {
+            if (n->in[j] != t) continue;
+            float s;
+            int z, ex;
+            if (j != 0 || !conv_reads_u8(L, n) || act_quant(L, n, &s, &z, &ex) != 0) return 0;
+            if (readers && (s != scale || z != zero)) return 0;
+            scale = s;
+            zero = z;
+            readers++;
+        }
+    }
+    if (readers == 0) return 0;
+    e->store_u8 = 1;
+    e->store_mul = 1.0f / scale;
+    e->store_zero = zero;
+    return 1;
+}
+
+/* The kernels a convolution can get. */
+enum { CK_FP32 = 0, CK_DP_SPIKE, CK_DP_U8, CK_DP_BF16, CK_AMX };
+
 static sn_code lower_conv(lower *L, const sn_group *grp) {
     const sn_graph *g = L->g;
     const sn_node *n = &g->nodes[grp->nodes[0]];
     const sn_tensor *x = &g->tensors[n->in[0]], *y0 = &g->tensors[n->out[0]];
-    sn_conv_desc d;
-    memset(&d, 0, sizeof d);
-    d.N = g->batch;
+    sn_conv_dp_desc q;
+    memset(&q, 0, sizeof q);
+    sn_conv_desc *d = &q.c;
+    d->N = g->batch;
     int C, H, W;
     sn_tensor_dims(x, &C, &H, &W);
-    for (int i = 0; i < x->lead - 1; i++) d.N *= x->shape.d[i]; /* T x N for spiking graphs */
-    d.O = (int)y0->shape.d[y0->lead];
-    d.OH = (int)y0->shape.d[y0->lead + 1];
-    d.OW = (int)y0->shape.d[y0->lead + 2];
-    d.KH = n->a.kh;
-    d.KW = n->a.kw;
-    d.SH = n->a.sh;
-    d.SW = n->a.sw;
-    d.PH = n->a.ph;
-    d.PW = n->a.pw;
+    for (int i = 0; i < x->lead - 1; i++) d->N *= x->shape.d[i]; /* T x N for spiking graphs */
+    d->O = (int)y0->shape.d[y0->lead];
+    d->OH = (int)y0->shape.d[y0->lead + 1];
+    d->OW = (int)y0->shape.d[y0->lead + 2];
+    d->KH = n->a.kh;
+    d->KW = n->a.kw;
+    d->SH = n->a.sh;
+    d->SW = n->a.sw;
+    d->PH = n->a.ph;
+    d->PW = n->a.pw;
     int bn;
-    if (lw_collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
-    int pk = d.epi.pool ? d.epi.pk : 1;
-    d.out = lw_blocked(L, d.O, d.OH / pk, d.OW / pk);
+    if (lw_collect_epilogue(L, grp, &d->epi, &bn)) return L->st->code;
+    int pk = d->epi.pool ? d->epi.pk : 1;
+    d->out = lw_blocked(L, d->O, d->OH / pk, d->OW / pk);
     /* threshold units in the epilogue (fusion rule R8): always its last op */
     int thr = sn_group_find(g, grp, SN_OP_THRESHOLD);
-    /* spike counts times integer weights: the int8 kernel, reading a blocked map */
-    int i8 = 0;
-    if (conv_i8_applies(L, n, bn, &d)) {
-        d.in = lw_blocked(L, C, H, W);
-        i8 = sn_conv_i8_choose_tile(&d) == 0;
+    /* the kernel: a dot-product kernel (16 lanes, no mask) where the precision or the layer
+     * asks for one and its scratch fits, else the fp32 kernels */
+    int kind = CK_FP32, integer = conv_spike_int(L, n, bn), in_zero = 0, exact = 0;
+    float in_scale = 1.0f;
+    int dp_ok = L->vl == 16 && !d->epi.mask && d->KH * d->KW <= 64;
+    if (dp_ok && L->prec == SN_PREC_INT8 &&
+        (L->path == SN_PATH_I8_VNNI || L->path == SN_PATH_I8_EMU || L->path == SN_PATH_I8_AMX) &&
+        act_quant(L, n, &in_scale, &in_zero, &exact) == 0) {
+        kind = CK_DP_U8;
+        q.kind = L->path == SN_PATH_I8_EMU ? SN_DP_U8_EMU : SN_DP_U8_VNNI;
+        q.in_mul = 1.0f / in_scale;
+        q.in_zero = in_zero;
+        q.dequant = 1;
+    } else if (dp_ok && integer && sn_jit_vnni(L->jit)) {
+        kind = CK_DP_SPIKE; /* exact at every precision */
+        q.kind = SN_DP_U8_VNNI;
+        q.in_mul = 1.0f;
+    } else if (dp_ok && L->prec == SN_PREC_BF16 &&
+               (L->path == SN_PATH_BF16_DP || L->path == SN_PATH_BF16_AMX ||
+                (L->dp_too && !lw_conv_uses_wino(L, d)))) {
+        kind = CK_DP_BF16;
+        q.kind = SN_DP_BF16;
     }
+    sn_conv_amx_desc am;
+    memset(&am, 0, sizeof am);
+    if (kind != CK_FP32) {
+        d->in = lw_blocked(L, C, H, W);
+        /* AMX takes the stride-1 layers of its precision's plans */
+        if ((kind == CK_DP_U8 && L->path == SN_PATH_I8_AMX) ||
+            (kind == CK_DP_BF16 && L->path == SN_PATH_BF16_AMX)) {
+            am.c = *d;
+            am.u8 = kind == CK_DP_U8;
+            am.in_mul = q.in_mul;
+            am.in_zero = q.in_zero;
+            am.dequant = q.dequant;
+            if (sn_conv_amx_choose(&am) == 0) kind = CK_AMX;
+        }
+        /* int8 reading an int8 convolution's u8 output: no conversion */
+        if (kind == CK_DP_U8 && L->u8 && L->u8[n->in[0]]) q.in_u8 = 1;
+        if (kind != CK_AMX && sn_conv_dp_choose_tile(&q) != 0) kind = CK_FP32;
+    }
+    if (L->u8 && L->u8[n->in[0]] && !q.in_u8)
+        return sn_fail(L->st, SN_ERR_RUNTIME,
+                       "internal error: %s reads the u8 map %s but is not an int8 kernel", n->name,
+                       x->name);
     /* input: a small-channel plain map is read directly (with a halo), otherwise blocked */
     const sn_cpu_layout *xl = &L->lay[n->in[0]];
     sn_cpu_layout want;
-    if (!i8 && !xl->blocked && C < L->vl)
+    if (kind == CK_FP32 && !xl->blocked && C < L->vl)
         want = (sn_cpu_layout){0, 1, C, H, W, L->halo};
     else
         want = lw_blocked(L, C, H, W);
-    int xb = lw_as_layout(L, n->in[0], &want);
+    /* the dot-product kernels quantize or round their input themselves */
+    int xb = kind == CK_FP32 ? lw_operand(L, n->in[0], &want) : lw_as_layout(L, n->in[0], &want);
     if (xb < 0) return L->st->code;
-    d.in = want;
+    d->in = want;
     int64_t macs = sn_node_macs(g, grp->nodes[0]);
-    int pw, pb;
-    if (i8) {
-        if (pack_weights_i8(L, n, d.O, C, d.KH, d.KW, &pw, &pb) < 0) return L->st->code;
+    int pw, pb, pq = -1;
+    if (kind == CK_AMX) {
+        if (pack_weights_q(L, n, bn, am.u8 ? SN_QPACK_AMX_U8 : SN_QPACK_AMX_BF16, integer, in_scale,
+                           in_zero, d->O, C, d->KH, d->KW, &pw, &pb, &pq) < 0)
+            return L->st->code;
+    } else if (kind == CK_DP_U8) {
+        if (pack_weights_q(L, n, bn, SN_QPACK_DP_U8, integer, in_scale, in_zero, d->O, C, d->KH,
+                           d->KW, &pw, &pb, &pq) < 0)
+            return L->st->code;
+    } else if (kind == CK_DP_BF16) {
+        if (pack_weights_q(L, n, bn, SN_QPACK_DP_BF16, 0, 1.0f, 0, d->O, C, d->KH, d->KW, &pw, &pb,
+                           &pq) < 0)
+            return L->st->code;
+    } else if (kind == CK_DP_SPIKE) {
+        if (pack_weights_i8(L, n, d->O, C, d->KH, d->KW, &pw, &pb) < 0) return L->st->code;
     } else {
-        int wino = lw_conv_uses_wino(L, &d);
-        if (lw_pack_weights(L, n, bn, d.O, C, d.KH, d.KW, wino, 0, &pw, &pb) < 0)
+        int wino = lw_conv_uses_wino(L, d);
+        if (lw_pack_weights(L, n, bn, d->O, C, d->KH, d->KW, wino, 0, &pw, &pb) < 0)
             return L->st->code;
         if (thr >= 0 && wino) {
             /* Winograd has no threshold epilogue: the convolution writes the membrane
              * potential, a threshold-unit kernel of its own counts */
             const sn_node *tn = &g->nodes[thr];
-            d.epi.nops--;
-            int vb = lw_set_output(L, tn->in[0], &d.out);
+            d->epi.nops--;
+            if (d->epi.round_bf16) { /* the counts are stored by the threshold step */
+                d->epi.round_bf16 = 0;
+                L->rounded[grp->out] = 0;
+            }
+            int vb = lw_set_output(L, tn->in[0], &d->out);
             if (vb < 0) return L->st->code;
-            if (lw_conv_kernel(L, grp->name, &d, xb, pw, pb, vb, -1, macs) != SN_OK)
+            if (lw_conv_kernel(L, grp->name, d, xb, pw, pb, vb, -1, macs) != SN_OK)
                 return L->st->code;
             char name[SN_PLAN_NAME_MAX];
             sn_fmt(name, sizeof name, "%s (threshold units)", grp->name);
             return threshold_step(L, tn, name, grp->out);
         }
     }
-    int tb = thr >= 0 ? pack_theta(L, &g->nodes[thr], d.O) : -1;
+    int tb = thr >= 0 ? pack_theta(L, &g->nodes[thr], d->O) : -1;
     if (thr >= 0 && tb < 0) return L->st->code;
-    int yb = lw_set_output(L, grp->out, &d.out);
+    int yb;
+    if (kind == CK_DP_U8 && L->u8 && requantize_output(L, grp->out, &d->epi)) {
+        /* requantized for its int8 readers in the epilogue: a u8 map, one byte a lane */
+        const sn_tensor *yt = &g->tensors[grp->out];
+        sn_shape s = sn_shape2(sn_tensor_images(yt), sn_lay_image(&d->out));
+        yb = sn_plan_add_buffer(L->plan, yt->name, SN_U8, &s, SN_BUF_ARENA, L->st);
+        if (yb < 0) return L->st->code;
+        sn_lay_name(&d->out, L->plan->bufs[yb].layout, sizeof L->plan->bufs[yb].layout);
+        L->buf[grp->out] = yb;
+        L->lay[grp->out] = d->out;
+        L->u8[grp->out] = 1;
+    } else {
+        yb = lw_set_output(L, grp->out, &d->out);
+    }
     if (yb < 0) return L->st->code;
-    if (!i8 && thr < 0) return lw_conv_kernel(L, grp->name, &d, xb, pw, pb, yb, -1, macs);
-    /* ptrs: input, weights, bias, output, (mask: none), thresholds */
-    int bufs[6] = {xb, pw, pb, yb, -1, tb};
-    if (!i8) sn_conv_choose_tile(&d, L->nregs);
-    return lw_step(L, grp->name, i8 ? "conv_i8" : "conv", &d, sizeof d, i8 ? g_conv_i8 : g_conv,
-                   bufs, thr >= 0 ? 6 : 4, sn_conv_tasks(&d), macs) < 0
+    if (kind == CK_FP32 && thr < 0)
+        return lw_conv_kernel(L, grp->name, d, xb, pw, pb, yb, -1, macs);
+    if (kind == CK_FP32) {
+        /* ptrs: input, weights, bias, output, (mask: none), thresholds */
+        int bufs[6] = {xb, pw, pb, yb, -1, tb};
+        sn_conv_choose_tile(d, L->nregs);
+        return lw_step(L, grp->name, "conv", d, sizeof *d, g_conv, bufs, 6, sn_conv_tasks(d),
+                       macs) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    /* ptrs: input, weights, bias, output, dequantization scales, thresholds */
+    int bufs[6] = {xb, pw, pb, yb, pq, tb};
+    if (kind == CK_AMX) {
+        am.c = *d;
+        return lw_step(L, grp->name, "conv_amx", &am, sizeof am, g_conv_amx, bufs, 6,
+                       sn_conv_amx_tasks(&am), macs) < 0
+                   ? L->st->code
+                   : SN_OK;
+    }
+    const char *kname = kind == CK_DP_BF16 ? "conv_bf16" : "conv_i8";
+    return lw_step(L, grp->name, kname, &q, sizeof q, g_conv_dp, bufs, 6, sn_conv_tasks(d), macs) <
+                   0
                ? L->st->code
                : SN_OK;
 }
@@ -550,7 +882,7 @@ static sn_code lower_linear(lower *L, const sn_group *grp) {
     int bn;
     if (lw_collect_epilogue(L, grp, &d.epi, &bn)) return L->st->code;
     sn_cpu_layout want = lw_flat(d.K);
-    int xb = lw_as_layout(L, n->in[0], &want);
+    int xb = lw_operand(L, n->in[0], &want);
     if (xb < 0) return L->st->code;
     sn_linear_choose_tile(&d, L->nregs);
     int pw, pb;
@@ -673,6 +1005,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         d.SW = n->a.sw;
         d.PH = n->a.ph;
         d.PW = n->a.pw;
+        d.epi.round_bf16 = lw_take_round(L, grp->out);
         int xb = lw_as_layout(L, n->in[0], &d.in);
         if (xb < 0) return L->st->code;
         int yb = lw_set_output(L, grp->out, &d.out);
@@ -691,6 +1024,7 @@ static sn_code lower_single(lower *L, const sn_group *grp) {
         d.src = L->lay[n->in[0]];
         d.dst = lw_flat((int)y->shape.d[y->lead]);
         d.flatten = 1;
+        d.round_bf16 = lw_take_round(L, grp->out);
         if (L->buf[n->in[0]] < 0)
             return sn_fail(L->st, SN_ERR_RUNTIME, "internal error: flatten input has no buffer");
         int bufs[2] = {L->buf[n->in[0]], -1};
@@ -906,6 +1240,10 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     L.prefix = opts && opts->symbol_prefix ? opts->symbol_prefix : "snk";
     L.vl = sn_jit_vector_width(jit);
     L.nregs = sn_jit_isa(jit) == SN_ISA_AVX512 ? 32 : 16;
+    L.prec = opts ? opts->precision : SN_PREC_FP32;
+    L.path = sn_cpu_path(jit, L.prec, &L.dp_too);
+    L.act = opts ? opts->act : NULL;
+    L.nact = opts ? opts->nact : 0;
     {
         /* SNNC_CONV=direct turns Winograd off (for comparisons and tests) */
         const char *algo = getenv("SNNC_CONV");
@@ -931,6 +1269,41 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
         goto fail;
     }
     for (int t = 0; t < g->ntensors; t++) L.buf[t] = L.wbuf[t] = -1;
+    if (L.prec == SN_PREC_INT8 && !(L.u8 = sn_calloc((size_t)g->ntensors, 1))) {
+        sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+        goto fail;
+    }
+    if (L.prec == SN_PREC_BF16) { /* the data operands of convolutions and linear layers */
+        L.want_round = sn_calloc((size_t)g->ntensors, 1);
+        L.rounded = sn_calloc((size_t)g->ntensors, 1);
+        if (!L.want_round || !L.rounded) {
+            sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+            goto fail;
+        }
+        for (int i = 0; i < g->nnodes; i++) {
+            const sn_node *n = &g->nodes[i];
+            switch (n->op) {
+            case SN_OP_CONV2D:
+            case SN_OP_LINEAR:
+            case SN_OP_CONV2D_BWD_DATA:
+            case SN_OP_LINEAR_BWD_DATA:
+                L.want_round[n->in[0]] = 1;
+                break;
+            case SN_OP_CONV2D_BWD_WEIGHT:
+            case SN_OP_LINEAR_BWD_WEIGHT:
+                L.want_round[n->in[0]] = L.want_round[n->in[1]] = 1;
+                break;
+            default:
+                break;
+            }
+        }
+        /* values on a grid of at most 256 levels (quantizer levels, spikes, counts) are bf16
+         * numbers already: nothing to round */
+        for (int t = 0; t < g->ntensors; t++) {
+            float step;
+            if (L.want_round[t] && tensor_grid(g, t, 0, &step)) L.want_round[t] = 0;
+        }
+    }
     /* threshold units join the convolution before them: its kernels have the epilogue */
     if (sn_fuse_thresholds(g, gs, &cpu_gs, st)) goto fail;
     gs = L.gs = &cpu_gs;
@@ -982,6 +1355,9 @@ sn_code sn_lower_cpu(const sn_graph *g, const sn_groups *gs, sn_jit *jit,
     }
     if (compile_pending(&L) != SN_OK) goto fail;
     sn_plan_memplan(plan);
+    free(L.u8);
+    free(L.want_round);
+    free(L.rounded);
     free(L.buf);
     free(L.wbuf);
     free(L.lay);
@@ -996,6 +1372,9 @@ fail:
         if (L.jobs[i].ctx) LLVMContextDispose(L.jobs[i].ctx);
     }
     free(L.jobs);
+    free(L.u8);
+    free(L.want_round);
+    free(L.rounded);
     free(L.buf);
     free(L.wbuf);
     free(L.lay);

@@ -33,6 +33,15 @@ typedef struct lower {
     sn_jit_job *jobs; /* kernels generated but not compiled yet */
     int njobs, capjobs;
     int threads;
+    /* reduced precision */
+    sn_precision prec;
+    sn_mm_path path;  /* the path of prec on this target */
+    int dp_too;       /* bf16 on the FMA units: vdpbf16ps still takes non-Winograd convolutions */
+    char *want_round; /* bf16: tensor t is the data operand of a convolution or linear layer */
+    char *rounded;    /* bf16: the buffer of t holds bf16-rounded values */
+    const sn_act_quant *act;
+    int nact;
+    char *u8; /* int8: the buffer of t is a u8 map (requantized by its producer's epilogue) */
 } lower;
 
 typedef void (*gen_fn)(sn_irb *k, const void *desc);
@@ -48,6 +57,14 @@ int lw_weight_buf(lower *L, int t);
 int lw_owned_buf(lower *L, const char *name, int64_t floats);
 /* the buffer of tensor t in layout `want` (a reorder step is added when needed) */
 int lw_as_layout(lower *L, int t, const sn_cpu_layout *want);
+/* the same for the data operand of a convolution or linear layer: in a bf16 plan, a buffer
+ * holding t rounded to bf16 (its producer's store rounds, or a rounding step is added) */
+int lw_operand(lower *L, int t, const sn_cpu_layout *want);
+/* whether tensor t feeds bf16 layers; if so its producer must round what it stores, and t
+ * counts as rounded from now on */
+int lw_take_round(lower *L, int t);
+/* an owned buffer of n elements of dtype */
+int lw_owned_typed(lower *L, const char *name, sn_dtype dtype, int64_t n);
 /* a new buffer for tensor t (the output of the group being lowered) */
 int lw_set_output(lower *L, int t, const sn_cpu_layout *lay);
 

@@ -202,6 +202,7 @@ static sn_code ew(lower *L, const sn_group *grp, sn_ew_op op, int x1, int x2, co
     d.p = n->a.p;
     d.stream = n->a.stream;
     if (op == SN_EW_DROPOUT) d.nl = L->g->batch;
+    d.epi.round_bf16 = lw_take_round(L, grp->out); /* it feeds bf16 layers */
     int yb = lw_set_output(L, grp->out, &lay);
     if (yb < 0) return L->st->code;
     int bufs[3] = {yb, b1, b2};
@@ -270,6 +271,7 @@ static sn_code bn_bwd(lower *L, const sn_group *grp) {
     e.N = nimg(x);
     e.lay = lay;
     e.op = SN_EW_AFFINE3;
+    e.epi.round_bf16 = lw_take_round(L, n->out[0]); /* it feeds bf16 layers */
     int yb = lw_set_output(L, n->out[0], &lay);
     if (yb < 0) return L->st->code;
     int eb[6] = {yb, dyb, xb, cf[0], cf[1], cf[2]};
@@ -296,7 +298,7 @@ static sn_code conv_bwd_data(lower *L, const sn_group *grp) {
     sn_tensor_dims(x, &C, &H, &W);
     sn_tensor_dims(dy, &O, &OH, &OW);
     sn_cpu_layout dyl = lw_blocked(L, O, OH, OW), dxl = lw_blocked(L, C, H, W);
-    int dyb = lw_as_layout(L, n->in[0], &dyl);
+    int dyb = lw_operand(L, n->in[0], &dyl);
     if (dyb < 0) return L->st->code;
     sn_epilogue epi;
     int mb = bwd_mask(L, grp, &dxl, &epi);
@@ -364,7 +366,7 @@ static sn_code conv_bwd_weight(lower *L, const sn_group *grp) {
     if (!(xl.blocked || (!xl.blocked && xl.halo >= n->a.ph && xl.halo >= n->a.pw && xl.H == H)))
         xl = lw_blocked(L, C, H, W);
     if (xl.halo < n->a.ph || xl.halo < n->a.pw) xl = lw_blocked(L, C, H, W);
-    int xb = lw_as_layout(L, n->in[0], &xl), dyb = lw_as_layout(L, n->in[1], &dyl);
+    int xb = lw_operand(L, n->in[0], &xl), dyb = lw_operand(L, n->in[1], &dyl);
     if (xb < 0 || dyb < 0) return L->st->code;
     sn_convw_desc d;
     memset(&d, 0, sizeof d);
@@ -421,7 +423,7 @@ static sn_code linear_bwd(lower *L, const sn_group *grp) {
     const sn_tensor *x = &g->tensors[xi], *dy = &g->tensors[dyi];
     int K = (int)x->shape.d[x->lead], M = (int)dy->shape.d[dy->lead];
     sn_cpu_layout xl = lw_flat(K), yl = lw_flat(M);
-    int dyb = lw_as_layout(L, dyi, &yl);
+    int dyb = lw_operand(L, dyi, &yl);
     if (dyb < 0) return L->st->code;
     if (data) {
         sn_epilogue epi;
@@ -445,7 +447,7 @@ static sn_code linear_bwd(lower *L, const sn_group *grp) {
                    ? L->st->code
                    : SN_OK;
     }
-    int xb = lw_as_layout(L, xi, &xl);
+    int xb = lw_operand(L, xi, &xl);
     int dwb = grad_buf(L, n->out[0]);
     if (xb < 0 || dwb < 0) return L->st->code;
     sn_linw_desc d;

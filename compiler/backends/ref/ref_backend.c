@@ -7,6 +7,7 @@
 
 #include "../../../runtime/core/rng.h"
 #include "../../../runtime/core/util.h"
+#include "../../../runtime/cpu/pack.h"
 #include "../../../runtime/cpu/prep.h"
 #include "../../../runtime/ref/ref_ops.h"
 
@@ -377,11 +378,62 @@ static int state_buffer(sn_plan *plan, const char *node, int64_t floats, sn_stat
     return sn_plan_add_buffer(plan, name, SN_F32, &s, SN_BUF_OWNED, st);
 }
 
-sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
+static void k_round_bf16(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    (void)c;
+    (void)lo;
+    (void)hi;
+    const float *x = b[0];
+    float *y = b[1];
+    for (int64_t i = 0; i < ((const rk_n *)p)->n; i++) y[i] = sn_bf16_round(x[i]);
+}
+
+/* bf16: the operands of conv/linear nodes (forward and gradients, weights included) are
+ * read from copies rounded to bf16, made by a step of their own before the first node that
+ * reads them (rb[t]: the copy of tensor t, -1 until made). */
+static int bf16_operands(const sn_graph *g, const sn_node *nd, int *bufs, int *rb, sn_plan *plan,
+                         sn_status *st) {
+    int slots = 0;
+    switch (nd->op) {
+    case SN_OP_CONV2D:
+    case SN_OP_LINEAR:
+    case SN_OP_CONV2D_BWD_DATA:
+    case SN_OP_CONV2D_BWD_WEIGHT:
+    case SN_OP_LINEAR_BWD_DATA:
+    case SN_OP_LINEAR_BWD_WEIGHT:
+        slots = 2; /* x or dy, and w or dy */
+        break;
+    default:
+        return 0;
+    }
+    for (int j = 0; j < slots; j++) {
+        int t = nd->in[j];
+        if (rb[t] < 0) {
+            const sn_tensor *x = &g->tensors[t];
+            char name[SN_PLAN_NAME_MAX];
+            sn_fmt(name, sizeof name, "%s@bf16", x->name);
+            rb[t] = sn_plan_add_buffer(plan, name, SN_F32, &x->shape, SN_BUF_ARENA, st);
+            rk_n p = {sn_shape_numel(&x->shape)};
+            int rbufs[2] = {bufs[j], rb[t]};
+            if (rb[t] < 0 || sn_plan_add_step(plan, name, "ref.round_bf16", k_round_bf16, &p,
+                                              sizeof p, rbufs, 2, 1, st) < 0)
+                return -1;
+        }
+        bufs[j] = rb[t];
+    }
+    return 0;
+}
+
+static sn_code lower_ref(const sn_graph *g, int bf16, sn_plan *plan, sn_status *st) {
     sn_plan_init(plan);
     sn_strlcpy(plan->backend, "ref", sizeof plan->backend);
     int *tbuf = sn_calloc((size_t)g->ntensors, sizeof(int));
-    if (!tbuf) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    int *rb = sn_calloc((size_t)g->ntensors, sizeof(int));
+    if (!tbuf || !rb) {
+        free(tbuf);
+        free(rb);
+        return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    }
+    for (int t = 0; t < g->ntensors; t++) rb[t] = -1;
     if (sn_plan_buffers_for_graph(g, plan, tbuf, st) < 0) goto fail;
     for (int i = 0; i < g->nnodes; i++) {
         const sn_node *nd = &g->nodes[i];
@@ -391,6 +443,7 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
         int nb = 0;
         for (int j = 0; j < nd->nin; j++) bufs[nb++] = tbuf[nd->in[j]];
         for (int j = 0; j < nd->nout; j++) bufs[nb++] = tbuf[nd->out[j]];
+        if (bf16 && bf16_operands(g, nd, bufs, rb, plan, st) < 0) goto fail;
         int64_t nx = sn_shape_numel(&x->shape);
         uint64_t stream = sn_hash_str(SN_HASH_INIT, nd->name);
         char kname[SN_PLAN_NAME_MAX];
@@ -692,9 +745,19 @@ sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
         (void)y;
     }
     free(tbuf);
+    free(rb);
     return SN_OK;
 fail:
     free(tbuf);
+    free(rb);
     sn_plan_free(plan);
     return st->code;
+}
+
+sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st) {
+    return lower_ref(g, 0, plan, st);
+}
+
+sn_code sn_lower_ref_bf16(const sn_graph *g, sn_plan *plan, sn_status *st) {
+    return lower_ref(g, 1, plan, st);
 }

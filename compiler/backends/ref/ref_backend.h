@@ -7,6 +7,11 @@
 #include "../../ir/ir.h"
 
 sn_code sn_lower_ref(const sn_graph *g, sn_plan *plan, sn_status *st);
+/* The same with bf16 semantics (--target ref --precision bf16): every conv/linear node,
+ * forward and backward, reads its data operands and weights rounded to bf16 (nearest even)
+ * and sums their exact products in double as always. The oracle of the CPU's bf16 training
+ * steps (whose inference plans fold batch norm into the weights before rounding). */
+sn_code sn_lower_ref_bf16(const sn_graph *g, sn_plan *plan, sn_status *st);
 
 /* One plan buffer per graph tensor (tbuf[t] = buffer id); sets the plan's io buffers. */
 int sn_plan_buffers_for_graph(const sn_graph *g, sn_plan *plan, int *tbuf, sn_status *st);
