@@ -266,7 +266,8 @@ static int run_compile(const sn_args *a) {
         }
         return compile_lib(a, dir, fusion);
     }
-    static const char *const lib_only[] = {"--weights",  "--seed",         "--name",  "--cpu",
+    /* (--weights also serves int8 plans: the weights their scales are calibrated with) */
+    static const char *const lib_only[] = {"--seed",     "--name",         "--cpu",
                                            "--schedule", "--weights-file", "--shared"};
     for (size_t i = 0; i < sizeof lib_only / sizeof lib_only[0]; i++)
         if (sn_args_has(a, lib_only[i])) {

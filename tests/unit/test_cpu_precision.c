@@ -289,9 +289,12 @@ out_ref:
 }
 
 /* Whether a case is run at reduced precision: exact cases, and float cases with one conv
- * or linear layer and no loss (the bounds above). */
-static int case_applies(const conf_case *c) {
-    if (c->exact) return 1;
+ * or linear layer and no loss (the bounds above). At int8, not the exact cases whose first
+ * convolution reads a scaled input (an imported NIR graph's Scale): its values lie on a
+ * finer grid than the exact check's u8 step of 1/4, so int8 is calibrated there, not
+ * exact. */
+static int case_applies(const conf_case *c, int int8) {
+    if (c->exact) return !(int8 && strstr(c->yaml, "- scale\n"));
     if (c->with_loss) return 0;
     int layers = 0;
     for (const char *p = c->yaml; (p = strstr(p, "conv2d:")) != NULL; p++) layers++;
@@ -453,7 +456,7 @@ static void test_paths(void) {
         snprintf(pname, sizeof pname, "%s: %s", pr->isa, sn_cpu_path_name(path));
         int before = sn_test_failures, r0 = runs;
         for (size_t c = 0; c < SN_ARRAY_LEN(cases); c++) {
-            if (!case_applies(&cases[c])) continue;
+            if (!case_applies(&cases[c], pr->prec == SN_PREC_INT8)) continue;
             for (int f = 1; f >= (quick ? 1 : 0); f--) run_case(&cases[c], jit, pr->prec, f, pname);
         }
         if (pr->prec == SN_PREC_BF16 && (!quick || want >= SN_LEVEL_AVX512))
@@ -500,7 +503,7 @@ static void test_amx_compile(void) {
     int kernels = 0, tiles = 0;
     for (int prec = SN_PREC_BF16; prec <= SN_PREC_INT8; prec++)
         for (size_t c = 0; c < SN_ARRAY_LEN(cases); c++) {
-            if (!case_applies(&cases[c])) continue;
+            if (!case_applies(&cases[c], prec == SN_PREC_INT8)) continue;
             sn_status_init(&st);
             char yaml[4096];
             snprintf(yaml, sizeof yaml, "name: %s\n%s", cases[c].name, cases[c].yaml);
