@@ -31,8 +31,12 @@ void sn_bn_sync_finish(sn_kctx *ctx, const void *params, void *const *ptrs, int6
         double sc = g * invstd;
         save_mean[c] = (float)mean;
         save_invstd[c] = (float)invstd;
+        /* the normalization around the mean (sn_gen_eltwise): b, then the mean as hi + lo */
+        const float mhi = (float)mean;
         scale[c] = (float)sc;
-        shift[c] = (float)(b - mean * sc);
+        shift[c] = (float)b;
+        shift[p->Cpad + c] = mhi;
+        shift[2 * p->Cpad + c] = (float)(mean - (double)mhi);
         if (c >= p->C) continue;
         double unb = var * (m / (m - 1.0));
         if (rm) rm[c] = (float)((double)rm[c] * (1.0 - mom) + mean * mom);
@@ -46,17 +50,17 @@ void sn_bn_sync_bwd_finish(sn_kctx *ctx, const void *params, void *const *ptrs, 
     (void)lo;
     (void)hi;
     const sn_bn_sync_params *p = params;
-    const float *gamma = ptrs[0], *save_mean = ptrs[1], *save_invstd = ptrs[2];
+    const float *gamma = ptrs[0], *save_invstd = ptrs[2]; /* [1] the saved mean: dx subtracts it */
     const double *sdy = ptrs[3], *sdyx = sdy + p->Cpad;
     float *A = ptrs[4], *Bx = ptrs[5], *C = ptrs[6];
     double m = global_count(ctx, p);
     for (int c = 0; c < p->Cpad; c++) {
         double g = c < p->C ? (gamma ? (double)gamma[c] : 1.0) : 0.0;
-        double mean = (double)save_mean[c], invstd = (double)save_invstd[c];
+        double invstd = (double)save_invstd[c];
         double kk = g * invstd;
         double t = invstd * sdyx[c] / m;
         A[c] = (float)kk;
         Bx[c] = (float)-(kk * t);
-        C[c] = (float)(kk * (t * mean - sdy[c] / m));
+        C[c] = (float)(-kk * sdy[c] / m); /* dx = A dy + Bx (x - mean) + C */
     }
 }

@@ -27,10 +27,12 @@ typedef struct sn_bn_sync_params {
 
 /* ptrs: [0] gamma, [1] beta (C; NULL: 1, 0), [2] running_mean, [3] running_var (C),
  * [4] num_batches_tracked (int64), [5] sums [2][Cpad] (double: sum x, sum x^2, over the
- * ranks), [6] save_mean, [7] save_invstd, [8] scale, [9] shift (Cpad). One task. */
+ * ranks), [6] save_mean, [7] save_invstd, [8] scale, [9] shift (3 Cpad: beta, then the mean as hi +
+ * lo floats). One task. */
 void sn_bn_sync_finish(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi);
 /* ptrs: [0] gamma (C), [1] save_mean, [2] save_invstd (Cpad), [3] sums [2][Cpad] (double:
- * sum dy, sum dy * xhat, over the ranks), [4] A, [5] Bx, [6] C (Cpad). One task. */
+ * sum dy, sum dy * xhat, over the ranks), [4] A, [5] Bx, [6] C (Cpad): dx = A dy + Bx (x -
+ * save_mean) + C. One task. */
 void sn_bn_sync_bwd_finish(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
                            int64_t hi);
 

@@ -207,11 +207,17 @@ void sn_prep_bn(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo,
     (void)lo;
     (void)hi;
     const sn_prep_bn_params *p = params;
+    const float *gamma = ptrs[0], *beta = ptrs[1], *mean = ptrs[2], *var = ptrs[3];
     float *scale = ptrs[4], *shift = ptrs[5];
     int padded = (p->C + p->vl - 1) / p->vl * p->vl;
     memset(scale, 0, (size_t)padded * sizeof(float));
-    memset(shift, 0, (size_t)padded * sizeof(float));
-    sn_bn_fold(p->C, ptrs[0], ptrs[1], ptrs[2], ptrs[3], p->eps, scale, shift);
+    memset(shift, 0, 3 * (size_t)padded * sizeof(float));
+    for (int c = 0; c < p->C; c++) {
+        double invstd = 1.0 / sqrt((double)var[c] + (double)p->eps);
+        scale[c] = (float)(invstd * (gamma ? (double)gamma[c] : 1.0));
+        shift[c] = beta ? beta[c] : 0.0f;
+        shift[padded + c] = mean[c]; /* a float already: lo = 0 */
+    }
 }
 
 void sn_prep_theta(sn_kctx *ctx, const void *params, void *const *ptrs, int64_t lo, int64_t hi) {

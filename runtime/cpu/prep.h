@@ -21,7 +21,11 @@ typedef struct sn_prep_conv_params {
     int int8;      /* pack for the VNNI integer convolution (sn_prep_conv_i8) instead */
 } sn_prep_conv_params;
 
-/* ptrs: [0..3] gamma, beta, mean, var, [4] scale, [5] shift (padded to a multiple of vl). */
+/* Inference batch norm normalizing around its mean, as runtime/ref does:
+ * y = ((x - hi) - lo) * s + b (hi + lo the mean; a folded shift b - mean * s would cancel
+ * against x * s and lose the mean's ulp when the mean is large against the spread).
+ * ptrs: [0..3] gamma, beta, mean, var, [4] s [P], [5] b, hi, lo: three sections of P, with
+ * P = C padded to a multiple of vl. The training statistics kernels write the same form. */
 typedef struct sn_prep_bn_params {
     int C, vl;
     float eps;

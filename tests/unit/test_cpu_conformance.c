@@ -26,8 +26,19 @@
 #include "runtime/cpu/pack.h"
 
 #include "conf_cases.h"
+#include "conf_train_cases.h"
 
 static int compared, cases_run;
+
+/* arguments select cases by name (a substring; all when none) */
+static int nsel;
+static char **sel;
+static int selected(const char *name) {
+    if (nsel == 0) return 1;
+    for (int i = 0; i < nsel; i++)
+        if (strstr(name, sel[i])) return 1;
+    return 0;
+}
 static void compare_run(const conf_case *c, const sn_graph *gp, sn_plan *refp, sn_plan *cpup,
                         int fusion, const char *isa, int all, sn_rng *rp);
 
@@ -457,55 +468,7 @@ static void run_spike_case(const spike_case *c, sn_jit *jit, const char *isa) {
 
 /* ---- training steps: one optimizer step through the JIT and through the reference, from
  * identical weights; every tensor the CPU plan keeps (activations, saved statistics,
- * gradients) and every updated weight and optimizer state compared. ---- */
-
-static const conf_case train_cases[] = {
-    {"train_conv_bn_relu_pool_linear_sgd", 0, 4, 1,
-     "train: {optimizer: sgd, lr: 0.1, momentum: 0.9, nesterov: true, weight_decay: 0.001}\n" HEAD(
-         3, 8, 8, 5) "network:\n  - f:\n    - conv2d: {out_channels: 20, kernel_size: 3, padding: "
-                     "1, bias: false}\n"
-                     "    - batchnorm\n    - relu\n    - maxpool: {kernel_size: 2}\n"
-                     "  - c:\n    - flatten\n    - linear: {out_features: 5}\n"},
-    {"train_wino_dropout_adam", 0, 3, 1,
-     "train: {optimizer: adam, lr: 0.01}\n" HEAD(
-         16, 6, 6, 4) "network:\n  - f:\n    - conv2d: {out_channels: 24, kernel_size: 3, padding: "
-                      "1}\n    - relu\n"
-                      "    - conv2d: {out_channels: 32, kernel_size: 3, padding: 1}\n    - relu\n  "
-                      "  - avgpool: {kernel_size: 2}\n"
-                      "  - c:\n    - flatten\n    - linear: {out_features: 40}\n    - relu\n    - "
-                      "dropout: {p: 0.4}\n"
-                      "    - linear: {out_features: 4}\n"},
-    {"train_quant_ternary_strided", 0, 3, 1,
-     "quant: {k: 1, B: 2}\ntrain: {optimizer: sgd, lr: 0.05, momentum: 0.5}\n" HEAD(
-         2, 12, 12, 6) "network:\n  - f:\n    - conv2d: {out_channels: 8, kernel_size: 5, bias: "
-                       "false}\n    - batchnorm\n    - relu\n"
-                       "    - quant\n    - conv2d: {out_channels: 12, kernel_size: 2, stride: 2, "
-                       "bias: false, weights: ternary}\n"
-                       "    - batchnorm\n    - relu\n    - quant\n    - maxpool: {kernel_size: 3, "
-                       "stride: 2, padding: 1}\n"
-                       "  - c:\n    - flatten\n    - linear: {out_features: 6, bias: false}\n"},
-    {"train_linear_bn_quant_mse", 0, 5, 1,
-     "quant: {k: 2, B: 1}\ntrain: {optimizer: adam, lr: 0.001, loss: mse, weight_decay: "
-     "0.01}\n" HEAD(1, 3, 5, 7) "network:\n  - c:\n    - flatten\n    - linear: {out_features: "
-                                "19}\n    - batchnorm\n    - relu\n    - quant\n"
-                                "    - linear: {out_features: 7}\n"},
-    {"train_snn_poisson_linear_lif_atan_mse", 0, 4, 1,
-     "snn: {T: 6, encoder: poisson}\ntrain: {optimizer: adam, lr: 0.01, loss: mse}\n" HEAD(
-         1, 5, 5, 7) "network:\n  - l:\n    - flatten\n    - linear: {out_features: 7, bias: "
-                     "false}\n    - lif: {tau: 2.0, surrogate: atan, alpha: 2.0}\n"},
-    {"train_snn_direct_conv_if_sigmoid_soft_detach", 0, 3, 1,
-     "snn: {T: 4, encoder: direct}\ntrain: {optimizer: sgd, lr: 0.05, momentum: 0.9}\n" HEAD(
-         3, 6, 6, 5) "network:\n  - f:\n    - conv2d: {out_channels: 18, kernel_size: 3, "
-                     "padding: 1}\n    - if: {v_reset: null, surrogate: sigmoid, alpha: 4.0, "
-                     "detach_reset: true}\n    - avgpool: {kernel_size: 2}\n  - c:\n    - "
-                     "flatten\n    - linear: {out_features: 5}\n    - lif: {tau: 3.0, "
-                     "decay_input: false, v_threshold: 0.5, v_reset: 0.1}\n"},
-    {"train_strided_padded_conv_smoothing", 0, 2, 1,
-     "train: {optimizer: sgd, lr: 0.02, label_smoothing: 0.2}\n" HEAD(
-         20, 7, 7, 3) "network:\n  - f:\n    - conv2d: {out_channels: 17, kernel_size: 3, stride: "
-                      "2, padding: 1}\n    - relu\n"
-                      "  - c:\n    - flatten\n    - linear: {out_features: 3}\n"},
-};
+ * gradients) and every updated weight and optimizer state compared (conf_train_cases.h). ---- */
 
 static void load_layout_nchw(const sn_buffer *b, const sn_tensor *t, float *out) {
     int64_t n = sn_shape_numel(&t->shape);
@@ -539,7 +502,7 @@ static void check_close(const char *what, const char *name, const float *got, co
     compared++;
 }
 
-static void run_train_case(const conf_case *c, sn_jit *jit, int fusion, const char *isa) {
+static void run_train_case(const train_case *c, sn_jit *jit, int fusion, const char *isa) {
     char yaml[4096];
     snprintf(yaml, sizeof yaml, "name: %s\n%s", c->name, c->yaml);
     sn_status st;
@@ -571,11 +534,12 @@ static void run_train_case(const conf_case *c, sn_jit *jit, int fusion, const ch
     CHECK_EQ_INT(sn_plan_bind_stores(&tc.tp, stores, 1 + tc.nslots, &st), SN_OK);
     int64_t nx = sn_shape_numel(&tr.tg.tensors[tr.tg.input].shape);
     float *x = malloc((size_t)nx * sizeof(float));
-    int32_t y[64];
+    int32_t *y = malloc((size_t)c->batch * sizeof(int32_t));
     if (strstr(c->yaml, "poisson")) /* a Poisson encoder takes [0, 1] */
         fill(x, nx, 0, 0.0f, 1.0f, 0.0625f, &r);
     else
         fill(x, nx, 0, -2.0f, 2.0f, 0.25f, &r);
+    for (int64_t i = 0; i < nx; i++) x[i] += c->offset;
     for (int i = 0; i < c->batch; i++) y[i] = (int32_t)(i * 7 % spec.num_classes);
     double lr_, lc;
     int64_t k1, k2;
@@ -623,6 +587,7 @@ static void run_train_case(const conf_case *c, sn_jit *jit, int fusion, const ch
                         sn_shape_numel(&tr.slots[s].desc[i].shape), 2e-4);
         }
     free(x);
+    free(y);
     sn_trainer_free(&tr);
     sn_trainer_free(&tc);
     sn_spec_free(&spec);
@@ -666,9 +631,18 @@ static void test_all_isas(void) {
         if (i == 0) isas[0] = sn_jit_level_name(sn_jit_level(jit));
         int before = sn_test_failures;
         for (size_t c = 0; c < SN_ARRAY_LEN(cases); c++)
-            for (int f = 1; f >= 0; f--) run_case(&cases[c], jit, f, isas[i]);
-        for (size_t c = 0; c < SN_ARRAY_LEN(train_cases); c++)
+            if (selected(cases[c].name))
+                for (int f = 1; f >= 0; f--) run_case(&cases[c], jit, f, isas[i]);
+        for (size_t c = 0; c < SN_ARRAY_LEN(train_cases); c++) {
+            if (!selected(train_cases[c].name)) continue;
+            if (train_cases[c].cpu_skip) {
+                if (i == 0)
+                    fprintf(stderr, "  (%s skipped: %s)\n", train_cases[c].name,
+                            train_cases[c].cpu_skip);
+                continue;
+            }
             for (int f = 1; f >= 0; f--) run_train_case(&train_cases[c], jit, f, isas[i]);
+        }
         run_threshold(jit, isas[i]);
         for (size_t c = 0; c < SN_ARRAY_LEN(spike_cases); c++)
             run_spike_case(&spike_cases[c], jit, isas[i]);
@@ -680,7 +654,9 @@ static void test_all_isas(void) {
     fprintf(stderr, "  %d case runs, %d tensors compared\n", cases_run, compared);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    nsel = argc - 1;
+    sel = argv + 1;
     RUN(test_all_isas);
     return sn_test_result();
 }

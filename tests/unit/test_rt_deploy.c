@@ -50,7 +50,9 @@ static void k_acc(sn_kctx *ctx, const void *p, void *const *ptrs, int64_t lo, in
     float *state = ptrs[3], *y = ptrs[4];
     for (int64_t n = lo; n < hi; n++)
         for (int k = 0; k < NK; k++) {
-            float v = (h[n * NK + k] * sc[k] + sh[k]) * (float)(ctx->t + 1);
+            /* sn_prep_bn's form: ((x - mean hi) - lo) * scale + beta */
+            float xc = (h[n * NK + k] - sh[NK + k]) - sh[2 * NK + k];
+            float v = (xc * sc[k] + sh[k]) * (float)(ctx->t + 1);
             float *s = &state[n * NK + k];
             *s = ctx->t == 0 ? v : *s + v;
             y[n * NK + k] = *s / (float)NT;
@@ -104,9 +106,9 @@ static void make_plan(sn_plan *p) {
     int w[NW];
     for (int i = 0; i < NW; i++)
         w[i] = sn_plan_add_buffer(p, WNAMES[i], SN_F32, &pdesc[i].shape, SN_BUF_WEIGHT, &st);
-    sn_shape ks = sn_shape1(NK);
+    sn_shape ks = sn_shape1(NK), ks3 = sn_shape1(3 * NK);
     int scale = sn_plan_add_buffer(p, "bn.scale", SN_F32, &ks, SN_BUF_OWNED, &st);
-    int shift = sn_plan_add_buffer(p, "bn.shift", SN_F32, &ks, SN_BUF_OWNED, &st);
+    int shift = sn_plan_add_buffer(p, "bn.shift_center", SN_F32, &ks3, SN_BUF_OWNED, &st);
     sn_prep_bn_params bp = {NK, 1, 1e-5f};
     int pb[6] = {w[2], w[3], w[4], w[5], scale, shift};
     CHECK(sn_plan_add_prep(p, "bn", "cpu.prep_bn", sn_prep_bn, &bp, sizeof bp, pb, 6, &st) >= 0);

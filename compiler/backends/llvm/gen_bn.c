@@ -84,11 +84,17 @@ static void stats_end(sn_irb *k, LLVMValueRef cb, int lanes, void *vs) {
     LLVMValueRef g = ext(k, s, chan_load(k, s->p[1], cb, lanes)),
                  be = ext(k, s, chan_load(k, s->p[2], cb, lanes));
     LLVMValueRef scale = LLVMBuildFMul(b, g, invstd, "");
-    LLVMValueRef shift = LLVMBuildFSub(b, be, LLVMBuildFMul(b, mean, scale, ""), "");
+    /* the normalization around the mean (sn_gen_eltwise): b, then the double mean as a
+     * float pair hi + lo, each a section of P padded channels */
+    const int64_t P = (int64_t)(d->lay.C + k->vl - 1) / k->vl * k->vl;
+    LLVMValueRef hi = trunc_(k, mean);
+    LLVMValueRef lo = trunc_(k, LLVMBuildFSub(b, mean, ext(k, s, hi), ""));
     chan_store(k, trunc_(k, mean), s->p[6], cb, k->vl);
     chan_store(k, trunc_(k, invstd), s->p[7], cb, k->vl);
     chan_store(k, trunc_(k, scale), s->p[8], cb, k->vl);
-    chan_store(k, trunc_(k, shift), s->p[9], cb, k->vl);
+    chan_store(k, trunc_(k, be), s->p[9], cb, k->vl);
+    chan_store(k, hi, irb_gepc(k, s->p[9], P), cb, k->vl);
+    chan_store(k, lo, irb_gepc(k, s->p[9], 2 * P), cb, k->vl);
     double mom = d->momentum;
     LLVMValueRef rm = ext(k, s, chan_load(k, s->p[3], cb, lanes)),
                  rv = ext(k, s, chan_load(k, s->p[4], cb, lanes));
@@ -129,16 +135,13 @@ static void bwd_end(sn_irb *k, LLVMValueRef cb, int lanes, void *vs) {
     chan_store(k, trunc_(k, sdyx), s->p[5], cb, lanes);
     chan_store(k, trunc_(k, sdy), s->p[6], cb, lanes);
     LLVMValueRef g = ext(k, s, chan_load(k, s->p[2], cb, lanes));
-    LLVMValueRef mean = ext(k, s, chan_load(k, s->p[3], cb, k->vl)),
-                 invstd = ext(k, s, chan_load(k, s->p[4], cb, k->vl));
+    LLVMValueRef invstd = ext(k, s, chan_load(k, s->p[4], cb, k->vl));
     LLVMValueRef kk = LLVMBuildFMul(b, g, invstd, "");
     LLVMValueRef t = LLVMBuildFDiv(b, LLVMBuildFMul(b, invstd, sdyx, ""), dsplat(k, s, m), "");
     LLVMValueRef A = kk;
     LLVMValueRef Bx = LLVMBuildFNeg(b, LLVMBuildFMul(b, kk, t, ""), "");
-    LLVMValueRef C = LLVMBuildFMul(b, kk,
-                                   LLVMBuildFSub(b, LLVMBuildFMul(b, t, mean, ""),
-                                                 LLVMBuildFDiv(b, sdy, dsplat(k, s, m), ""), ""),
-                                   "");
+    LLVMValueRef C =
+        LLVMBuildFNeg(b, LLVMBuildFMul(b, kk, LLVMBuildFDiv(b, sdy, dsplat(k, s, m), ""), ""), "");
     chan_store(k, trunc_(k, A), s->p[7], cb, k->vl);
     chan_store(k, trunc_(k, Bx), s->p[8], cb, k->vl);
     chan_store(k, trunc_(k, C), s->p[9], cb, k->vl);

@@ -8,7 +8,7 @@ int64_t sn_ew_tasks(const sn_ew_desc *d, int vl) {
 
 typedef struct ew_state {
     const sn_ew_desc *d;
-    LLVMValueRef y, x1, x2, A, B, C;
+    LLVMValueRef y, x1, x2, A, B, C, M;
     LLVMValueRef key, training, scale; /* dropout */
     LLVMValueRef s0, ng;               /* dropout: ctx->sample0, ctx->gbatch */
 } ew_state;
@@ -36,10 +36,13 @@ static void ew_body(sn_irb *k, const sn_iter_ctx *it, void *vs) {
         v = irb_fadd(k, x1, sn_iter_load(k, s->x2, it));
         break;
     case SN_EW_AFFINE3:
-        v = irb_fadd(k,
-                     irb_fadd(k, irb_fmul(k, sn_iter_chan(k, s->A, it), x1),
-                              irb_fmul(k, sn_iter_chan(k, s->B, it), sn_iter_load(k, s->x2, it))),
-                     sn_iter_chan(k, s->C, it));
+        /* around the mean: x - mean is exact near it, so a large mean costs nothing */
+        v = irb_fadd(
+            k,
+            irb_fadd(k, irb_fmul(k, sn_iter_chan(k, s->A, it), x1),
+                     irb_fmul(k, sn_iter_chan(k, s->B, it),
+                              irb_fsub(k, sn_iter_load(k, s->x2, it), sn_iter_chan(k, s->M, it)))),
+            sn_iter_chan(k, s->C, it));
         break;
     case SN_EW_DROPOUT: {
         /* logical NCHW index of each lane */
@@ -81,11 +84,12 @@ void sn_gen_ew(sn_irb *k, const sn_ew_desc *d) {
     s.y = irb_arg_buf(k, 0);
     s.x1 = irb_arg_buf(k, 1);
     s.x2 = d->op == SN_EW_DROPOUT ? NULL : irb_arg_buf(k, 2);
-    s.A = s.B = s.C = s.key = s.training = s.scale = s.s0 = s.ng = NULL;
+    s.A = s.B = s.C = s.M = s.key = s.training = s.scale = s.s0 = s.ng = NULL;
     if (d->op == SN_EW_AFFINE3) {
         s.A = irb_arg_buf(k, 3);
         s.B = irb_arg_buf(k, 4);
         s.C = irb_arg_buf(k, 5);
+        s.M = irb_arg_buf(k, 6);
     }
     if (d->op == SN_EW_DROPOUT) {
         LLVMValueRef seed = sn_kctx_load(k, sn_kctx_seed_offset(), k->t_i64);

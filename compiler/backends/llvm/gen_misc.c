@@ -107,12 +107,23 @@ int64_t sn_eltwise_tasks(const sn_eltwise_desc *d) {
     return d->lay.blocked ? d->N * sn_lay_cb(&d->lay) : d->N;
 }
 
+/* Batch norm around its mean: ((v - hi) - lo) * s + b (the subtraction is exact near the
+ * mean, so a large mean costs nothing; see sn_prep_bn_params). */
+static LLVMValueRef bn_normalize(sn_irb *k, LLVMValueRef v, LLVMValueRef s, LLVMValueRef b,
+                                 LLVMValueRef hi, LLVMValueRef lo) {
+    return irb_fma(k, irb_fsub(k, irb_fsub(k, v, hi), lo), s, b);
+}
+
 void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
     int vl = k->vl;
     const sn_cpu_layout *l = &d->lay;
     LLVMValueRef x = irb_arg_buf(k, 0), y = irb_arg_buf(k, 1);
     LLVMValueRef sc = d->affine ? irb_arg_buf(k, 2) : NULL,
                  sh = d->affine ? irb_arg_buf(k, 3) : NULL;
+    /* the sections of sh: b, then the mean's hi and lo */
+    const int64_t P = (int64_t)(l->C + vl - 1) / vl * vl;
+    LLVMValueRef shi = d->affine ? irb_gepc(k, sh, P) : NULL,
+                 slo = d->affine ? irb_gepc(k, sh, 2 * P) : NULL;
     irb_loop lt;
     LLVMValueRef t = irb_for(k, &lt, k->a_lo, k->a_hi, 1, "task");
     if (l->blocked) {
@@ -121,10 +132,13 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
         LLVMValueRef off =
             irb_add(k, irb_mul(k, n, sn_lay_image(l)), irb_mul(k, cb, sn_lay_plane(l)));
         LLVMValueRef xp = irb_gep(k, x, off), yp = irb_gep(k, y, off);
-        LLVMValueRef s = NULL, b = NULL;
+        LLVMValueRef s = NULL, b = NULL, hi = NULL, lo = NULL;
         if (d->affine) {
-            s = irb_vload(k, irb_gep(k, sc, irb_mul(k, cb, vl)), vl * 4);
-            b = irb_vload(k, irb_gep(k, sh, irb_mul(k, cb, vl)), vl * 4);
+            LLVMValueRef co = irb_mul(k, cb, vl);
+            s = irb_vload(k, irb_gep(k, sc, co), vl * 4);
+            b = irb_vload(k, irb_gep(k, sh, co), vl * 4);
+            hi = irb_vload(k, irb_gep(k, shi, co), vl * 4);
+            lo = irb_vload(k, irb_gep(k, slo, co), vl * 4);
         }
         zero_plane_halo(k, yp, l);
         irb_loop lr, lc;
@@ -133,7 +147,7 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
         LLVMValueRef po = irb_add(k, irb_mul(k, irb_addc(k, r, l->halo), sn_lay_row(l)),
                                   irb_mul(k, irb_addc(k, c, l->halo), vl));
         LLVMValueRef v = irb_vload(k, irb_gep(k, xp, po), vl * 4);
-        if (d->affine) v = irb_fma(k, v, s, b);
+        if (d->affine) v = bn_normalize(k, v, s, b, hi, lo);
         v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
         irb_vstore(k, v, irb_gep(k, yp, po), vl * 4);
         irb_for_end(k, &lc);
@@ -156,7 +170,11 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
                                              : irb_vload_n(k, irb_gep(k, sc, c), lanes);
                 LLVMValueRef b = lanes == vl ? irb_vload(k, irb_gep(k, sh, c), 4)
                                              : irb_vload_n(k, irb_gep(k, sh, c), lanes);
-                v = irb_fma(k, v, s, b);
+                LLVMValueRef hi = lanes == vl ? irb_vload(k, irb_gep(k, shi, c), 4)
+                                              : irb_vload_n(k, irb_gep(k, shi, c), lanes);
+                LLVMValueRef lo = lanes == vl ? irb_vload(k, irb_gep(k, slo, c), 4)
+                                              : irb_vload_n(k, irb_gep(k, slo, c), lanes);
+                v = bn_normalize(k, v, s, b, hi, lo);
             }
             v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             if (lanes == vl)
@@ -174,24 +192,26 @@ void sn_gen_eltwise(sn_irb *k, const sn_eltwise_desc *d) {
         LLVMValueRef c = irb_for(k, &lc, irb_i64(k, 0), irb_i64(k, l->C), 1, "c");
         LLVMValueRef off = irb_add(k, img, irb_mul(k, c, plane));
         LLVMValueRef xp = irb_gep(k, x, off), yp = irb_gep(k, y, off);
-        LLVMValueRef s = NULL, b = NULL;
+        LLVMValueRef s = NULL, b = NULL, hi = NULL, lo = NULL;
         if (d->affine) {
             s = irb_bcast_load(k, irb_gep(k, sc, c));
             b = irb_bcast_load(k, irb_gep(k, sh, c));
+            hi = irb_bcast_load(k, irb_gep(k, shi, c));
+            lo = irb_bcast_load(k, irb_gep(k, slo, c));
         }
         int64_t full = plane / vl * vl;
         if (full > 0) {
             irb_loop li;
             LLVMValueRef i = irb_for(k, &li, irb_i64(k, 0), irb_i64(k, full), vl, "i");
             LLVMValueRef v = irb_vload(k, irb_gep(k, xp, i), 4);
-            if (d->affine) v = irb_fma(k, v, s, b);
+            if (d->affine) v = bn_normalize(k, v, s, b, hi, lo);
             v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             irb_vstore(k, v, irb_gep(k, yp, i), 4);
             irb_for_end(k, &li);
         }
         if (plane > full) {
             LLVMValueRef v = irb_vload_n(k, irb_gepc(k, xp, full), (int)(plane - full));
-            if (d->affine) v = irb_fma(k, v, s, b);
+            if (d->affine) v = bn_normalize(k, v, s, b, hi, lo);
             v = sn_gen_epi_store_value(k, &d->epi, sn_gen_epilogue(k, &d->epi, v));
             irb_vstore_n(k, v, irb_gepc(k, yp, full), (int)(plane - full));
         }

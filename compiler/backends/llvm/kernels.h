@@ -328,7 +328,8 @@ void sn_gen_pool(sn_irb *k, const sn_pool_desc *d);
 typedef struct sn_eltwise_desc {
     int64_t N;
     sn_cpu_layout lay;
-    int affine; /* batchnorm folded into scale/shift */
+    int affine; /* batch norm: ((x - hi) - lo) * s + b, ptrs [2] s, [3] b | hi | lo (each
+                 * section C padded to a multiple of the vector width) */
     sn_epilogue epi;
 } sn_eltwise_desc;
 
@@ -493,7 +494,7 @@ typedef enum sn_ew_op {
     SN_EW_MASK_RANGE,   /* y = x1 where 0 < x2 < B else 0     (quant backward, x2 = quant input) */
     SN_EW_ADD,          /* y = x1 + x2 */
     SN_EW_DROPOUT,      /* y = x1 * keep / (1 - p) when training, else x1 (forward and backward) */
-    SN_EW_AFFINE3,      /* y = A[c] x1 + B[c] x2 + C[c]       (batch-norm data gradient) */
+    SN_EW_AFFINE3,      /* y = A[c] x1 + B[c] (x2 - M[c]) + C[c] (batch-norm data gradient) */
 } sn_ew_op;
 typedef struct sn_ew_desc {
     int64_t N;
@@ -514,7 +515,8 @@ void sn_gen_ew(sn_irb *k, const sn_ew_desc *d);
  *         (int64, incremented by the first task), [6] save_mean, [7] save_invstd, [8] scale,
  *         [9] shift (y = scale*x + shift; per-channel arrays padded to the block width).
  * bwd:    ptrs [0] x, [1] dy, [2] gamma, [3] save_mean, [4] save_invstd, [5] dgamma, [6] dbeta,
- *         [7] A, [8] Bx, [9] C  (dx = A*dy + Bx*x + C, applied by an SN_EW_AFFINE3 kernel).
+ *         [7] A, [8] Bx, [9] C  (dx = A*dy + Bx*(x - mean) + C, applied by an SN_EW_AFFINE3
+ *         kernel with the saved mean).
  * bias:   ptrs [0] dy, [1] db: the sum of dy per channel (the bias gradient).
  * Synchronized batch norm (runtime/cpu/bn_sync.h) splits stats and bwd around a sum over
  * the ranks; these kernels compute the per-rank sums, in double, [2][Cpad] (Cpad = C padded

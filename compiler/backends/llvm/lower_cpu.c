@@ -925,8 +925,8 @@ static sn_code lower_eltwise(lower *L, const sn_group *grp) {
         char name[SN_PLAN_NAME_MAX];
         sn_fmt(name, sizeof name, "%s.scale", b->name);
         int sc = lw_owned_buf(L, name, padded);
-        sn_fmt(name, sizeof name, "%s.shift", b->name);
-        int sh = lw_owned_buf(L, name, padded);
+        sn_fmt(name, sizeof name, "%s.shift_center", b->name); /* beta, mean hi, lo */
+        int sh = lw_owned_buf(L, name, 3 * (int64_t)padded);
         int pbufs[6] = {lw_weight_buf(L, b->in[1]),
                         lw_weight_buf(L, b->in[2]),
                         lw_weight_buf(L, b->in[3]),

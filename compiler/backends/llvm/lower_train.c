@@ -139,8 +139,8 @@ static sn_code bn_train(lower *L, const sn_group *grp) {
     char name[SN_PLAN_NAME_MAX];
     sn_fmt(name, sizeof name, "%s.scale", n->name);
     int sc = chan_buf(L, -1, name, C);
-    sn_fmt(name, sizeof name, "%s.shift", n->name);
-    int sh = chan_buf(L, -1, name, C);
+    sn_fmt(name, sizeof name, "%s.shift_center", n->name); /* beta, mean hi, lo */
+    int sh = chan_buf(L, -1, name, 3 * ceil_div(C, L->vl) * L->vl);
     if (xb < 0 || sm < 0 || si < 0 || sc < 0 || sh < 0) return L->st->code;
     sn_bn_desc d;
     memset(&d, 0, sizeof d);
@@ -274,8 +274,8 @@ static sn_code bn_bwd(lower *L, const sn_group *grp) {
     e.epi.round_bf16 = lw_take_round(L, n->out[0]); /* it feeds bf16 layers */
     int yb = lw_set_output(L, n->out[0], &lay);
     if (yb < 0) return L->st->code;
-    int eb[6] = {yb, dyb, xb, cf[0], cf[1], cf[2]};
-    return lw_step(L, grp->name, "ew", &e, sizeof e, g_ew, eb, 6, sn_ew_tasks(&e, L->vl), 0) < 0
+    int eb[7] = {yb, dyb, xb, cf[0], cf[1], cf[2], L->buf[n->in[3]]};
+    return lw_step(L, grp->name, "ew", &e, sizeof e, g_ew, eb, 7, sn_ew_tasks(&e, L->vl), 0) < 0
                ? L->st->code
                : SN_OK;
 }
