@@ -205,29 +205,55 @@ static void on_fault(int sig, siginfo_t *si, void *ucv) {
     siglongjmp(X.jmp, 1);
 }
 
+/* The fault handlers run on an alternate signal stack (a fiber's stack may be the one that
+ * overflowed). No thread-local state: this library is dlopen'd and may be dlclose'd, so the
+ * destructor below puts back the handlers and the signal stack it replaced. */
+static char *alt_stack;
+static stack_t old_ss;
+static int ss_replaced, handlers_installed;
+
 static int install_handlers(void) {
-    static __thread char *alt;
-    if (!alt) {
-        alt =
-            mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (alt == MAP_FAILED) {
-            alt = NULL;
-            return -1;
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) != 0) return -1;
+    if ((cur.ss_flags & SS_DISABLE) || cur.ss_size < ALT_STACK_SIZE) {
+        if (!alt_stack) {
+            void *m = mmap(NULL, ALT_STACK_SIZE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED) return -1;
+            alt_stack = m;
         }
-        stack_t ss = {.ss_sp = alt, .ss_size = ALT_STACK_SIZE, .ss_flags = 0};
-        if (sigaltstack(&ss, NULL) != 0) return -1;
+        stack_t ss = {.ss_sp = alt_stack, .ss_size = ALT_STACK_SIZE, .ss_flags = 0};
+        if (sigaltstack(&ss, ss_replaced ? NULL : &old_ss) != 0) return -1;
+        ss_replaced = 1;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    struct sigaction cur;
-    if (sigaction(SIGSEGV, NULL, &cur) == 0 && cur.sa_sigaction != on_fault) {
+    struct sigaction now;
+    if (sigaction(SIGSEGV, NULL, &now) == 0 && now.sa_sigaction != on_fault) {
         sigaction(SIGSEGV, &sa, &old_segv);
         sigaction(SIGBUS, &sa, &old_bus);
+        handlers_installed = 1;
     }
     return 0;
+}
+
+__attribute__((destructor)) static void uninstall_handlers(void) {
+    struct sigaction now;
+    if (handlers_installed && sigaction(SIGSEGV, NULL, &now) == 0 && now.sa_sigaction == on_fault) {
+        sigaction(SIGSEGV, &old_segv, NULL);
+        sigaction(SIGBUS, &old_bus, NULL);
+    }
+    stack_t cur;
+    if (ss_replaced && sigaltstack(NULL, &cur) == 0 && cur.ss_sp == alt_stack) {
+        if (old_ss.ss_flags & SS_DISABLE) old_ss = (stack_t){.ss_flags = SS_DISABLE};
+        if (sigaltstack(&old_ss, NULL) == 0) {
+            munmap(alt_stack, ALT_STACK_SIZE);
+            alt_stack = NULL;
+        }
+    }
 }
 
 /* ---- threads --------------------------------------------------------------------------- */
