@@ -10,6 +10,7 @@
 #include "../../runtime/cpu/pack.h"
 #include "../../runtime/exec/evaluate.h"
 #include "../ir/build.h"
+#include "sampler.h"
 #ifdef SNNC_HAVE_LLVM
 #include "../backends/llvm/cpu_backend.h"
 #include "../passes/fusion.h"
@@ -22,9 +23,8 @@
 
 typedef struct point {
     int tensor, buf;
-    double max, min;
-    float *samp;
-    int64_t ns, cap, stride, counter;
+    double min;
+    sn_sampler s; /* of |x| */
 } point;
 
 typedef struct calib {
@@ -55,17 +55,7 @@ static void add_batch(calib *c, int64_t nb) {
             float v = c->tmp[j];
             if (v != v) continue;
             if (v < p->min) p->min = v;
-            float a = fabsf(v);
-            if (a > p->max) p->max = a;
-            if (p->counter++ % p->stride) continue;
-            if (p->ns == p->cap) {
-                int64_t nc = p->cap ? p->cap * 2 : 4096;
-                float *ns = realloc(p->samp, (size_t)nc * sizeof(float));
-                if (!ns) continue; /* keep what we have: the percentile gets coarser */
-                p->samp = ns;
-                p->cap = nc;
-            }
-            p->samp[p->ns++] = a;
+            sn_sampler_add(&p->s, fabsf(v));
         }
     }
 }
@@ -77,11 +67,6 @@ static void on_batch(void *arg, int64_t done, int64_t total, const sn_eval_resul
     c->prev = done;
     if (!c->quiet) sn_progress_update(&c->prog, done, NULL);
     (void)total;
-}
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
 }
 
 sn_code sn_int8_calibrate(const sn_model_spec *spec, const sn_weights *w,
@@ -147,8 +132,7 @@ sn_code sn_int8_calibrate(const sn_model_spec *spec, const sn_weights *w,
         plan.bufs[p->buf].keep = 1;
         int64_t per = sn_shape_numel(&g.tensors[p->tensor].shape);
         if (per > biggest) biggest = per;
-        int64_t stride = per / CALIB_BATCH * n / CALIB_SAMPLES;
-        p->stride = stride < 1 ? 1 : stride;
+        sn_sampler_init(&p->s, per / CALIB_BATCH * n, CALIB_SAMPLES);
     }
     c.tmp = malloc((size_t)biggest * sizeof(float));
     if (!c.tmp) {
@@ -190,13 +174,7 @@ sn_code sn_int8_calibrate(const sn_model_spec *spec, const sn_weights *w,
     }
     for (int i = 0; i < c.n; i++) {
         point *p = &c.pts[i];
-        double v = p->max;
-        if (o->percentile < 100.0 && p->ns > 0) {
-            qsort(p->samp, (size_t)p->ns, sizeof(float), cmp_float);
-            double pos = o->percentile / 100.0 * (double)(p->ns - 1);
-            int64_t k = (int64_t)ceil(pos);
-            v = p->samp[k < p->ns ? k : p->ns - 1];
-        }
+        double v = sn_sampler_percentile(&p->s, o->percentile);
         int signed_ = p->min < 0;
         if (!(v > 0) || !(v < INFINITY)) v = 1.0; /* an all-zero (or broken) input */
         sn_strlcpy(aq[i].name, g.tensors[p->tensor].name, sizeof aq[i].name);
@@ -204,13 +182,13 @@ sn_code sn_int8_calibrate(const sn_model_spec *spec, const sn_weights *w,
         aq[i].scale = (float)(v / (signed_ ? 127.0 : 255.0));
         if (!o->quiet)
             fprintf(stderr, "  %-28s %s, max |x| %.5g, p%g %.5g: step %.5g\n", aq[i].name,
-                    signed_ ? "signed" : ">= 0", p->max, o->percentile, v, (double)aq[i].scale);
+                    signed_ ? "signed" : ">= 0", p->s.max, o->percentile, v, (double)aq[i].scale);
     }
     *out = aq;
     *nout = c.n;
 done:
     if (c.pts)
-        for (int i = 0; i < c.n; i++) free(c.pts[i].samp);
+        for (int i = 0; i < c.n; i++) sn_sampler_free(&c.pts[i].s);
     free(c.pts);
     free(c.tmp);
     sn_pool_destroy(pool);

@@ -8,6 +8,7 @@
 #include "../../runtime/cpu/layout.h"
 #include "../../runtime/exec/evaluate.h"
 #include "../ir/build.h"
+#include "sampler.h"
 
 const char *const sn_convert_mode_names[] = {"auto", "exact", "rate", NULL};
 
@@ -32,10 +33,7 @@ static int tensor_buffer(const sn_graph *g, const sn_plan *plan, int t) {
 
 typedef struct calib_pt {
     int buf;
-    double max;
-    float *samp;
-    int64_t ns, cap;
-    int64_t stride, counter;
+    sn_sampler s;
 } calib_pt;
 
 typedef struct calib_ctx {
@@ -60,25 +58,11 @@ static void calib_batch(void *arg, int64_t done, int64_t total, const sn_eval_re
         for (int64_t j = 0; j < nb * per; j++) {
             float v = x[j];
             if (!(v > 0.0f)) continue;
-            if (v > p->max) p->max = v;
-            if (p->counter++ % p->stride) continue;
-            if (p->ns == p->cap) {
-                int64_t nc = p->cap ? p->cap * 2 : 4096;
-                float *ns = realloc(p->samp, (size_t)nc * sizeof(float));
-                if (!ns) continue; /* keep what we have: the percentile gets coarser */
-                p->samp = ns;
-                p->cap = nc;
-            }
-            p->samp[p->ns++] = v;
+            sn_sampler_add(&p->s, v);
         }
     }
     if (!c->quiet) sn_progress_update(&c->prog, done, NULL);
     (void)total;
-}
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
 }
 
 static sn_code calibrate(const sn_model_spec *ann, const sn_weights *aw, const int *points,
@@ -123,8 +107,7 @@ static sn_code calibrate(const sn_model_spec *ann, const sn_weights *aw, const i
         plan.bufs[b].keep = 1;
         cc.pts[i].buf = b;
         int64_t per = sn_shape_numel(&g.tensors[t].shape) / co->batch;
-        int64_t stride = per * n / CALIB_SAMPLES;
-        cc.pts[i].stride = stride < 1 ? 1 : stride;
+        sn_sampler_init(&cc.pts[i].s, per * n, CALIB_SAMPLES);
     }
     sn_plan_memplan(&plan);
     sn_weights wcopy = *aw; /* binding does not modify the store */
@@ -142,22 +125,15 @@ static sn_code calibrate(const sn_model_spec *ann, const sn_weights *aw, const i
     if (!quiet) sn_progress_end(&cc.prog);
     for (int i = 0; i < npoints; i++) {
         calib_pt *p = &cc.pts[i];
-        if (co->percentile >= 100.0 || p->ns == 0) {
-            lambda[i] = p->max;
-        } else {
-            qsort(p->samp, (size_t)p->ns, sizeof(float), cmp_float);
-            double pos = co->percentile / 100.0 * (double)(p->ns - 1);
-            int64_t k = (int64_t)ceil(pos);
-            lambda[i] = p->samp[k < p->ns ? k : p->ns - 1];
-        }
+        lambda[i] = sn_sampler_percentile(&p->s, co->percentile);
         if (!quiet)
             printf("  %s.%d: max %.5g, p%g %.5g (%lld samples)\n", ann->layers[points[i]].module,
-                   ann->layers[points[i]].index, p->max, co->percentile, lambda[i],
-                   (long long)p->ns);
+                   ann->layers[points[i]].index, p->s.max, co->percentile, lambda[i],
+                   (long long)p->s.ns);
     }
 done:
     if (cc.pts)
-        for (int i = 0; i < cc.n; i++) free(cc.pts[i].samp);
+        for (int i = 0; i < cc.n; i++) sn_sampler_free(&cc.pts[i].s);
     free(cc.pts);
     sn_pool_destroy(pool);
     sn_plan_free(&plan);

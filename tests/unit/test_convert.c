@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "compiler/driver/sampler.h"
 #include "compiler/driver/session.h"
 #include "compiler/ir/build.h"
 #include "compiler/passes/convert.h"
@@ -335,7 +336,35 @@ static void test_rate_fold(void) {
     sn_spec_free(&spec);
 }
 
+/* the calibration sampler (rate conversion's lambda, int8's activation step) */
+static void test_sampler(void) {
+    sn_sampler s;
+    /* 0..9999 in a scrambled order, every value kept: p99.9 is 9990 (rank ceil(0.999 * 9999)),
+     * the maximum 9999 */
+    sn_sampler_init(&s, 10000, 2000000);
+    CHECK_EQ_INT((int)s.stride, 1);
+    for (int i = 0; i < 10000; i++) sn_sampler_add(&s, (float)((i * 7919) % 10000));
+    CHECK_EQ_INT((int)s.ns, 10000);
+    CHECK_CLOSE(sn_sampler_percentile(&s, 100.0), 9999.0, 0, 0);
+    CHECK_CLOSE(sn_sampler_percentile(&s, 99.9), 9990.0, 0, 0);
+    CHECK_CLOSE(sn_sampler_percentile(&s, 50.0), 5000.0, 0, 0);
+    sn_sampler_free(&s);
+    /* strided: 10^6 values, about 10^4 kept; the maximum is still the true one */
+    sn_sampler_init(&s, 1000000, 10000);
+    CHECK_EQ_INT((int)s.stride, 100);
+    for (int i = 0; i < 1000000; i++) sn_sampler_add(&s, i == 123457 ? 5e6f : (float)(i % 1000));
+    CHECK_EQ_INT((int)s.ns, 10000);
+    CHECK_CLOSE(s.max, 5e6, 0, 0);
+    CHECK_CLOSE(sn_sampler_percentile(&s, 99.0), 900.0, 0, 0.02);
+    /* nothing kept: the maximum (0) */
+    sn_sampler_free(&s);
+    sn_sampler_init(&s, 0, 100);
+    CHECK_CLOSE(sn_sampler_percentile(&s, 99.0), 0.0, 0, 0);
+    sn_sampler_free(&s);
+}
+
 int main(void) {
+    RUN(test_sampler);
     RUN(test_exact);
     RUN(test_exact_rejects);
     RUN(test_rate_fold);
