@@ -124,6 +124,57 @@ static sn_code gpu_plan(const sn_graph *g, int fusion, int prec, sn_plan *plan, 
     return SN_OK;
 }
 
+/* A graph, its weights, and its reference and GPU plans (the inference and spiking runs). */
+typedef struct plan_pair {
+    sn_graph g;
+    sn_weights w;
+    sn_param_desc *d;
+    sn_plan ref, gpu;
+    sn_groups gs;
+} plan_pair;
+
+static void pair_init(plan_pair *pp) {
+    memset(pp, 0, sizeof *pp);
+    sn_graph_init(&pp->g);
+    sn_plan_init(&pp->ref);
+    sn_plan_init(&pp->gpu);
+}
+
+/* Weights for pp->g (filled by the caller after), then both plans. */
+static sn_code pair_weights(plan_pair *pp, sn_status *st) {
+    int nd = sn_graph_param_descs(&pp->g, &pp->d);
+    return sn_weights_create(&pp->w, pp->d, nd, st);
+}
+
+static sn_code pair_plans(plan_pair *pp, int fusion, int prec, sn_status *st) {
+    if (sn_lower_ref(&pp->g, &pp->ref, st)) return st->code;
+    sn_plan_disable_reuse(&pp->ref);
+    if (sn_plan_bind(&pp->ref, &pp->w, st) ||
+        gpu_plan(&pp->g, fusion, prec, &pp->gpu, &pp->gs, st) || sn_plan_bind(&pp->gpu, &pp->w, st))
+        return st->code;
+    note_templates(&pp->gpu);
+    return SN_OK;
+}
+
+/* Runs both plans on the same input (already in the reference's input buffer). */
+static sn_code pair_run(plan_pair *pp, uint64_t seed, sn_status *st) {
+    int64_t nin = sn_shape_numel(&pp->g.tensors[pp->g.input].shape);
+    memcpy(sn_plan_f32(&pp->gpu, pp->gpu.in_buf), sn_plan_f32(&pp->ref, pp->ref.in_buf),
+           (size_t)nin * sizeof(float));
+    if (sn_plan_run(&pp->ref, NULL, seed, 0, st) || sn_plan_run(&pp->gpu, NULL, seed, 0, st))
+        return st->code;
+    return SN_OK;
+}
+
+static void pair_free(plan_pair *pp) {
+    free(pp->d);
+    sn_plan_free(&pp->gpu);
+    sn_plan_free(&pp->ref);
+    sn_groups_free(&pp->gs);
+    sn_weights_free(&pp->w);
+    sn_graph_free(&pp->g);
+}
+
 /* ---- inference: the CPU harness's cases ---- */
 
 /* The CUDA backend refuses the continuous-time neurons of imported NIR graphs (nir_*
@@ -140,57 +191,36 @@ static void run_infer(const conf_case *c, int prec, int fusion, const char *sche
     sn_status st;
     sn_status_init(&st);
     sn_model_spec spec;
-    sn_graph g;
-    sn_graph_init(&g);
-    sn_weights w;
-    memset(&w, 0, sizeof w);
-    sn_plan ref, gpu;
-    sn_plan_init(&ref);
-    sn_plan_init(&gpu);
-    sn_groups gs;
-    memset(&gs, 0, sizeof gs);
+    plan_pair pp;
+    pair_init(&pp);
     sn_build_opts bo = {.batch = c->batch, .with_loss = c->with_loss};
-    sn_param_desc *d = NULL;
     if (sn_spec_parse(c->name, yaml, strlen(yaml), NULL, 0, &spec, &st)) {
         CHECK_MSG(0, "%s: %s", what, st.msg);
         return;
     }
-    if (sn_graph_build(&spec, &bo, &g, &st)) goto fail;
-    int nd = sn_graph_param_descs(&g, &d);
-    if (sn_weights_create(&w, d, nd, &st)) goto fail;
+    if (sn_graph_build(&spec, &bo, &pp.g, &st) || pair_weights(&pp, &st)) goto fail;
     sn_rng r;
     sn_rng_seed(&r, 1234);
-    randomize_weights(&w, c->exact, &r);
-    if (sn_lower_ref(&g, &ref, &st)) goto fail;
-    sn_plan_disable_reuse(&ref);
-    if (sn_plan_bind(&ref, &w, &st) || gpu_plan(&g, fusion, prec, &gpu, &gs, &st) ||
-        sn_plan_bind(&gpu, &w, &st))
-        goto fail;
-    note_templates(&gpu);
-    int64_t nin = sn_shape_numel(&g.tensors[g.input].shape);
+    randomize_weights(&pp.w, c->exact, &r);
+    if (pair_plans(&pp, fusion, prec, &st)) goto fail;
+    const sn_graph *g = &pp.g;
+    int64_t nin = sn_shape_numel(&g->tensors[g->input].shape);
     int poisson = 0;
-    for (int i = 0; i < g.nnodes; i++) poisson |= g.nodes[i].op == SN_OP_ENCODE_POISSON;
-    fill(sn_plan_f32(&ref, ref.in_buf), nin, c->exact, poisson ? 0.0f : -2.0f,
+    for (int i = 0; i < g->nnodes; i++) poisson |= g->nodes[i].op == SN_OP_ENCODE_POISSON;
+    fill(sn_plan_f32(&pp.ref, pp.ref.in_buf), nin, c->exact, poisson ? 0.0f : -2.0f,
          poisson ? 1.0f : 2.0f, 0.25f, &r);
-    memcpy(sn_plan_f32(&gpu, gpu.in_buf), sn_plan_f32(&ref, ref.in_buf),
-           (size_t)nin * sizeof(float));
-    if (g.label >= 0)
-        for (int64_t i = 0; i < g.batch; i++)
-            ((int32_t *)ref.bufs[ref.label_buf].ptr)[i] =
-                ((int32_t *)gpu.bufs[gpu.label_buf].ptr)[i] = (int32_t)(i % g.num_classes);
-    if (sn_plan_run(&ref, NULL, 77, 0, &st) || sn_plan_run(&gpu, NULL, 77, 0, &st)) goto fail;
-    compare_plans(what, &ref, &gpu, c->exact, tols[prec], 0.0, 0.0);
+    if (g->label >= 0)
+        for (int64_t i = 0; i < g->batch; i++)
+            ((int32_t *)pp.ref.bufs[pp.ref.label_buf].ptr)[i] =
+                ((int32_t *)pp.gpu.bufs[pp.gpu.label_buf].ptr)[i] = (int32_t)(i % g->num_classes);
+    if (pair_run(&pp, 77, &st)) goto fail;
+    compare_plans(what, &pp.ref, &pp.gpu, c->exact, tols[prec], 0.0, 0.0);
     runs++;
     goto done;
 fail:
     CHECK_MSG(0, "%s: %s", what, st.msg);
 done:
-    free(d);
-    sn_plan_free(&gpu);
-    sn_plan_free(&ref);
-    sn_groups_free(&gs);
-    sn_weights_free(&w);
-    sn_graph_free(&g);
+    pair_free(&pp);
     sn_spec_free(&spec);
 }
 
@@ -334,24 +364,15 @@ static void run_spiking(int prec, int fusion) {
              fusion ? "on" : "off");
     sn_status st;
     sn_status_init(&st);
-    sn_graph g;
-    sn_weights w;
-    memset(&w, 0, sizeof w);
-    sn_plan ref, gpu;
-    sn_plan_init(&ref);
-    sn_plan_init(&gpu);
-    sn_groups gs;
-    memset(&gs, 0, sizeof gs);
-    sn_param_desc *d = NULL;
-    if (build_spiking(&g, &st)) goto fail;
-    int nd = sn_graph_param_descs(&g, &d);
-    if (sn_weights_create(&w, d, nd, &st)) goto fail;
+    plan_pair pp;
+    pair_init(&pp);
+    if (build_spiking(&pp.g, &st) || pair_weights(&pp, &st)) goto fail;
     sn_rng r;
     sn_rng_seed(&r, 4242);
-    for (int i = 0; i < w.n; i++) {
-        float *p = w.data[i];
-        int64_t n = sn_shape_numel(&w.desc[i].shape);
-        if (w.desc[i].role == SN_ROLE_THETA) {
+    for (int i = 0; i < pp.w.n; i++) {
+        float *p = pp.w.data[i];
+        int64_t n = sn_shape_numel(&pp.w.desc[i].shape);
+        if (pp.w.desc[i].role == SN_ROLE_THETA) {
             for (int64_t j = 0; j < n; j += 3)
                 for (int u = 0; u < 3; u++)
                     p[j + u] = -8.0f + 0.125f * (float)sn_rng_below(&r, 64) + 6.0f * (float)u;
@@ -359,29 +380,18 @@ static void run_spiking(int prec, int fusion) {
             for (int64_t j = 0; j < n; j++) p[j] = (float)((int)sn_rng_below(&r, 3) - 1);
         }
     }
-    if (sn_lower_ref(&g, &ref, &st)) goto fail;
-    sn_plan_disable_reuse(&ref);
-    if (sn_plan_bind(&ref, &w, &st) || gpu_plan(&g, fusion, prec, &gpu, &gs, &st) ||
-        sn_plan_bind(&gpu, &w, &st))
-        goto fail;
-    note_templates(&gpu);
-    int64_t nin = sn_shape_numel(&g.tensors[g.input].shape);
-    float *x = sn_plan_f32(&ref, ref.in_buf);
+    if (pair_plans(&pp, fusion, prec, &st)) goto fail;
+    int64_t nin = sn_shape_numel(&pp.g.tensors[pp.g.input].shape);
+    float *x = sn_plan_f32(&pp.ref, pp.ref.in_buf);
     for (int64_t i = 0; i < nin; i++) x[i] = (float)sn_rng_below(&r, 5);
-    memcpy(sn_plan_f32(&gpu, gpu.in_buf), x, (size_t)nin * sizeof(float));
-    if (sn_plan_run(&ref, NULL, 11, 0, &st) || sn_plan_run(&gpu, NULL, 11, 0, &st)) goto fail;
-    compare_plans(what, &ref, &gpu, 1, 0.0, 0.0, 0.0);
+    if (pair_run(&pp, 11, &st)) goto fail;
+    compare_plans(what, &pp.ref, &pp.gpu, 1, 0.0, 0.0, 0.0);
     runs++;
     goto done;
 fail:
     CHECK_MSG(0, "%s: %s", what, st.msg);
 done:
-    free(d);
-    sn_plan_free(&gpu);
-    sn_plan_free(&ref);
-    sn_groups_free(&gs);
-    sn_weights_free(&w);
-    sn_graph_free(&g);
+    pair_free(&pp);
 }
 
 /* ---- the runs ---- */
