@@ -18,7 +18,10 @@ step left out as warm-up; the time each step waited on other ranks: gradient buc
 summed when the optimizer needed them, plus the step's loss/accuracy sum). torch's are
 timed around the optimizer steps, first two left out. The four runs are repeated --rounds
 times, interleaved, and each keeps its best round (a shared machine's background load
-otherwise decides the ratios). Prints images/s, the N-rank scaling
+otherwise decides the ratios). Each round also runs a control (--no-ceiling skips it): N
+independent single-process snnc runs at the per-rank batch side by side, against one of them
+alone. No communication at all: what the cores give N processes at that moment, the most any
+data-parallel run could scale then (on a 2-core VM it is well below 2). Prints images/s, the N-rank scaling
 (N-rank images/s over 1-rank images/s) of both, snnc over DDP at N ranks, and snnc's
 communication wait per step; --results appends the table to bench/RESULTS.md with the
 machine, date and command.
@@ -26,6 +29,7 @@ machine, date and command.
 usage: python3 bench/dist_vs_ddp.py [--snnc build/snnc] [--ranks 2] [--threads 1]
           [--batch 64] [--steps 8] [--rounds 3] [--models vgg16_cifar10,vgg16_narrow_cifar10]
           [--data ../shared/data/cifar-10-batches-bin] [--results bench/RESULTS.md]
+          [--no-ceiling]
 Needs mpirun (openmpi-bin) and Debian's python3-torch (1.13) for the peer.
 """
 import argparse
@@ -36,6 +40,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,6 +73,26 @@ def snnc_run(snnc, model, data, ranks, threads, batch, steps, work):
             "wait": end.get("comm_wait_s_per_step", 0.0),
             "bucket_wait": end.get("bucket_wait_s_per_step", 0.0),
             "step_s": secs / timed}
+
+
+def ceiling_run(snnc, model, data, ranks, threads, batch, steps, work):
+    """What the machine gives N processes at all: N independent single-process runs at the
+    per-rank batch, side by side, against one of them alone (no communication at all)."""
+    per = batch // ranks
+    alone = snnc_run(snnc, model, data, 1, threads, per, steps, work)["ips"]
+    res = [None] * ranks
+
+    def go(i):
+        w = os.path.join(work, f"indep{i}")
+        os.makedirs(w, exist_ok=True)
+        res[i] = snnc_run(snnc, model, data, 1, threads, per, steps, w)["ips"]
+
+    ts = [threading.Thread(target=go, args=(i,)) for i in range(ranks)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return sum(res) / alone
 
 
 TORCH_WORKER = r'''
@@ -144,6 +169,9 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data",
                                                     "cifar-10-batches-bin"))
     ap.add_argument("--results", default=None, help="append the table to this markdown file")
+    ap.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                    help="skip the control: N independent processes side by side against one, "
+                         "the most any data-parallel run could scale on this machine now")
     args = ap.parse_args()
     if shutil.which("mpirun") is None:
         sys.exit("needs mpirun (apt-get install openmpi-bin)")
@@ -153,6 +181,7 @@ def main():
         for i, model in enumerate(args.models.split(",")):
             rec = cvt.recipe(args.snnc, model)
             s1 = sn = t1 = tn = None
+            ceil = 0.0
             for rnd in range(args.rounds):
                 a = snnc_run(args.snnc, model, args.data, 1, args.threads, args.batch,
                              args.steps + 1, work)
@@ -162,6 +191,9 @@ def main():
                 c = torch_run(model, 1, args.threads, args.batch, args.steps, rec, work, port)
                 d = torch_run(model, args.ranks, args.threads, args.batch, args.steps, rec, work,
                               port + 1)
+                if args.ceiling:
+                    ceil = max(ceil, ceiling_run(args.snnc, model, args.data, args.ranks,
+                                                 args.threads, args.batch, args.steps + 1, work))
                 s1 = a if s1 is None or a["ips"] > s1["ips"] else s1
                 sn = b if sn is None or b["ips"] > sn["ips"] else sn
                 t1 = c if t1 is None or c["ips"] > t1["ips"] else t1
@@ -169,22 +201,24 @@ def main():
                 print(f"  {model} round {rnd + 1}: snnc {a['ips']:.1f} / {b['ips']:.1f}, "
                       f"DDP {c['ips']:.1f} / {d['ips']:.1f} img/s", flush=True)
             tv = t1["version"]
-            rows.append((model, s1, sn, t1["ips"], tn["ips"]))
+            rows.append((model, s1, sn, t1["ips"], tn["ips"], ceil))
             print(f"{model}: snnc {s1['ips']:.1f} -> {sn['ips']:.1f} img/s "
                   f"({sn['ips'] / s1['ips']:.2f}x, waits {1000 * sn['wait']:.1f} ms/step); "
                   f"DDP {t1['ips']:.1f} -> {tn['ips']:.1f} img/s ({tn['ips'] / t1['ips']:.2f}x); "
-                  f"snnc/DDP at {args.ranks} ranks {sn['ips'] / tn['ips']:.2f}x", flush=True)
+                  f"snnc/DDP at {args.ranks} ranks {sn['ips'] / tn['ips']:.2f}x; {args.ranks} "
+                  f"independent processes {ceil:.2f}x one", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     n, t = args.ranks, args.threads
     head = (f"| model | snnc 1x{t} img/s | snnc {n}x{t} img/s | snnc scaling | snnc wait ms/step "
-            f"(buckets) | DDP 1x{t} img/s | DDP {n}x{t} img/s | DDP scaling | snnc/DDP at {n}x{t} |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
+            f"(buckets) | DDP 1x{t} img/s | DDP {n}x{t} img/s | DDP scaling | snnc/DDP at {n}x{t} | "
+            f"{n} independent processes / 1 |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
         f"| {m} | {a['ips']:.1f} | {b['ips']:.1f} | **{b['ips'] / a['ips']:.2f}x** | "
         f"{1000 * b['wait']:.1f} ({1000 * b['bucket_wait']:.1f}) | {c:.1f} | {d:.1f} | "
-        f"{d / c:.2f}x | **{b['ips'] / d:.2f}x** |\n"
-        for m, a, b, c, d in rows)
+        f"{d / c:.2f}x | **{b['ips'] / d:.2f}x** | {e:.2f}x |\n"
+        for m, a, b, c, d, e in rows)
     table = head + body
     print()
     print(table)
