@@ -633,16 +633,9 @@ static void test_all_isas(void) {
         for (size_t c = 0; c < SN_ARRAY_LEN(cases); c++)
             if (selected(cases[c].name))
                 for (int f = 1; f >= 0; f--) run_case(&cases[c], jit, f, isas[i]);
-        for (size_t c = 0; c < SN_ARRAY_LEN(train_cases); c++) {
-            if (!selected(train_cases[c].name)) continue;
-            if (train_cases[c].cpu_skip) {
-                if (i == 0)
-                    fprintf(stderr, "  (%s skipped: %s)\n", train_cases[c].name,
-                            train_cases[c].cpu_skip);
-                continue;
-            }
-            for (int f = 1; f >= 0; f--) run_train_case(&train_cases[c], jit, f, isas[i]);
-        }
+        for (size_t c = 0; c < SN_ARRAY_LEN(train_cases); c++)
+            if (selected(train_cases[c].name))
+                for (int f = 1; f >= 0; f--) run_train_case(&train_cases[c], jit, f, isas[i]);
         run_threshold(jit, isas[i]);
         for (size_t c = 0; c < SN_ARRAY_LEN(spike_cases); c++)
             run_spike_case(&spike_cases[c], jit, isas[i]);

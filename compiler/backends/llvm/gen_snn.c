@@ -93,6 +93,48 @@ static void store_n(sn_irb *k, LLVMValueRef v, LLVMValueRef p, int lanes) {
         irb_vstore_n(k, v, p, lanes);
 }
 
+/* ------------------------------------------------------------- time loops ---- */
+
+/* A loop over the time steps t = 0 .. T-1 (reverse: T-1 .. 0) with t an IR value: unrolled
+ * here while T is small (the offsets fold to constants), an IR loop beyond, so a kernel is
+ * one step's code however long T is (T = 2000 unrolled took the optimizer minutes). Values
+ * carried from step to step live in slots (entry-block allocas, registers again after SROA).
+ *     tloop tl;
+ *     for (LLVMValueRef t = tl_begin(k, &tl, T, 0); t; t = tl_next(k, &tl)) { ... } */
+#define UNROLL_T_MAX 8
+
+typedef struct tloop {
+    irb_loop l;
+    int T, reverse, i, rolled;
+} tloop;
+
+static LLVMValueRef tl_value(sn_irb *k, const tloop *tl, LLVMValueRef i) {
+    return tl->reverse ? LLVMBuildSub(k->b, irb_i64(k, tl->T - 1), i, "") : i;
+}
+
+static LLVMValueRef tl_begin(sn_irb *k, tloop *tl, int T, int reverse) {
+    tl->T = T;
+    tl->reverse = reverse;
+    tl->i = 0;
+    tl->rolled = T > UNROLL_T_MAX;
+    if (T <= 0) return NULL;
+    if (!tl->rolled) return tl_value(k, tl, irb_i64(k, 0));
+    return tl_value(k, tl, irb_for(k, &tl->l, irb_i64(k, 0), irb_i64(k, T), 1, "t"));
+}
+
+static LLVMValueRef tl_next(sn_irb *k, tloop *tl) {
+    if (tl->rolled) {
+        irb_for_end(k, &tl->l);
+        return NULL;
+    }
+    return ++tl->i < tl->T ? tl_value(k, tl, irb_i64(k, tl->i)) : NULL;
+}
+
+/* element offset off + t * M */
+static LLVMValueRef at_step(sn_irb *k, LLVMValueRef off, LLVMValueRef t, int64_t M) {
+    return irb_add(k, off, irb_mul(k, t, M));
+}
+
 /* ------------------------------------------------------------------ neuron ---- */
 
 int64_t sn_neuron_tasks(const sn_neuron_desc *d) {
@@ -113,11 +155,15 @@ static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
     LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold),
                  tau = irb_vsplat(k, p->tau);
     LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
-    LLVMValueRef v = vrv;
+    LLVMValueRef v0 = vrv;
     if (d->stateful) /* (the state buffer is padded: whole vectors even in the tail) */
-        v = LLVMBuildSelect(k->b, ns->first, vrv, irb_vload(k, irb_gep(k, ns->state, off), 4), "");
-    for (int t = 0; t < d->T; t++) {
-        LLVMValueRef at = irb_add(k, off, irb_i64(k, (int64_t)t * d->M));
+        v0 = LLVMBuildSelect(k->b, ns->first, vrv, irb_vload(k, irb_gep(k, ns->state, off), 4), "");
+    LLVMValueRef vslot = irb_slot(k);
+    irb_slot_set(k, vslot, v0);
+    tloop tl;
+    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
+        LLVMValueRef v = irb_slot_get(k, vslot);
+        LLVMValueRef at = at_step(k, off, t, d->M);
         LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
         LLVMValueRef h;
         if (p->model == SN_NEURON_IF)
@@ -133,8 +179,9 @@ static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
             v = irb_fsub(k, h, irb_fmul(k, vth, s));
         store_n(k, s, irb_gep(k, ns->s, at), lanes);
         if (d->record) store_n(k, v, irb_gep(k, ns->vrec, at), lanes);
+        irb_slot_set(k, vslot, v);
     }
-    if (d->stateful) irb_vstore(k, v, irb_gep(k, ns->state, off), 4);
+    if (d->stateful) irb_vstore(k, irb_slot_get(k, vslot), irb_gep(k, ns->state, off), 4);
 }
 
 void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d) {
@@ -198,8 +245,9 @@ static void encode_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
     LLVMValueRef xv = load_n(k, irb_gep(k, es->x, off), lanes);
     if (!d->poisson) {
         if (d->scale != 0.0f && d->scale != 1.0f) xv = irb_fmul(k, xv, irb_vsplat(k, d->scale));
-        for (int t = 0; t < d->T; t++)
-            store_n(k, xv, irb_gep(k, es->s, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+        tloop tl;
+        for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl))
+            store_n(k, xv, irb_gep(k, es->s, at_step(k, off, t, d->M)), lanes);
         return;
     }
     LLVMBuilderRef b = k->b;
@@ -222,17 +270,17 @@ static void encode_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
         idx = LLVMBuildAdd(b, irb_bcast_i32(k, base), LLVMConstVector(e, (unsigned)k->vl), "");
     }
     LLVMValueRef scale = irb_vsplat(k, 1.0f / 16777216.0f);
-    for (int t = 0; t < d->T; t++) {
+    tloop tl;
+    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
         LLVMValueRef key = LLVMBuildLoad2(
-            b, k->t_i32,
-            LLVMBuildGEP2(b, k->t_i32, es->key_arr, (LLVMValueRef[]){irb_i64(k, t)}, 1, ""), "");
+            b, k->t_i32, LLVMBuildGEP2(b, k->t_i32, es->key_arr, (LLVMValueRef[]){t}, 1, ""), "");
         LLVMValueRef h = hash32(k, LLVMBuildAdd(b, idx, irb_bcast_i32(k, key), ""));
         LLVMValueRef u = LLVMBuildFMul(
             b, LLVMBuildUIToFP(b, LLVMBuildLShr(b, h, vsplat_i32(k, 8), ""), k->t_vf, ""), scale,
             "");
         LLVMValueRef sp = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealOLE, u, xv, ""),
                                           irb_vsplat(k, 1.0f), irb_vsplat(k, 0.0f), "");
-        store_n(k, sp, irb_gep(k, es->s, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+        store_n(k, sp, irb_gep(k, es->s, at_step(k, off, t, d->M)), lanes);
     }
 }
 
@@ -258,15 +306,15 @@ void sn_gen_encode(sn_irb *k, const sn_encode_desc *d) {
                            LLVMBuildMul(b, sn_kctx_load(k, sn_kctx_sample0_offset(), k->t_i64),
                                         irb_i64(k, d->image), ""),
                            k->t_i32, "");
-        for (int t = 0; t < d->T; t++) {
+        tloop tl;
+        for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
             LLVMValueRef kt =
-                mix64(k, LLVMBuildXor(b, s2, mix64(k, LLVMBuildAdd(b, t0, irb_i64(k, t), "")), ""));
+                mix64(k, LLVMBuildXor(b, s2, mix64(k, LLVMBuildAdd(b, t0, t, "")), ""));
             kt = LLVMBuildTrunc(b, LLVMBuildLShr(b, kt, LLVMConstInt(k->t_i64, 32, 0), ""),
                                 k->t_i32, "");
             kt = LLVMBuildAdd(b, kt, base, "");
-            LLVMBuildStore(
-                b, kt,
-                LLVMBuildGEP2(b, k->t_i32, es.key_arr, (LLVMValueRef[]){irb_i64(k, t)}, 1, ""));
+            LLVMBuildStore(b, kt,
+                           LLVMBuildGEP2(b, k->t_i32, es.key_arr, (LLVMValueRef[]){t}, 1, ""));
         }
         es.bad = LLVMBuildAlloca(b, k->t_i64, "bad");
         LLVMBuildStore(b, irb_i64(k, 0), es.bad);
@@ -361,10 +409,15 @@ static void time_mean_body(sn_irb *k, const void *vd, LLVMValueRef off, int lane
         LLVMSetAlignment(prev, 8);
         acc = LLVMBuildSelect(b, ts->first, acc, prev, "");
     }
-    for (int t = 0; t < (d->stateful ? 1 : d->T); t++) {
-        LLVMValueRef xt = load_n(k, irb_gep(k, ts->x, irb_addc(k, off, (int64_t)t * d->M)), lanes);
-        acc = LLVMBuildFAdd(b, acc, LLVMBuildFPExt(b, xt, ts->vd, ""), "");
+    LLVMValueRef aslot = irb_slot_typed(k, ts->vd, (unsigned)(k->vl * 8));
+    LLVMBuildStore(b, acc, aslot);
+    tloop tl;
+    for (LLVMValueRef t = tl_begin(k, &tl, d->stateful ? 1 : d->T, 0); t; t = tl_next(k, &tl)) {
+        LLVMValueRef xt = load_n(k, irb_gep(k, ts->x, at_step(k, off, t, d->M)), lanes);
+        LLVMValueRef a = LLVMBuildLoad2(b, ts->vd, aslot, "");
+        LLVMBuildStore(b, LLVMBuildFAdd(b, a, LLVMBuildFPExt(b, xt, ts->vd, ""), ""), aslot);
     }
+    acc = LLVMBuildLoad2(b, ts->vd, aslot, "");
     LLVMValueRef tv = LLVMConstReal(LLVMDoubleTypeInContext(k->ctx), (double)d->T);
     if (k->vl > 1) {
         LLVMValueRef e[64];
@@ -580,9 +633,12 @@ static void neuron_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lan
     LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold),
                  tau = irb_vsplat(k, p->tau);
     LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
-    LLVMValueRef v = vrv;
-    for (int t = 0; t < d->T; t++) {
-        LLVMValueRef at = irb_addc(k, off, (int64_t)t * d->M);
+    LLVMValueRef vslot = irb_slot(k);
+    irb_slot_set(k, vslot, vrv);
+    tloop tl;
+    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
+        LLVMValueRef v = irb_slot_get(k, vslot);
+        LLVMValueRef at = at_step(k, off, t, d->M);
         LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
         LLVMValueRef h;
         if (p->model == SN_NEURON_IF)
@@ -597,13 +653,16 @@ static void neuron_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lan
         else
             v = irb_fsub(k, h, irb_fmul(k, vth, s));
         store_n(k, h, irb_gep(k, ns->dx, at), lanes);
+        irb_slot_set(k, vslot, v);
     }
     int lif = p->model == SN_NEURON_LIF;
     float a = lif ? 1.0f - 1.0f / p->tau : 1.0f;             /* dH[t]/dV[t-1] */
     float bx = lif && p->decay_input ? 1.0f / p->tau : 1.0f; /* dH[t]/dX[t] */
-    LLVMValueRef dv = zero;
-    for (int t = d->T - 1; t >= 0; t--) {
-        LLVMValueRef at = irb_addc(k, off, (int64_t)t * d->M);
+    LLVMValueRef dvslot = irb_slot(k);
+    irb_slot_set(k, dvslot, zero);
+    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 1); t; t = tl_next(k, &tl)) {
+        LLVMValueRef dv = irb_slot_get(k, dvslot);
+        LLVMValueRef at = at_step(k, off, t, d->M);
         LLVMValueRef h = load_n(k, irb_gep(k, ns->dx, at), lanes);
         LLVMValueRef dst = load_n(k, irb_gep(k, ns->ds, at), lanes);
         LLVMValueRef x = irb_fsub(k, h, vth);
@@ -620,7 +679,7 @@ static void neuron_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lan
         LLVMValueRef dh = irb_fadd(k, irb_fmul(k, dstot, g), irb_fmul(k, dv, dvdh));
         store_n(k, bx == 1.0f ? dh : irb_fmul(k, dh, irb_vsplat(k, bx)), irb_gep(k, ns->dx, at),
                 lanes);
-        dv = a == 1.0f ? dh : irb_fmul(k, dh, irb_vsplat(k, a));
+        irb_slot_set(k, dvslot, a == 1.0f ? dh : irb_fmul(k, dh, irb_vsplat(k, a)));
     }
 }
 
@@ -640,8 +699,9 @@ static void time_mean_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int 
     tmb_state *ts = vs;
     LLVMValueRef g =
         irb_fdiv(k, load_n(k, irb_gep(k, ts->in, off), lanes), irb_vsplat(k, (float)d->T));
-    for (int t = 0; t < d->T; t++)
-        store_n(k, g, irb_gep(k, ts->out, irb_addc(k, off, (int64_t)t * d->M)), lanes);
+    tloop tl;
+    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl))
+        store_n(k, g, irb_gep(k, ts->out, at_step(k, off, t, d->M)), lanes);
 }
 
 /* direct encoder backward: dx = sum over t of ds[t], in double like the reference */
@@ -649,11 +709,15 @@ static void direct_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lan
     const sn_time_mean_desc *d = vd;
     tmb_state *ts = vs;
     LLVMBuilderRef b = k->b;
-    LLVMValueRef acc = LLVMConstNull(ts->vd);
-    for (int t = 0; t < d->T; t++) {
-        LLVMValueRef x = load_n(k, irb_gep(k, ts->in, irb_addc(k, off, (int64_t)t * d->M)), lanes);
-        acc = LLVMBuildFAdd(b, acc, LLVMBuildFPExt(b, x, ts->vd, ""), "");
+    LLVMValueRef aslot = irb_slot_typed(k, ts->vd, (unsigned)(k->vl * 8));
+    LLVMBuildStore(b, LLVMConstNull(ts->vd), aslot);
+    tloop tl;
+    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
+        LLVMValueRef x = load_n(k, irb_gep(k, ts->in, at_step(k, off, t, d->M)), lanes);
+        LLVMValueRef acc = LLVMBuildLoad2(b, ts->vd, aslot, "");
+        LLVMBuildStore(b, LLVMBuildFAdd(b, acc, LLVMBuildFPExt(b, x, ts->vd, ""), ""), aslot);
     }
+    LLVMValueRef acc = LLVMBuildLoad2(b, ts->vd, aslot, "");
     store_n(k, LLVMBuildFPTrunc(b, acc, k->t_vf, ""), irb_gep(k, ts->out, off), lanes);
 }
 

@@ -171,17 +171,21 @@ LLVMValueRef irb_bcast_load(sn_irb *k, LLVMValueRef fptr) {
     return irb_bcast(k, irb_load(k, fptr));
 }
 
-LLVMValueRef irb_slot(sn_irb *k) {
+LLVMValueRef irb_slot_typed(sn_irb *k, LLVMTypeRef type, unsigned align) {
     LLVMBasicBlockRef cur = LLVMGetInsertBlock(k->b);
     LLVMValueRef first = LLVMGetFirstInstruction(k->entry);
     if (first)
         LLVMPositionBuilderBefore(k->b, first);
     else
         LLVMPositionBuilderAtEnd(k->b, k->entry);
-    LLVMValueRef a = LLVMBuildAlloca(k->b, k->t_vf, "acc");
-    LLVMSetAlignment(a, (unsigned)(k->vl * 4));
+    LLVMValueRef a = LLVMBuildAlloca(k->b, type, "acc");
+    LLVMSetAlignment(a, align);
     LLVMPositionBuilderAtEnd(k->b, cur);
     return a;
+}
+
+LLVMValueRef irb_slot(sn_irb *k) {
+    return irb_slot_typed(k, k->t_vf, (unsigned)(k->vl * 4));
 }
 
 LLVMValueRef irb_slot_get(sn_irb *k, LLVMValueRef slot) {

@@ -62,6 +62,8 @@ LLVMValueRef irb_bcast_load(sn_irb *k, LLVMValueRef fptr);
 LLVMValueRef irb_bcast_i32(sn_irb *k, LLVMValueRef scalar); /* i32 -> <vl x i32> */
 /* A stack slot for a vector (accumulator), placed in the entry block. */
 LLVMValueRef irb_slot(sn_irb *k);
+/* a slot of another type (double vectors, say), aligned to align bytes */
+LLVMValueRef irb_slot_typed(sn_irb *k, LLVMTypeRef type, unsigned align);
 LLVMValueRef irb_slot_get(sn_irb *k, LLVMValueRef slot);
 void irb_slot_set(sn_irb *k, LLVMValueRef slot, LLVMValueRef v);
 
