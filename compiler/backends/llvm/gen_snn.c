@@ -147,14 +147,32 @@ typedef struct neuron_state {
     LLVMValueRef vrec;         /* record: potentials of every step */
 } neuron_state;
 
+/* One step of the neuron from potential v and input xt (runtime/ref/neuron.c, operation for
+ * operation): the charged potential *h, the spike *s, and the potential after reset. */
+static LLVMValueRef neuron_step(sn_irb *k, const sn_neuron_params *p, LLVMValueRef v,
+                                LLVMValueRef xt, LLVMValueRef *h_out, LLVMValueRef *s_out) {
+    LLVMValueRef vrv = irb_vsplat(k, p->hard_reset ? p->v_reset : 0.0f),
+                 vth = irb_vsplat(k, p->v_threshold), tau = irb_vsplat(k, p->tau);
+    LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
+    LLVMValueRef h;
+    if (p->model == SN_NEURON_IF)
+        h = irb_fadd(k, v, xt);
+    else if (p->decay_input)
+        h = irb_fadd(k, v, irb_fdiv(k, irb_fsub(k, xt, irb_fsub(k, v, vrv)), tau));
+    else
+        h = irb_fadd(k, irb_fsub(k, v, irb_fdiv(k, irb_fsub(k, v, vrv), tau)), xt);
+    LLVMValueRef s = irb_select_ge(k, irb_fsub(k, h, vth), zero, one, zero);
+    *h_out = h;
+    *s_out = s;
+    if (p->hard_reset) return irb_fadd(k, irb_fmul(k, h, irb_fsub(k, one, s)), irb_fmul(k, vrv, s));
+    return irb_fsub(k, h, irb_fmul(k, vth, s));
+}
+
 static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
     const sn_neuron_desc *d = vd;
     neuron_state *ns = vs;
     const sn_neuron_params *p = &d->p;
-    float vr = p->hard_reset ? p->v_reset : 0.0f;
-    LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold),
-                 tau = irb_vsplat(k, p->tau);
-    LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
+    LLVMValueRef vrv = irb_vsplat(k, p->hard_reset ? p->v_reset : 0.0f);
     LLVMValueRef v0 = vrv;
     if (d->stateful) /* (the state buffer is padded: whole vectors even in the tail) */
         v0 = LLVMBuildSelect(k->b, ns->first, vrv, irb_vload(k, irb_gep(k, ns->state, off), 4), "");
@@ -165,18 +183,8 @@ static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
         LLVMValueRef v = irb_slot_get(k, vslot);
         LLVMValueRef at = at_step(k, off, t, d->M);
         LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
-        LLVMValueRef h;
-        if (p->model == SN_NEURON_IF)
-            h = irb_fadd(k, v, xt);
-        else if (p->decay_input)
-            h = irb_fadd(k, v, irb_fdiv(k, irb_fsub(k, xt, irb_fsub(k, v, vrv)), tau));
-        else
-            h = irb_fadd(k, irb_fsub(k, v, irb_fdiv(k, irb_fsub(k, v, vrv), tau)), xt);
-        LLVMValueRef s = irb_select_ge(k, irb_fsub(k, h, vth), zero, one, zero);
-        if (p->hard_reset)
-            v = irb_fadd(k, irb_fmul(k, h, irb_fsub(k, one, s)), irb_fmul(k, vrv, s));
-        else
-            v = irb_fsub(k, h, irb_fmul(k, vth, s));
+        LLVMValueRef h, s;
+        v = neuron_step(k, p, v, xt, &h, &s);
         store_n(k, s, irb_gep(k, ns->s, at), lanes);
         if (d->record) store_n(k, v, irb_gep(k, ns->vrec, at), lanes);
         irb_slot_set(k, vslot, v);
@@ -630,8 +638,7 @@ static void neuron_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lan
     neuron_bwd_state *ns = vs;
     const sn_neuron_params *p = &d->p;
     float vr = p->hard_reset ? p->v_reset : 0.0f;
-    LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold),
-                 tau = irb_vsplat(k, p->tau);
+    LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold);
     LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
     LLVMValueRef vslot = irb_slot(k);
     irb_slot_set(k, vslot, vrv);
@@ -640,18 +647,8 @@ static void neuron_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lan
         LLVMValueRef v = irb_slot_get(k, vslot);
         LLVMValueRef at = at_step(k, off, t, d->M);
         LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
-        LLVMValueRef h;
-        if (p->model == SN_NEURON_IF)
-            h = irb_fadd(k, v, xt);
-        else if (p->decay_input)
-            h = irb_fadd(k, v, irb_fdiv(k, irb_fsub(k, xt, irb_fsub(k, v, vrv)), tau));
-        else
-            h = irb_fadd(k, irb_fsub(k, v, irb_fdiv(k, irb_fsub(k, v, vrv), tau)), xt);
-        LLVMValueRef s = irb_select_ge(k, irb_fsub(k, h, vth), zero, one, zero);
-        if (p->hard_reset)
-            v = irb_fadd(k, irb_fmul(k, h, irb_fsub(k, one, s)), irb_fmul(k, vrv, s));
-        else
-            v = irb_fsub(k, h, irb_fmul(k, vth, s));
+        LLVMValueRef h, s;
+        v = neuron_step(k, p, v, xt, &h, &s);
         store_n(k, h, irb_gep(k, ns->dx, at), lanes);
         irb_slot_set(k, vslot, v);
     }
