@@ -21,10 +21,9 @@ static int ceil_div(int a, int b) {
     return (a + b - 1) / b;
 }
 
-void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
-    int vl = d->out.vl;
+int sn_conv_search_tile(sn_conv_desc *d, int vl, int budget, double row_tie, sn_tile_fit fit,
+                        const void *arg) {
     int Ob = ceil_div(d->O, vl);
-    int budget = nregs >= 32 ? 28 : nregs >= 16 ? 12 : 6;
     int pk = d->epi.pool ? d->epi.pk : 1;
     double best = -1;
     for (int tq = 1; tq <= imin(Ob, 4); tq++) {
@@ -36,12 +35,14 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
                 if (tr == d->OH && tw == d->OW)
                     tn = (int)(P / (tr * tw) < d->N ? P / (tr * tw) : d->N);
                 if (tn < 1) tn = 1;
+                if (fit && (tn = fit(arg, tn, tr)) < 1) continue;
                 double tiles = (double)ceil_div((int)d->N, tn) * ceil_div(d->OH, tr) *
                                ceil_div(d->OW, tw) * ceil_div(Ob, tq);
                 double work = (double)d->N * d->OH * d->OW * Ob;
                 double per_tile = work / tiles; /* average accumulators per tile */
-                /* Ties: prefer more channel blocks per tile (less input re-reading). */
-                double score = per_tile + 0.01 * tq;
+                /* Ties: prefer more channel blocks per tile (less input re-reading), then
+                 * (row_tie > 0) more rows. */
+                double score = per_tile + 0.01 * tq + row_tie * tr;
                 if (score > best) {
                     best = score;
                     d->tn = tn;
@@ -52,10 +53,16 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
             }
         }
     }
-    if (best < 0) { /* budget smaller than the pool window: minimal tile */
+    return best < 0 ? -1 : 0;
+}
+
+void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
+    int budget = nregs >= 32 ? 28 : nregs >= 16 ? 12 : 6;
+    if (sn_conv_search_tile(d, d->out.vl, budget, 0.0, NULL, NULL) < 0) {
+        /* budget smaller than the pool window: minimal tile */
         d->tn = 1;
-        d->tr = pk;
-        d->tw = pk;
+        d->tr = d->epi.pool ? d->epi.pk : 1;
+        d->tw = d->tr;
         d->tq = 1;
     }
 }

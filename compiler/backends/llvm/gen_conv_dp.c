@@ -40,9 +40,6 @@
 #define DP_ACC_BUDGET     24
 #define DP_ACC_BUDGET_EMU 18
 
-static int imin(int a, int b) {
-    return a < b ? a : b;
-}
 static int ceil_div(int a, int b) {
     return (a + b - 1) / b;
 }
@@ -76,41 +73,21 @@ int64_t sn_conv_dp_weight_bytes(int kind, int O, int C, int KH, int KW) {
     return (int64_t)ceil_div(O, 16) * ceil_div(C, sn_conv_dp_epw(kind)) * KH * KW * 64;
 }
 
+/* the largest image count <= tn whose scratch for tr rows fits, or 0 */
+static int scratch_fit(const void *arg, int tn, int tr) {
+    const sn_conv_dp_desc *dp = arg;
+    while (tn > 1 && scratch_bytes(dp, tn, tr) > SN_CONV_DP_SCRATCH_MAX) tn--;
+    return scratch_bytes(dp, tn, tr) > SN_CONV_DP_SCRATCH_MAX ? 0 : tn;
+}
+
 int sn_conv_dp_choose_tile(sn_conv_dp_desc *dp) {
     sn_conv_desc *d = &dp->c;
-    int Ob = ceil_div(d->O, 16);
     int pk = d->epi.pool ? d->epi.pk : 1;
     int budget = dp->kind == SN_DP_U8_EMU ? DP_ACC_BUDGET_EMU : DP_ACC_BUDGET;
-    double best = -1;
-    for (int tq = 1; tq <= imin(Ob, 4); tq++) {
-        int P = budget / tq;
-        if (P < pk * pk) continue;
-        for (int tr = pk; tr <= imin(d->OH, P); tr += pk) {
-            for (int tw = pk; tw <= imin(d->OW, P / tr); tw += pk) {
-                int tn = 1;
-                if (tr == d->OH && tw == d->OW)
-                    tn = (int)(P / (tr * tw) < d->N ? P / (tr * tw) : d->N);
-                if (tn < 1) tn = 1;
-                while (tn > 1 && scratch_bytes(dp, tn, tr) > SN_CONV_DP_SCRATCH_MAX) tn--;
-                if (scratch_bytes(dp, tn, tr) > SN_CONV_DP_SCRATCH_MAX) continue;
-                double tiles = (double)ceil_div((int)d->N, tn) * ceil_div(d->OH, tr) *
-                               ceil_div(d->OW, tw) * ceil_div(Ob, tq);
-                double work = (double)d->N * d->OH * d->OW * Ob;
-                double per_tile = work / tiles; /* average accumulators per tile */
-                /* Ties: more channel blocks per tile (fewer conversions of the same rows),
-                 * then more rows (less overlap between the rows of neighbouring tasks). */
-                double score = per_tile + 0.01 * tq + 0.001 * tr;
-                if (score > best) {
-                    best = score;
-                    d->tn = tn;
-                    d->tr = tr;
-                    d->tw = tw;
-                    d->tq = tq;
-                }
-            }
-        }
-    }
-    if (best < 0 && scratch_bytes(dp, 1, pk) <= SN_CONV_DP_SCRATCH_MAX) {
+    /* ties: more channel blocks per tile (fewer conversions of the same rows), then more
+     * rows (less overlap between the rows of neighbouring tasks) */
+    if (sn_conv_search_tile(d, 16, budget, 0.001, scratch_fit, dp) == 0) return 0;
+    if (scratch_bytes(dp, 1, pk) <= SN_CONV_DP_SCRATCH_MAX) {
         /* the pooling window outnumbers the registers: the minimal tile (it spills) */
         d->tn = 1;
         d->tr = pk;
@@ -118,7 +95,7 @@ int sn_conv_dp_choose_tile(sn_conv_dp_desc *dp) {
         d->tq = 1;
         return 0;
     }
-    return best < 0 ? -1 : 0;
+    return -1;
 }
 
 /* p + off bytes, as an i8* (p any pointer) */

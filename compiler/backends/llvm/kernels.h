@@ -75,6 +75,13 @@ typedef struct sn_conv_desc {
 
 /* Picks a register tile for the target (nregs vector registers). */
 void sn_conv_choose_tile(sn_conv_desc *d, int nregs);
+/* The tile search behind it (and behind sn_conv_dp_choose_tile): the tile of at most budget
+ * accumulators (vl channels each) with the most work per tile; fit, when given, returns the
+ * image count <= tn whose tile of tr rows is feasible, or 0 when none is. Sets d->tn..tq and
+ * returns 0, or -1 when no tile qualifies (d unchanged). */
+typedef int (*sn_tile_fit)(const void *arg, int tn, int tr);
+int sn_conv_search_tile(sn_conv_desc *d, int vl, int budget, double row_tie, sn_tile_fit fit,
+                        const void *arg);
 int64_t sn_conv_tasks(const sn_conv_desc *d);
 /* ptrs[5]: packed thresholds when the epilogue has SN_EPI_THRESHOLD. */
 void sn_gen_conv(sn_irb *k, const sn_conv_desc *d);
