@@ -13,16 +13,89 @@ int64_t sn_prep_conv_tasks(const sn_prep_conv_params *p) {
     return (outs + p->vl - 1) / p->vl;
 }
 
+/* The vl rows of output block ob: row[l] is output channel ob * vl + l's first weight (NULL
+ * past the last channel), sc[l] its scale. Returns the lanes holding a real channel. */
+static inline __attribute__((always_inline)) int block_rows(const sn_prep_conv_params *p,
+                                                            const float *w, const float *scale,
+                                                            int64_t ob, const float **row,
+                                                            float *sc) {
+    int taps = p->KH * p->KW, tr = p->transpose, outs = tr ? p->C : p->O, lanes = 0;
+    for (int l = 0; l < p->vl; l++) {
+        int j = (int)ob * p->vl + l;
+        row[l] = j < outs ? w + (tr ? (int64_t)j * taps : (int64_t)j * p->C * taps) : NULL;
+        sc[l] = scale && j < outs ? scale[j] : 1.0f;
+        if (j < outs) lanes = l + 1;
+    }
+    return lanes;
+}
+
+/* U = s * G g G^T of input i for all lanes of block ob at once (lanes innermost so it
+ * vectorizes), into the [16][Ob][ins][vl] packing. */
+static inline __attribute__((always_inline)) void
+wino_one(const sn_prep_conv_params *p, const float *const *row, const float *sc, int lanes,
+         const int *tmap, int64_t istride, int round, float *out, int64_t ob, int i) {
+    int vl = p->vl, ins = p->transpose ? p->O : p->C;
+    int64_t Ob = ((p->transpose ? p->C : p->O) + vl - 1) / vl;
+    double g[9][64], tt[4][3][64];
+    /* each lane's 9 taps are contiguous in its row: read them together; bf16: the folded
+     * weight is rounded, then transformed (scale 1 below) */
+    if (lanes == vl && !round && vl > 1) {
+        /* a whole block: the lanes' rows are evenly spaced, a strided (gathered) read */
+        const float *src = row[0] + (int64_t)i * istride;
+        int64_t ls = row[1] - row[0];
+        for (int t = 0; t < 9; t++)
+            for (int l = 0; l < vl; l++) g[t][l] = src[l * ls + tmap[t]];
+    } else
+        for (int l = 0; l < vl; l++) {
+            const float *src = l < lanes ? row[l] + (int64_t)i * istride : NULL;
+            for (int t = 0; t < 9; t++)
+                g[t][l] = !src    ? 0.0
+                          : round ? (double)sn_bf16_round(src[tmap[t]] * sc[l])
+                                  : src[tmap[t]];
+        }
+    /* G's rows are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1): written out, the same double
+     * arithmetic (scaling by .5 and adding 0 are exact) */
+    for (int b = 0; b < 3; b++)
+        for (int l = 0; l < vl; l++) {
+            double x0 = g[b][l], x1 = g[3 + b][l], x2 = g[6 + b][l];
+            tt[0][b][l] = x0;
+            tt[1][b][l] = 0.5 * (x0 + x1 + x2);
+            tt[2][b][l] = 0.5 * (x0 - x1 + x2);
+            tt[3][b][l] = x2;
+        }
+    for (int a = 0; a < 4; a++) {
+        float *d0 = out + (((int64_t)(a * 4) * Ob + ob) * ins + i) * vl;
+        int64_t xs = Ob * ins * vl; /* one xi further */
+        for (int l = 0; l < vl; l++) {
+            double y0 = tt[a][0][l], y1 = tt[a][1][l], y2 = tt[a][2][l];
+            double s = round ? 1.0 : sc[l];
+            d0[l] = (float)(s * y0);
+            d0[xs + l] = (float)(s * (0.5 * (y0 + y1 + y2)));
+            d0[2 * xs + l] = (float)(s * (0.5 * (y0 - y1 + y2)));
+            d0[3 * xs + l] = (float)(s * y2);
+        }
+    }
+}
+
+enum { I_BLOCK = 16 };
+
+/* Packing runs at every training step (and at an artifact's create): built for AVX-512 and
+ * AVX2 as well, chosen when the program loads, so the strided reads become gathers. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang_analyzer__)
+#define PACK_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PACK_CLONES
+#endif
+
 /* Packs output blocks [lo, hi) of one convolution's weights. The packed kernel has `outs`
  * output channels reading `ins` inputs: (O, C) normally, (C, O) for a data gradient, whose
  * weight (j, i) is w[i][j] (flipped in space when transpose == 2). Each block is written
  * whole (padded lanes zero), so the tasks of a step write disjoint memory. */
-static void pack_blocks(const sn_prep_conv_params *p, const float *w, const float *scale,
-                        const float *shift, const float *bias, float *out, float *bout, int64_t lo,
-                        int64_t hi, int round) {
+PACK_CLONES static void pack_blocks(const sn_prep_conv_params *p, const float *w,
+                                    const float *scale, const float *shift, const float *bias,
+                                    float *out, float *bout, int64_t lo, int64_t hi, int round) {
     int vl = p->vl, KH = p->KH, KW = p->KW, taps = KH * KW;
     int tr = p->transpose, outs = tr ? p->C : p->O, ins = tr ? p->O : p->C;
-    int Ob = (outs + vl - 1) / vl;
     /* weight (j, i, tap t) = row[j][i * istride + tmap[t]] */
     int64_t istride = tr ? (int64_t)p->C * taps : taps;
     int tmap[64];
@@ -31,15 +104,24 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
 
     const float *row[64];
     float sc[64];
-    for (int64_t ob = lo; ob < hi; ob++) {
-        int lanes = 0; /* lanes holding a real output channel */
-        for (int l = 0; l < vl; l++) {
-            int j = (int)ob * vl + l;
-            row[l] = j < outs ? w + (tr ? (int64_t)j * taps : (int64_t)j * p->C * taps) : NULL;
-            sc[l] = scale && j < outs ? scale[j] : 1.0f;
-            if (j < outs) lanes = l + 1;
-        }
-        if (!p->winograd) {
+    if (p->winograd && tr) {
+        /* a data gradient's block reads lanes * taps contiguous floats per i, a whole row of
+         * w apart: a few i for every block at a time, so the reads run through w in order and
+         * the writes stay runs of I_BLOCK * vl floats */
+        for (int i0 = 0; i0 < ins; i0 += I_BLOCK)
+            for (int64_t ob = lo; ob < hi; ob++) {
+                int lanes = block_rows(p, w, NULL, ob, row, sc);
+                for (int i = i0; i < ins && i < i0 + I_BLOCK; i++)
+                    wino_one(p, row, sc, lanes, tmap, istride, round, out, ob, i);
+            }
+    } else {
+        for (int64_t ob = lo; ob < hi; ob++) {
+            int lanes = block_rows(p, w, scale, ob, row, sc);
+            if (p->winograd) {
+                for (int i = 0; i < ins; i++)
+                    wino_one(p, row, sc, lanes, tmap, istride, round, out, ob, i);
+                continue;
+            }
             /* i, then taps, then lanes: the writes run contiguously, the reads follow vl rows */
             float *dst = out + ob * ins * (int64_t)taps * vl;
             for (int i = 0; i < ins; i++)
@@ -54,44 +136,10 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
                         for (l = 0; l < lanes; l++) dst[l] = sn_bf16_round(dst[l]);
                     for (l = lanes; l < vl; l++) dst[l] = 0.0f;
                 }
-        } else {
-            /* U = s * G g G^T for all lanes at once (lanes innermost so it vectorizes) */
-            double g[9][64], tt[4][3][64];
-            for (int i = 0; i < ins; i++) {
-                /* each lane's 9 taps are contiguous in its row: read them together; bf16: the
-                 * folded weight is rounded, then transformed (scale 1 below) */
-                for (int l = 0; l < vl; l++) {
-                    const float *src = l < lanes ? row[l] + (int64_t)i * istride : NULL;
-                    for (int t = 0; t < 9; t++)
-                        g[t][l] = !src    ? 0.0
-                                  : round ? (double)sn_bf16_round(src[tmap[t]] * sc[l])
-                                          : src[tmap[t]];
-                }
-                /* G's rows are (1,0,0), (.5,.5,.5), (.5,-.5,.5), (0,0,1): written out, the
-                 * same double arithmetic (scaling by .5 and adding 0 are exact) */
-                for (int b = 0; b < 3; b++)
-                    for (int l = 0; l < vl; l++) {
-                        double x0 = g[b][l], x1 = g[3 + b][l], x2 = g[6 + b][l];
-                        tt[0][b][l] = x0;
-                        tt[1][b][l] = 0.5 * (x0 + x1 + x2);
-                        tt[2][b][l] = 0.5 * (x0 - x1 + x2);
-                        tt[3][b][l] = x2;
-                    }
-                for (int a = 0; a < 4; a++) {
-                    float *d0 = out + (((int64_t)(a * 4) * Ob + ob) * ins + i) * vl;
-                    int64_t xs = (int64_t)Ob * ins * vl; /* one xi further */
-                    for (int l = 0; l < vl; l++) {
-                        double y0 = tt[a][0][l], y1 = tt[a][1][l], y2 = tt[a][2][l];
-                        double s = round ? 1.0 : sc[l];
-                        d0[l] = (float)(s * y0);
-                        d0[xs + l] = (float)(s * (0.5 * (y0 + y1 + y2)));
-                        d0[2 * xs + l] = (float)(s * (0.5 * (y0 - y1 + y2)));
-                        d0[3 * xs + l] = (float)(s * y2);
-                    }
-                }
-            }
         }
-        for (int l = 0; l < vl && bout; l++) {
+    }
+    for (int64_t ob = lo; ob < hi && bout; ob++)
+        for (int l = 0; l < vl; l++) {
             int j = (int)ob * vl + l;
             float v = 0.0f;
             if (j < outs && !tr) {
@@ -101,7 +149,6 @@ static void pack_blocks(const sn_prep_conv_params *p, const float *w, const floa
             }
             bout[j] = v;
         }
-    }
 }
 
 /* A weight the integer kernel can take: a whole number in [-127, 127] (NaN is not). */
