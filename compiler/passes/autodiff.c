@@ -189,23 +189,27 @@ sn_code sn_autodiff(sn_graph *g, const sn_optim_opts *o, sn_status *st) {
         rc = accumulate(&A, in[0], d);
     }
     for (int i = loss_node - 1; i >= 0 && rc == SN_OK; i--) rc = backward_node(&A, i);
-    /* one optimizer update per parameter */
+    /* one optimizer update per parameter. The optimizer state is declared in parameter
+     * order (the checkpoint's order); the updates run in the order the backward pass
+     * completes the gradients (the last layer's first), so in a data-parallel step the
+     * sums of the last gradients to complete (the first layers') are the last ones the
+     * optimizer needs, and go on while it updates the others. */
+    int *order = sn_calloc((size_t)(A.nt ? A.nt : 1), sizeof *order);
+    int(*ins)[4] = sn_calloc((size_t)(A.nt ? A.nt : 1), sizeof *ins);
+    int *nins = sn_calloc((size_t)(A.nt ? A.nt : 1), sizeof *nins);
+    int nupd = 0;
+    if (rc == SN_OK && (!order || !ins || !nins)) rc = sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     for (int t = 0; t < A.nt && rc == SN_OK; t++) {
         if (g->tensors[t].kind != SN_T_PARAM) continue;
         if (A.grad[t] < 0) continue; /* unused parameter */
         char name[SN_IR_NAME_MAX];
         sn_strlcpy(name, g->tensors[t].name, sizeof name);
         sn_shape shape = g->tensors[t].shape;
-        sn_attrs a;
-        memset(&a, 0, sizeof a);
-        a.opt_momentum = o->adam ? 0.0f : o->momentum;
-        a.nesterov = o->nesterov;
-        a.weight_decay = o->weight_decay;
-        a.beta1 = o->beta1;
-        a.beta2 = o->beta2;
-        a.opt_eps = o->eps;
-        int in[4] = {t, A.grad[t], -1, -1};
-        int nin = 2;
+        int *in = ins[t];
+        in[0] = t;
+        in[1] = A.grad[t];
+        in[2] = in[3] = -1;
+        nins[t] = 2;
         const char *slots[2] = {o->adam ? "exp_avg" : "momentum", "exp_avg_sq"};
         int nslots = o->adam ? 2 : (o->momentum > 0 ? 1 : 0);
         for (int k = 0; k < nslots; k++) {
@@ -216,15 +220,38 @@ sn_code sn_autodiff(sn_graph *g, const sn_optim_opts *o, sn_status *st) {
                 rc = st->code;
                 break;
             }
-            in[nin++] = s;
+            in[nins[t]++] = s;
         }
-        if (rc) break;
+        order[nupd++] = t;
+    }
+    /* completion order: the node that produces a parameter's whole gradient (stable) */
+    for (int i = 1; i < nupd; i++)
+        for (int j = i; j > 0 && g->tensors[A.grad[order[j]]].producer <
+                                     g->tensors[A.grad[order[j - 1]]].producer;
+             j--) {
+            int x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    for (int i = 0; i < nupd && rc == SN_OK; i++) {
+        int t = order[i];
+        sn_attrs a;
+        memset(&a, 0, sizeof a);
+        a.opt_momentum = o->adam ? 0.0f : o->momentum;
+        a.nesterov = o->nesterov;
+        a.weight_decay = o->weight_decay;
+        a.beta1 = o->beta1;
+        a.beta2 = o->beta2;
+        a.opt_eps = o->eps;
         char uname[SN_IR_NAME_MAX];
-        sn_fmt(uname, sizeof uname, "update.%s", name);
-        if (sn_graph_add_node(g, o->adam ? SN_OP_ADAM_UPDATE : SN_OP_SGD_UPDATE, in, nin, &a, uname,
-                              -1, NULL, st) < 0)
+        sn_fmt(uname, sizeof uname, "update.%s", g->tensors[t].name);
+        if (sn_graph_add_node(g, o->adam ? SN_OP_ADAM_UPDATE : SN_OP_SGD_UPDATE, ins[t], nins[t],
+                              &a, uname, -1, NULL, st) < 0)
             rc = st->code;
     }
+    free(order);
+    free(ins);
+    free(nins);
     free(A.grad);
     free(A.rg);
     return rc;
