@@ -21,10 +21,15 @@ times, interleaved, and each keeps its best round (a shared machine's background
 otherwise decides the ratios). Each round also runs a control (--no-ceiling skips it): N
 independent single-process snnc runs at the per-rank batch side by side, against one of them
 alone. No communication at all: what the cores give N processes at that moment, the most any
-data-parallel run could scale then (on a 2-core VM it is well below 2). Prints images/s, the N-rank scaling
-(N-rank images/s over 1-rank images/s) of both, snnc over DDP at N ranks, and snnc's
-communication wait per step; --results appends the table to bench/RESULTS.md with the
-machine, date and command.
+data-parallel run could scale then (on a 2-core VM it is well below 2). The one rank alone
+at the per-rank batch also gives the per-rank batch bound: N x its images/s over the 1-rank
+run's at the global batch, the scaling a run with free communication on N idle cores would
+reach (per-step work that does not shrink with the batch, such as weight repacking and the
+optimizer, stays whole on every rank). Prints images/s, the N-rank scaling (N-rank images/s
+over 1-rank images/s) of both, snnc over DDP at N ranks, snnc's communication wait per step
+and its whole communication time per step (wait, bucket copies and the time inside MPI
+between steps, where the sums move); --results appends the table to bench/RESULTS.md with
+the machine, date and command.
 
 usage: python3 bench/dist_vs_ddp.py [--snnc build/snnc] [--ranks 2] [--threads 1]
           [--batch 64] [--steps 8] [--rounds 3] [--models vgg16_cifar10,vgg16_narrow_cifar10]
@@ -72,6 +77,10 @@ def snnc_run(snnc, model, data, ranks, threads, batch, steps, work):
     return {"ips": batch * timed / secs,
             "wait": end.get("comm_wait_s_per_step", 0.0),
             "bucket_wait": end.get("bucket_wait_s_per_step", 0.0),
+            # the rank's own time on communication: waiting, copying into and out of the
+            # buckets, and inside MPI between the steps (where the sums move and add)
+            "comm": end.get("comm_wait_s_per_step", 0.0) + end.get("comm_copy_s_per_step", 0.0)
+            + end.get("comm_progress_s_per_step", 0.0),
             "step_s": secs / timed}
 
 
@@ -92,7 +101,7 @@ def ceiling_run(snnc, model, data, ranks, threads, batch, steps, work):
         t.start()
     for t in ts:
         t.join()
-    return sum(res) / alone
+    return sum(res) / alone, alone
 
 
 TORCH_WORKER = r'''
@@ -181,7 +190,7 @@ def main():
         for i, model in enumerate(args.models.split(",")):
             rec = cvt.recipe(args.snnc, model)
             s1 = sn = t1 = tn = None
-            ceil = 0.0
+            ceil, alone = 0.0, 0.0
             for rnd in range(args.rounds):
                 a = snnc_run(args.snnc, model, args.data, 1, args.threads, args.batch,
                              args.steps + 1, work)
@@ -192,8 +201,9 @@ def main():
                 d = torch_run(model, args.ranks, args.threads, args.batch, args.steps, rec, work,
                               port + 1)
                 if args.ceiling:
-                    ceil = max(ceil, ceiling_run(args.snnc, model, args.data, args.ranks,
-                                                 args.threads, args.batch, args.steps + 1, work))
+                    cr, al = ceiling_run(args.snnc, model, args.data, args.ranks, args.threads,
+                                         args.batch, args.steps + 1, work)
+                    ceil, alone = max(ceil, cr), max(alone, al)
                 s1 = a if s1 is None or a["ips"] > s1["ips"] else s1
                 sn = b if sn is None or b["ips"] > sn["ips"] else sn
                 t1 = c if t1 is None or c["ips"] > t1["ips"] else t1
@@ -201,24 +211,33 @@ def main():
                 print(f"  {model} round {rnd + 1}: snnc {a['ips']:.1f} / {b['ips']:.1f}, "
                       f"DDP {c['ips']:.1f} / {d['ips']:.1f} img/s", flush=True)
             tv = t1["version"]
-            rows.append((model, s1, sn, t1["ips"], tn["ips"], ceil))
+            # the scaling the per-rank batch alone allows: N ranks' worth of one rank at
+            # batch B/N (the per-step work that does not shrink with it, such as weight
+            # repacking and the optimizer, stays whole on every rank)
+            bound = args.ranks * alone / s1["ips"] if alone else 0.0
+            rows.append((model, s1, sn, t1["ips"], tn["ips"], ceil, bound))
             print(f"{model}: snnc {s1['ips']:.1f} -> {sn['ips']:.1f} img/s "
-                  f"({sn['ips'] / s1['ips']:.2f}x, waits {1000 * sn['wait']:.1f} ms/step); "
+                  f"({sn['ips'] / s1['ips']:.2f}x, waits {1000 * sn['wait']:.1f} ms/step, "
+                  f"communication {1000 * sn['comm']:.1f} ms of a {1000 * sn['step_s']:.1f} ms "
+                  f"step); "
                   f"DDP {t1['ips']:.1f} -> {tn['ips']:.1f} img/s ({tn['ips'] / t1['ips']:.2f}x); "
                   f"snnc/DDP at {args.ranks} ranks {sn['ips'] / tn['ips']:.2f}x; {args.ranks} "
-                  f"independent processes {ceil:.2f}x one", flush=True)
+                  f"independent processes {ceil:.2f}x one; per-rank batch bound {bound:.2f}x",
+                  flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     n, t = args.ranks, args.threads
     head = (f"| model | snnc 1x{t} img/s | snnc {n}x{t} img/s | snnc scaling | snnc wait ms/step "
-            f"(buckets) | DDP 1x{t} img/s | DDP {n}x{t} img/s | DDP scaling | snnc/DDP at {n}x{t} | "
-            f"{n} independent processes / 1 |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+            f"(buckets) | snnc communication ms / step ms | DDP 1x{t} img/s | DDP {n}x{t} img/s | "
+            f"DDP scaling | snnc/DDP at {n}x{t} | {n} independent processes / 1 | "
+            f"per-rank batch bound |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
         f"| {m} | {a['ips']:.1f} | {b['ips']:.1f} | **{b['ips'] / a['ips']:.2f}x** | "
-        f"{1000 * b['wait']:.1f} ({1000 * b['bucket_wait']:.1f}) | {c:.1f} | {d:.1f} | "
-        f"{d / c:.2f}x | **{b['ips'] / d:.2f}x** | {e:.2f}x |\n"
-        for m, a, b, c, d, e in rows)
+        f"{1000 * b['wait']:.1f} ({1000 * b['bucket_wait']:.1f}) | "
+        f"{1000 * b['comm']:.1f} / {1000 * b['step_s']:.1f} | {c:.1f} | {d:.1f} | "
+        f"{d / c:.2f}x | **{b['ips'] / d:.2f}x** | {e:.2f}x | {f:.2f}x |\n"
+        for m, a, b, c, d, e, f in rows)
     table = head + body
     print()
     print(table)

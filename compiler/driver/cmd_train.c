@@ -967,10 +967,11 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
          * when needed, and the step's loss and accuracy sum */
         sn_fmt(fr, sizeof fr,
                ", \"comm_wait_s_per_step\": %.6f, \"bucket_wait_s_per_step\": %.6f, "
-               "\"comm_copy_s_per_step\": %.6f, \"buckets\": %d, \"buckets_overlapped\": "
-               "%lld, \"gradient_floats\": %lld",
+               "\"comm_copy_s_per_step\": %.6f, \"comm_progress_s_per_step\": %.6f, "
+               "\"buckets\": %d, \"buckets_overlapped\": %lld, \"gradient_floats\": %lld",
                (rs.wait_seconds + r->tr.stats_seconds) * ps, rs.wait_seconds * ps,
-               rs.copy_seconds * ps, rs.nbuckets, (long long)rs.overlapped, (long long)rs.floats);
+               rs.copy_seconds * ps, rs.progress_seconds * ps, rs.nbuckets,
+               (long long)rs.overlapped, (long long)rs.floats);
     }
     sn_fmt(f, sizeof f,
            "\"step\": %lld, \"seconds\": %.3f, \"best_top1\": %.9g, \"interrupted\": %s, "

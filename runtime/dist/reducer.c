@@ -113,12 +113,18 @@ static sn_code hook_after(void *arg, sn_plan *p, int step, sn_status *st) {
         if (b->ready == step && b->state == IDLE) {
             double t0 = sn_now();
             copy_in(r, b);
-            r->stats.copy_seconds += sn_now() - t0;
-            if (sn_comm_iallreduce_f32(r->c, b->sum, b->floats, &b->req, st)) return st->code;
+            double t1 = sn_now();
+            r->stats.copy_seconds += t1 - t0;
+            sn_code rc = sn_comm_iallreduce_f32(r->c, b->sum, b->floats, &b->req, st);
+            r->stats.progress_seconds += sn_now() - t1;
+            if (rc) return rc;
             b->state = b->req ? FLIGHT : DONE;
         } else if (b->state == FLIGHT) {
             int done = 0;
-            if (sn_comm_test(r->c, b->req, &done, st)) return st->code;
+            double t0 = sn_now();
+            sn_code rc = sn_comm_test(r->c, b->req, &done, st);
+            r->stats.progress_seconds += sn_now() - t0;
+            if (rc) return rc;
             if (done) {
                 b->req = NULL;
                 b->state = DONE;

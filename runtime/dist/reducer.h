@@ -42,7 +42,10 @@ typedef struct sn_reducer_stats {
     int64_t steps;       /* plan runs reduced */
     double wait_seconds; /* blocked waiting for sums (not overlapped with compute) */
     double copy_seconds; /* copying into and out of the buckets */
-    int64_t overlapped;  /* buckets found complete before they were needed */
+    /* inside the communicator between the steps: starting the sums and testing them (MPI
+     * moves and adds the data of the buckets in flight then, on this rank's thread) */
+    double progress_seconds;
+    int64_t overlapped; /* buckets found complete before they were needed */
 } sn_reducer_stats;
 
 /* Hooks the reducer into plan p (p->hook, p->coll); both p and c must outlive it. Fails
