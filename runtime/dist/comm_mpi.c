@@ -146,6 +146,13 @@ sn_code sn_comm_open_mpi(sn_comm **out, sn_status *st) {
     *out = NULL;
     int inited = 0;
     MPI_Initialized(&inited);
+    /* Open MPI's non-blocking all-reduce (libnbc) takes its binomial tree for an in-place sum
+     * over fewer than 4 ranks: every bucket goes to rank 0 and back, which costs each rank
+     * about twice the time inside MPI of the blocking sum (2 ranks, 9 MB: 3.4 against 1.3
+     * ms). Reduce-scatter then all-gather (Rabenseifner's) moves each byte once and is as
+     * fast as the blocking sum; libnbc falls back to the tree itself where it does not
+     * apply. A value the user set (environment or mpirun --mca) wins; other MPIs ignore it. */
+    if (!inited) setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", 0);
     int provided = 0;
     if (!inited && MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
         return sn_fail(st, SN_ERR_RUNTIME, "MPI_Init_thread failed");
