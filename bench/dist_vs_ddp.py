@@ -27,7 +27,7 @@ run's at the global batch, the scaling a run with free communication on N idle c
 reach (per-step work that does not shrink with the batch, such as weight repacking and the
 optimizer, stays whole on every rank). Prints images/s, the N-rank scaling (N-rank images/s
 over 1-rank images/s) of both, snnc over DDP at N ranks, snnc's communication wait per step
-and its whole communication time per step (wait, bucket copies and the time inside MPI
+and its whole communication time per step (wait, scaling the buckets and the time inside MPI
 between steps, where the sums move); --results appends the table to bench/RESULTS.md with
 the machine, date and command.
 
@@ -77,7 +77,7 @@ def snnc_run(snnc, model, data, ranks, threads, batch, steps, work):
     return {"ips": batch * timed / secs,
             "wait": end.get("comm_wait_s_per_step", 0.0),
             "bucket_wait": end.get("bucket_wait_s_per_step", 0.0),
-            # the rank's own time on communication: waiting, copying into and out of the
+            # the rank's own time on communication: waiting, scaling the
             # buckets, and inside MPI between the steps (where the sums move and add)
             "comm": end.get("comm_wait_s_per_step", 0.0) + end.get("comm_copy_s_per_step", 0.0)
             + end.get("comm_progress_s_per_step", 0.0),

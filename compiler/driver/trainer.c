@@ -126,12 +126,16 @@ sn_code sn_trainer_create(sn_trainer *t, const sn_model_spec *spec, const sn_tra
     if (!t->pool) return sn_fail(st, SN_ERR_RUNTIME, "cannot start worker threads");
     if (t->comm) {
         /* this rank's images of each step, and the gradient sums between backward and the
-         * optimizer (each rank's loss is the mean over its own images: scaled by its share) */
+         * optimizer */
         t->tp.sample0 = t->part_first;
         t->tp.gbatch = t->gbatch;
         t->bucket_bytes = o->bucket_bytes;
         if (o->target != SN_TARGET_CUDA) { /* CUDA: sn_trainer_connect */
-            sn_reducer_opts ro = {o->bucket_bytes, (double)t->batch / (double)t->gbatch};
+            /* a loss gradient over the global batch needs no scaling (a rank's gradients are
+             * its share of the global batch's); one over the rank's own batch is scaled by
+             * the rank's share */
+            sn_reducer_opts ro = {o->bucket_bytes, (double)t->batch / (double)t->gbatch, 0.0};
+            if (t->tp.loss_over_gbatch) ro.scale = ro.rank_weight = 1.0;
             if (sn_reducer_attach(&t->reducer, &t->tp, t->comm, &ro, st)) return st->code;
             const char *v = getenv("SNNC_VERBOSE");
             if (v && *v && strcmp(v, "0") != 0 && t->comm->rank == 0) {

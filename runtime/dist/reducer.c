@@ -24,12 +24,22 @@ struct sn_reducer {
     sn_plan *p;
     sn_comm *c;
     float scale;
+    double rank_weight;
     int *order;      /* gradient indices, in the order the backward pass completes them */
     int64_t *offset; /* per gradient: its offset in its bucket */
+    void **home;     /* per gradient: its buffer's own memory, given back at free */
     bucket *b;
     int nb;
     sn_reducer_stats stats;
 };
+
+/* A gradient's place in a bucket of several: its whole buffer (kernels may write padded
+ * lanes past its n floats), 64-byte aligned like the arena's buffers. The gaps are summed
+ * with the rest and never read as gradients. */
+static int64_t room(const sn_plan *p, int g) {
+    int64_t n = p->grads[g].n * 4, b = p->bufs[p->grads[g].buf].bytes;
+    return ((n > b ? n : b) + 63) / 64 * 64;
+}
 
 static int last_touch_before(const sn_plan *p, int buf, int before) {
     for (int s = before - 1; s >= 0; s--)
@@ -38,36 +48,14 @@ static int last_touch_before(const sn_plan *p, int buf, int before) {
     return 0;
 }
 
-/* A bucket of one gradient is summed in its own buffer (scaled in place); one of several
- * is copied (and scaled) into its flat buffer. */
+/* The kernels write each gradient straight into its bucket (a bucket of several gradients
+ * has them side by side in its flat buffer, see sn_reducer_attach), so a bucket is summed
+ * where it lies: only scaled first. */
 static void copy_in(sn_reducer *r, bucket *b) {
     const sn_plan *p = r->p;
-    if (!b->buf) {
-        float *g = p->bufs[p->grads[r->order[b->first]].buf].ptr;
-        if (r->scale != 1.0f)
-            for (int64_t i = 0; i < b->floats; i++) g[i] *= r->scale;
-        b->sum = g;
-        return;
-    }
-    b->sum = b->buf;
-    for (int m = b->first; m < b->first + b->count; m++) {
-        const sn_plan_grad *g = &p->grads[r->order[m]];
-        const float *src = p->bufs[g->buf].ptr;
-        float *dst = b->buf + r->offset[r->order[m]];
-        if (r->scale == 1.0f)
-            memcpy(dst, src, (size_t)g->n * sizeof(float));
-        else
-            for (int64_t i = 0; i < g->n; i++) dst[i] = src[i] * r->scale;
-    }
-}
-
-static void copy_out(sn_reducer *r, const bucket *b) {
-    const sn_plan *p = r->p;
-    if (!b->buf) return; /* summed in place */
-    for (int m = b->first; m < b->first + b->count; m++) {
-        const sn_plan_grad *g = &p->grads[r->order[m]];
-        memcpy(p->bufs[g->buf].ptr, b->buf + r->offset[r->order[m]], (size_t)g->n * sizeof(float));
-    }
+    b->sum = b->buf ? b->buf : p->bufs[p->grads[r->order[b->first]].buf].ptr;
+    if (r->scale != 1.0f)
+        for (int64_t i = 0; i < b->floats; i++) b->sum[i] *= r->scale;
 }
 
 static sn_code wait_bucket(sn_reducer *r, bucket *b, sn_status *st) {
@@ -97,9 +85,6 @@ static sn_code hook_before(void *arg, sn_plan *p, int step, sn_status *st) {
                            "internal error: gradient bucket %d was never started (step %d)", i,
                            step);
         if (wait_bucket(r, b, st)) return st->code;
-        double t0 = sn_now();
-        copy_out(r, b);
-        r->stats.copy_seconds += sn_now() - t0;
         b->state = IDLE;
     }
     if (step == p->nsteps - 1) r->stats.steps++;
@@ -114,7 +99,7 @@ static sn_code hook_after(void *arg, sn_plan *p, int step, sn_status *st) {
             double t0 = sn_now();
             copy_in(r, b);
             double t1 = sn_now();
-            r->stats.copy_seconds += t1 - t0;
+            if (r->scale != 1.0f) r->stats.copy_seconds += t1 - t0;
             sn_code rc = sn_comm_iallreduce_f32(r->c, b->sum, b->floats, &b->req, st);
             r->stats.progress_seconds += sn_now() - t1;
             if (rc) return rc;
@@ -140,7 +125,7 @@ static sn_code hook_after(void *arg, sn_plan *p, int step, sn_status *st) {
  * scaled to a common footing for the sum and back after it. */
 static sn_code coll_f64(void *arg, double *buf, int64_t n, int rank_weighted, sn_status *st) {
     sn_reducer *r = arg;
-    double w = (double)r->scale * (double)r->c->size;
+    double w = r->rank_weight;
     int scaled = rank_weighted && w != 1.0;
     if (scaled)
         for (int64_t i = 0; i < n; i++) buf[i] *= w;
@@ -164,13 +149,15 @@ sn_code sn_reducer_attach(sn_reducer **out, sn_plan *p, sn_comm *c, const sn_red
     r->p = p;
     r->c = c;
     r->scale = o && o->scale > 0 ? (float)o->scale : 1.0f;
+    r->rank_weight = o && o->rank_weight > 0 ? o->rank_weight : (double)r->scale * (double)c->size;
     int64_t cap = o && o->bucket_bytes > 0 ? o->bucket_bytes : (int64_t)4 << 20;
     int ng = p->ngrads;
     r->order = sn_calloc((size_t)(ng ? ng : 1), sizeof *r->order);
     r->offset = sn_calloc((size_t)(ng ? ng : 1), sizeof *r->offset);
+    r->home = sn_calloc((size_t)(ng ? ng : 1), sizeof *r->home);
     int *ready = sn_calloc((size_t)(ng ? ng : 1), sizeof *ready);
     r->b = sn_calloc((size_t)(ng ? ng : 1), sizeof *r->b);
-    if (!r->order || !r->offset || !ready || !r->b) {
+    if (!r->order || !r->offset || !r->home || !ready || !r->b) {
         free(ready);
         sn_reducer_free(r);
         return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
@@ -191,10 +178,10 @@ sn_code sn_reducer_attach(sn_reducer **out, sn_plan *p, sn_comm *c, const sn_red
         b->first = i;
         b->need = p->nsteps;
         int64_t bytes = 0;
-        for (; i < ng && (bytes == 0 || bytes + p->grads[r->order[i]].n * 4 <= cap); i++) {
+        for (; i < ng && (bytes == 0 || bytes + room(p, r->order[i]) <= cap); i++) {
             const sn_plan_grad *g = &p->grads[r->order[i]];
             r->offset[r->order[i]] = bytes / 4;
-            bytes += g->n * 4;
+            bytes += room(p, r->order[i]);
             b->count++;
             if (ready[r->order[i]] > b->ready) b->ready = ready[r->order[i]];
             if (g->update < b->need) b->need = g->update;
@@ -203,12 +190,21 @@ sn_code sn_reducer_attach(sn_reducer **out, sn_plan *p, sn_comm *c, const sn_red
                 break;
             }
         }
-        b->floats = bytes / 4;
+        /* one gradient: summed in its own buffer, its n floats */
+        b->floats = b->count == 1 ? p->grads[r->order[b->first]].n : bytes / 4;
         if (b->count > 1 && !(b->buf = sn_aligned_alloc((size_t)bytes))) {
             free(ready);
             sn_reducer_free(r);
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory for a gradient bucket of %lld bytes",
                            (long long)bytes);
+        }
+        /* the members' buffers move into the bucket: the steps that write and read a
+         * gradient find it through the plan's buffer, so they now use the bucket's memory
+         * (its place in the arena stays unused) and nothing is copied in or out */
+        for (int m = b->first; b->buf && m < b->first + b->count; m++) {
+            sn_buffer *pb = &p->bufs[p->grads[r->order[m]].buf];
+            r->home[r->order[m]] = pb->ptr;
+            pb->ptr = b->buf + r->offset[r->order[m]];
         }
         r->stats.floats += b->floats;
     }
@@ -228,16 +224,26 @@ void sn_reducer_free(sn_reducer *r) {
     if (r->p && r->p->hook.arg == r) memset(&r->p->hook, 0, sizeof r->p->hook);
     if (r->p && r->p->coll.arg == r) memset(&r->p->coll, 0, sizeof r->p->coll);
     for (int i = 0; i < r->nb; i++) {
-        if (r->b[i].state == FLIGHT) { /* only after a failure: complete it before freeing */
+        bucket *b = &r->b[i];
+        if (b->state == FLIGHT) { /* only after a failure: complete it before freeing */
             sn_status st;
             sn_status_init(&st);
-            (void)sn_comm_wait(r->c, r->b[i].req, &st);
+            (void)sn_comm_wait(r->c, b->req, &st);
         }
-        sn_aligned_free(r->b[i].buf);
+        /* the plan's gradients go back to their own memory, with their values */
+        for (int m = b->first; b->buf && m < b->first + b->count; m++) {
+            const sn_plan_grad *g = &r->p->grads[r->order[m]];
+            sn_buffer *pb = &r->p->bufs[g->buf];
+            if (!r->home[r->order[m]]) continue;
+            memcpy(r->home[r->order[m]], pb->ptr, (size_t)g->n * sizeof(float));
+            pb->ptr = r->home[r->order[m]];
+        }
+        sn_aligned_free(b->buf);
     }
     free(r->b);
     free(r->order);
     free(r->offset);
+    free(r->home);
     free(r);
 }
 

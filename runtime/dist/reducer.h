@@ -6,16 +6,18 @@
  * it). At attach time the reducer finds the step after which each gradient is complete
  * (the last step before its update that touches its buffer) and packs the gradients, in
  * the order the backward pass completes them, into buckets of about bucket_bytes (as
- * PyTorch DDP's reducer does). Through the plan's hooks, while the plan runs:
+ * PyTorch DDP's reducer does). The gradients of a bucket of several move into the
+ * bucket's flat buffer (the plan's buffers point there, so the kernels write them in place,
+ * side by side, and nothing is copied in or out; sn_reducer_free moves them back); a
+ * bucket of one gradient is that gradient's buffer. Through the plan's hooks, while the
+ * plan runs:
  *
- *   - after the step that completes a bucket, its gradients are copied into the bucket's
- *     flat buffer (times `scale`: this rank's share of the global batch, since each rank's
- *     loss is a mean over its own images; a bucket of one gradient is scaled and summed in
- *     the gradient's own buffer, without copies) and a non-blocking sum over the ranks
- *     starts;
+ *   - after the step that completes a bucket, it is scaled in place (by `scale`: this
+ *     rank's share of the global batch, since each rank's loss is a mean over its own
+ *     images) and a non-blocking sum over the ranks starts;
  *   - after every later step, the buckets in flight are tested (MPI progresses them then);
  *   - before the first optimizer step that reads a bucket's gradients, the reducer waits
- *     for it and copies the sums back.
+ *     for it.
  *
  * The buckets, their order and their sizes are a function of the plan alone, so every
  * rank issues the same reductions in the same order, and a run repeated with the same
@@ -34,6 +36,11 @@ typedef struct sn_reducer sn_reducer;
 typedef struct sn_reducer_opts {
     int64_t bucket_bytes; /* <= 0: 4 MiB */
     double scale;         /* gradients are multiplied by it before the sum (0: 1) */
+    /* the factor that puts this rank's rank-weighted collective sums (synchronized batch
+     * norm's sums over dy) on the ranks' common footing: 0 for scale x ranks (a rank's dy
+     * is the gradient of its own mean loss); 1 when dy is already its share of the global
+     * mean's (sn_plan.loss_over_gbatch) */
+    double rank_weight;
 } sn_reducer_opts;
 
 typedef struct sn_reducer_stats {
@@ -41,7 +48,7 @@ typedef struct sn_reducer_stats {
     int64_t floats;      /* reduced per step */
     int64_t steps;       /* plan runs reduced */
     double wait_seconds; /* blocked waiting for sums (not overlapped with compute) */
-    double copy_seconds; /* copying into and out of the buckets */
+    double copy_seconds; /* scaling the buckets before their sums */
     /* inside the communicator between the steps: starting the sums and testing them (MPI
      * moves and adds the data of the buckets in flight then, on this rank's thread) */
     double progress_seconds;

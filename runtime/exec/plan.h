@@ -166,6 +166,10 @@ typedef struct sn_plan {
     int ngrads, cap_grads;
     /* data-parallel training (see sn_kctx): set by the trainer, 0 = a single process */
     int64_t sample0, gbatch;
+    /* set by a backend whose loss gradient divides by the global batch (ctx->gbatch) rather
+     * than the plan's own: a rank's gradients are then its share of the global batch's,
+     * and the ranks' gradients add up without scaling */
+    int loss_over_gbatch;
     sn_plan_hook hook;
     sn_plan_coll coll;
     sn_plan_dev_hook dev_hook;

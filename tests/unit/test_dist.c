@@ -291,12 +291,19 @@ static void test_reducer(void) {
     sn_reducer *r = NULL;
     /* 9000-byte buckets: {grad2 (8000 B)}, {grad1, grad0 (40 + 12000 B: over, alone after the
      * first)}: grad1 joins grad2's bucket if it fits (8040 <= 9000), then grad0 alone */
-    sn_reducer_opts ro = {9000, 0.25};
+    sn_reducer_opts ro = {9000, 0.25, 0.0}; /* rank weight 0: 0.25 x 3 ranks */
     CHECK(sn_reducer_attach(&r, &p, &c, &ro, &st) == SN_OK);
     sn_reducer_stats rs;
     sn_reducer_stats_get(r, &rs);
     CHECK_EQ_INT(rs.nbuckets, 2);
-    CHECK_EQ_INT(rs.floats, 5010);
+    /* grad1's 10 floats take a 64-byte place after grad2's 2000 in their bucket */
+    CHECK_EQ_INT(rs.floats, 5016);
+    /* the kernels write the bucket's gradients in place: side by side in one buffer */
+    void *home1 = NULL;
+    CHECK((float *)p.bufs[g[1]].ptr == (float *)p.bufs[g[2]].ptr + 2000);
+    home1 = (char *)p.arena + p.bufs[g[1]].offset;
+    CHECK(p.bufs[g[1]].ptr != home1);
+    CHECK(p.bufs[g[0]].ptr == (char *)p.arena + p.bufs[g[0]].offset); /* alone: its own */
     char desc[1024];
     sn_reducer_describe(r, desc, sizeof desc);
     CHECK_CONTAINS(desc, "bucket 0: 2 gradients");
@@ -308,7 +315,7 @@ static void test_reducer(void) {
         CHECK(sn_plan_run(&p, NULL, 1, 1, &st) == SN_OK);
         CHECK_MSG(sn_ok(&st), "%s", st.msg);
         CHECK_EQ_INT(F.starts, 2);
-        CHECK_EQ_INT(F.started[0], 2010);
+        CHECK_EQ_INT(F.started[0], 2016);
         CHECK_EQ_INT(F.started[1], 3000);
         /* the sums: 3 ranks x 0.25 x the gradient */
         for (int k = 0; k < 3; k++) {
@@ -337,9 +344,29 @@ static void test_reducer(void) {
     CHECK_CLOSE(sums[3], 36.0, 0, 1e-12); /* (12 * 0.75) * 3 / 0.75 */
     sn_reducer_free(r);
     CHECK(p.hook.before == NULL && p.coll.allreduce_f64 == NULL);
+    /* the gradients are back in their own memory, with the last sums */
+    CHECK(p.bufs[g[1]].ptr == home1);
+    CHECK_CLOSE(((const float *)p.bufs[g[1]].ptr)[9], 0.75f * (200.0f + 9.0f), 0, 1e-6);
     /* without a communicator the collective step is the identity */
     sn_plan_collective_step(&kc, &cp, ptrs, 0, 1);
     CHECK(sums[3] == 36.0);
+    /* a plan whose loss gradient is over the global batch (sn_plan.loss_over_gbatch): its
+     * gradients are summed as they are, and its rank-weighted sums are already on the
+     * common footing */
+    sn_reducer_opts ro1 = {9000, 1.0, 1.0};
+    CHECK(sn_reducer_attach(&r, &p, &c, &ro1, &st) == SN_OK);
+    memset(&F, 0, sizeof F);
+    CHECK(sn_plan_run(&p, NULL, 1, 1, &st) == SN_OK);
+    for (int k = 0; k < 3; k++) {
+        const float *v = p.bufs[g[k]].ptr;
+        for (int64_t i = 0; i < sizes[k]; i += 7)
+            CHECK_CLOSE(v[i], 3.0f * (sp[k].base + (float)i), 0, 1e-6);
+    }
+    sn_reducer_stats_get(r, &rs);
+    CHECK(rs.copy_seconds == 0.0); /* nothing to scale */
+    sn_plan_collective_step(&kc, &cp, ptrs, 0, 1);
+    CHECK_CLOSE(sums[3], 108.0, 0, 1e-12); /* 36 * 3, unweighted */
+    sn_reducer_free(r);
     /* a step-major plan cannot be reduced */
     p.step_major = 1;
     CHECK(sn_reducer_attach(&r, &p, &c, &ro, &st) == SN_ERR_INPUT);

@@ -447,7 +447,12 @@ void sn_gen_loss_grad(sn_irb *k, const sn_loss_desc *d) {
         LLVMBuildGEP2(b, k->t_pi8, k->a_ptrs, (LLVMValueRef[]){irb_i64(k, 1)}, 1, "");
     LLVMValueRef lab = LLVMBuildBitCast(b, LLVMBuildLoad2(b, k->t_pi8, labp, ""), k->t_pi32, "");
     int K = d->K;
-    double N = (double)d->N, eps = d->smoothing;
+    double eps = d->smoothing;
+    /* the mean over the global batch (a data-parallel rank's share of it), or over N */
+    LLVMValueRef N =
+        d->over_gbatch
+            ? LLVMBuildSIToFP(b, sn_kctx_load(k, sn_kctx_gbatch_offset(), k->t_i64), dbl, "")
+            : LLVMConstReal(dbl, (double)d->N);
     irb_loop ln;
     LLVMValueRef n = irb_for(k, &ln, irb_i64(k, 0), irb_i64(k, d->N), 1, "n");
     LLVMValueRef zr = irb_gep(k, z, irb_mul(k, n, K)), gr = irb_gep(k, out, irb_mul(k, n, K));
@@ -469,8 +474,7 @@ void sn_gen_loss_grad(sn_irb *k, const sn_loss_desc *d) {
             LLVMValueRef q = LLVMBuildSelect(b, isl, LLVMConstReal(dbl, 1.0 - eps + eps / K),
                                              LLVMConstReal(dbl, eps / K), "");
             LLVMValueRef pj = dexp(k, "llvm.exp", LLVMBuildFSub(b, zj[j], lse, ""));
-            LLVMValueRef gv =
-                LLVMBuildFDiv(b, LLVMBuildFSub(b, pj, q, ""), LLVMConstReal(dbl, N), "");
+            LLVMValueRef gv = LLVMBuildFDiv(b, LLVMBuildFSub(b, pj, q, ""), N, "");
             irb_store(k, LLVMBuildFPTrunc(b, gv, k->t_f32, ""), irb_gepc(k, gr, j));
         }
     } else {
@@ -480,7 +484,7 @@ void sn_gen_loss_grad(sn_irb *k, const sn_loss_desc *d) {
                 LLVMBuildSelect(b, isl, LLVMConstReal(dbl, 1.0), LLVMConstReal(dbl, 0.0), "");
             LLVMValueRef gv = LLVMBuildFDiv(
                 b, LLVMBuildFMul(b, LLVMConstReal(dbl, 2.0), LLVMBuildFSub(b, zj[j], oh, ""), ""),
-                LLVMConstReal(dbl, N * K), "");
+                LLVMBuildFMul(b, N, LLVMConstReal(dbl, (double)K), ""), "");
             irb_store(k, LLVMBuildFPTrunc(b, gv, k->t_f32, ""), irb_gepc(k, gr, j));
         }
     }

@@ -458,6 +458,7 @@ typedef struct sn_loss_desc {
     int K;
     int mse;         /* 0: softmax cross-entropy, 1: MSE against one-hot */
     float smoothing; /* cross-entropy label smoothing */
+    int over_gbatch; /* loss gradient: the mean over ctx->gbatch images (N: this rank's) */
 } sn_loss_desc;
 void sn_gen_loss(sn_irb *k, const sn_loss_desc *d);
 /* Loss gradients (one task): ptrs [0] scores [N][K], [1] labels, [2] d scores. */

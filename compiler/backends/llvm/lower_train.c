@@ -648,6 +648,10 @@ sn_code lw_lower_train(lower *L, const sn_group *grp, int *handled) {
         d.K = (int)x->shape.d[1];
         d.mse = n->op == SN_OP_MSE_ONEHOT_BWD;
         d.smoothing = n->a.label_smoothing;
+        /* one score row per image: a data-parallel rank's gradient is its share of the
+         * global batch's (ctx->gbatch is the plan's batch in a single process) */
+        d.over_gbatch = d.N == L->plan->batch;
+        if (d.over_gbatch) L->plan->loss_over_gbatch = 1;
         if (d.K > 1024)
             return sn_fail(L->st, SN_ERR_INPUT,
                            "the CPU loss kernel supports at most 1024 classes");
