@@ -21,7 +21,8 @@ times, interleaved, and each keeps its best round (a shared machine's background
 otherwise decides the ratios). Each round also runs a control (--no-ceiling skips it): N
 independent single-process snnc runs at the per-rank batch side by side, against one of them
 alone. No communication at all: what the cores give N processes at that moment, the most any
-data-parallel run could scale then (on a 2-core VM it is well below 2). The one rank alone
+data-parallel run could scale then (on a 2-core VM it is well below 2); its runs take about
+4 s of steps each, so that they overlap despite their staggered start. The one rank alone
 at the per-rank batch also gives the per-rank batch bound: N x its images/s over the 1-rank
 run's at the global batch, the scaling a run with free communication on N idle cores would
 reach (per-step work that does not shrink with the batch, such as weight repacking and the
@@ -201,8 +202,12 @@ def main():
                 d = torch_run(model, args.ranks, args.threads, args.batch, args.steps, rec, work,
                               port + 1)
                 if args.ceiling:
+                    # long enough (about 4 s of steps) that the side-by-side runs overlap for
+                    # nearly all of their timed steps despite their staggered start-up (with
+                    # the steps of the other runs, a short one shows more than N x one)
+                    csteps = max(args.steps + 1, int(4.0 / max(a["step_s"] / args.ranks, 1e-3)))
                     cr, al = ceiling_run(args.snnc, model, args.data, args.ranks, args.threads,
-                                         args.batch, args.steps + 1, work)
+                                         args.batch, csteps, work)
                     ceil, alone = max(ceil, cr), max(alone, al)
                 s1 = a if s1 is None or a["ips"] > s1["ips"] else s1
                 sn = b if sn is None or b["ips"] > sn["ips"] else sn
