@@ -120,12 +120,17 @@ static void run_case(const gc_case *c, sn_target target, int fusion) {
     double L0 = loss_of(&t, &st);
     CHECK_MSG(isfinite(L0), "%s [%s]: loss %g (%s)", c->name, where, L0, st.msg);
     const sn_graph *g = &t.tg;
-    int tensors_checked = 0;
+    int tensors_checked = 0, last_producer = -1;
     double worst = 0;
     for (int ni = 0; ni < g->nnodes; ni++) {
         const sn_node *n = &g->nodes[ni];
         if (strncmp(n->name, "update.", 7) != 0) continue;
         const sn_tensor *pt = &g->tensors[n->in[0]], *gt = &g->tensors[n->in[1]];
+        /* the updates follow the order the backward pass completes the gradients */
+        CHECK_MSG(gt->producer >= last_producer,
+                  "%s [%s]: %s comes after the update of a gradient completed later", c->name,
+                  where, n->name);
+        last_producer = gt->producer;
         int wi = sn_weights_find(&t.w, pt->name);
         float *gv = grad_values(p, gt);
         CHECK_MSG(wi >= 0 && gv, "%s [%s]: no parameter or gradient buffer for %s", c->name, where,
