@@ -34,8 +34,8 @@ struct sn_reducer {
 };
 
 /* A gradient's place in a bucket of several: its whole buffer (kernels may write padded
- * lanes past its n floats), 64-byte aligned like the arena's buffers. The gaps are summed
- * with the rest and never read as gradients. */
+ * lanes past its n floats), 64-byte aligned like the arena's buffers. The gaps (zeros) are
+ * summed with the rest and never read as gradients. */
 static int64_t room(const sn_plan *p, int g) {
     int64_t n = p->grads[g].n * 4, b = p->bufs[p->grads[g].buf].bytes;
     return ((n > b ? n : b) + 63) / 64 * 64;
@@ -198,6 +198,7 @@ sn_code sn_reducer_attach(sn_reducer **out, sn_plan *p, sn_comm *c, const sn_red
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory for a gradient bucket of %lld bytes",
                            (long long)bytes);
         }
+        if (b->buf) memset(b->buf, 0, (size_t)bytes); /* the gaps between members stay 0 */
         /* the members' buffers move into the bucket: the steps that write and read a
          * gradient find it through the plan's buffer, so they now use the bucket's memory
          * (its place in the arena stays unused) and nothing is copied in or out */
