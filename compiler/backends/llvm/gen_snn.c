@@ -168,6 +168,28 @@ static LLVMValueRef neuron_step(sn_irb *k, const sn_neuron_params *p, LLVMValueR
     return irb_fsub(k, h, irb_fmul(k, vth, s));
 }
 
+/* The neuron over the T steps of one chunk from potentials v0 (inputs x), storing where a
+ * buffer is given the spikes into s, the charged potentials into h and the potentials
+ * after reset into v; returns the potentials after the last step. */
+static LLVMValueRef neuron_run(sn_irb *k, const sn_neuron_desc *d, LLVMValueRef off, int lanes,
+                               LLVMValueRef x, LLVMValueRef v0, LLVMValueRef sbuf,
+                               LLVMValueRef hbuf, LLVMValueRef vbuf) {
+    LLVMValueRef vslot = irb_slot(k);
+    irb_slot_set(k, vslot, v0);
+    tloop tl;
+    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
+        LLVMValueRef at = at_step(k, off, t, d->M);
+        LLVMValueRef xt = load_n(k, irb_gep(k, x, at), lanes);
+        LLVMValueRef h, s;
+        LLVMValueRef v = neuron_step(k, &d->p, irb_slot_get(k, vslot), xt, &h, &s);
+        if (sbuf) store_n(k, s, irb_gep(k, sbuf, at), lanes);
+        if (hbuf) store_n(k, h, irb_gep(k, hbuf, at), lanes);
+        if (vbuf) store_n(k, v, irb_gep(k, vbuf, at), lanes);
+        irb_slot_set(k, vslot, v);
+    }
+    return irb_slot_get(k, vslot);
+}
+
 static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, void *vs) {
     const sn_neuron_desc *d = vd;
     neuron_state *ns = vs;
@@ -176,20 +198,9 @@ static void neuron_body(sn_irb *k, const void *vd, LLVMValueRef off, int lanes, 
     LLVMValueRef v0 = vrv;
     if (d->stateful) /* (the state buffer is padded: whole vectors even in the tail) */
         v0 = LLVMBuildSelect(k->b, ns->first, vrv, irb_vload(k, irb_gep(k, ns->state, off), 4), "");
-    LLVMValueRef vslot = irb_slot(k);
-    irb_slot_set(k, vslot, v0);
-    tloop tl;
-    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
-        LLVMValueRef v = irb_slot_get(k, vslot);
-        LLVMValueRef at = at_step(k, off, t, d->M);
-        LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
-        LLVMValueRef h, s;
-        v = neuron_step(k, p, v, xt, &h, &s);
-        store_n(k, s, irb_gep(k, ns->s, at), lanes);
-        if (d->record) store_n(k, v, irb_gep(k, ns->vrec, at), lanes);
-        irb_slot_set(k, vslot, v);
-    }
-    if (d->stateful) irb_vstore(k, irb_slot_get(k, vslot), irb_gep(k, ns->state, off), 4);
+    LLVMValueRef v =
+        neuron_run(k, d, off, lanes, ns->x, v0, ns->s, NULL, d->record ? ns->vrec : NULL);
+    if (d->stateful) irb_vstore(k, v, irb_gep(k, ns->state, off), 4);
 }
 
 void sn_gen_neuron(sn_irb *k, const sn_neuron_desc *d) {
@@ -640,23 +651,13 @@ static void neuron_bwd_body(sn_irb *k, const void *vd, LLVMValueRef off, int lan
     float vr = p->hard_reset ? p->v_reset : 0.0f;
     LLVMValueRef vrv = irb_vsplat(k, vr), vth = irb_vsplat(k, p->v_threshold);
     LLVMValueRef one = irb_vsplat(k, 1.0f), zero = irb_vsplat(k, 0.0f);
-    LLVMValueRef vslot = irb_slot(k);
-    irb_slot_set(k, vslot, vrv);
-    tloop tl;
-    for (LLVMValueRef t = tl_begin(k, &tl, d->T, 0); t; t = tl_next(k, &tl)) {
-        LLVMValueRef v = irb_slot_get(k, vslot);
-        LLVMValueRef at = at_step(k, off, t, d->M);
-        LLVMValueRef xt = load_n(k, irb_gep(k, ns->x, at), lanes);
-        LLVMValueRef h, s;
-        v = neuron_step(k, p, v, xt, &h, &s);
-        store_n(k, h, irb_gep(k, ns->dx, at), lanes);
-        irb_slot_set(k, vslot, v);
-    }
+    neuron_run(k, d, off, lanes, ns->x, vrv, NULL, ns->dx, NULL);
     int lif = p->model == SN_NEURON_LIF;
     float a = lif ? 1.0f - 1.0f / p->tau : 1.0f;             /* dH[t]/dV[t-1] */
     float bx = lif && p->decay_input ? 1.0f / p->tau : 1.0f; /* dH[t]/dX[t] */
     LLVMValueRef dvslot = irb_slot(k);
     irb_slot_set(k, dvslot, zero);
+    tloop tl;
     for (LLVMValueRef t = tl_begin(k, &tl, d->T, 1); t; t = tl_next(k, &tl)) {
         LLVMValueRef dv = irb_slot_get(k, dvslot);
         LLVMValueRef at = at_step(k, off, t, d->M);
