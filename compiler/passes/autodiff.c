@@ -233,16 +233,16 @@ sn_code sn_autodiff(sn_graph *g, const sn_optim_opts *o, sn_status *st) {
             order[j] = order[j - 1];
             order[j - 1] = x;
         }
+    sn_attrs a; /* the same hyperparameters for every update */
+    memset(&a, 0, sizeof a);
+    a.opt_momentum = o->adam ? 0.0f : o->momentum;
+    a.nesterov = o->nesterov;
+    a.weight_decay = o->weight_decay;
+    a.beta1 = o->beta1;
+    a.beta2 = o->beta2;
+    a.opt_eps = o->eps;
     for (int i = 0; i < nupd && rc == SN_OK; i++) {
         int t = order[i];
-        sn_attrs a;
-        memset(&a, 0, sizeof a);
-        a.opt_momentum = o->adam ? 0.0f : o->momentum;
-        a.nesterov = o->nesterov;
-        a.weight_decay = o->weight_decay;
-        a.beta1 = o->beta1;
-        a.beta2 = o->beta2;
-        a.opt_eps = o->eps;
         char uname[SN_IR_NAME_MAX];
         sn_fmt(uname, sizeof uname, "update.%s", g->tensors[t].name);
         if (sn_graph_add_node(g, o->adam ? SN_OP_ADAM_UPDATE : SN_OP_SGD_UPDATE, ins[t], nins[t],
