@@ -964,13 +964,14 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
         sn_reducer_stats_get(r->tr.reducer, &rs);
         double ps = rs.steps > 0 ? 1.0 / (double)rs.steps : 0.0;
         /* blocked on other ranks: the gradient buckets (and synchronized batch norm) not done
-         * when needed, and the step's loss and accuracy sum */
+         * when needed, and the step's loss and accuracy sum; comm_copy (the key's name from
+         * when buckets were copied) is the time scaling them */
         sn_fmt(fr, sizeof fr,
                ", \"comm_wait_s_per_step\": %.6f, \"bucket_wait_s_per_step\": %.6f, "
                "\"comm_copy_s_per_step\": %.6f, \"comm_progress_s_per_step\": %.6f, "
                "\"buckets\": %d, \"buckets_overlapped\": %lld, \"gradient_floats\": %lld",
                (rs.wait_seconds + r->tr.stats_seconds) * ps, rs.wait_seconds * ps,
-               rs.copy_seconds * ps, rs.progress_seconds * ps, rs.nbuckets,
+               rs.scale_seconds * ps, rs.progress_seconds * ps, rs.nbuckets,
                (long long)rs.overlapped, (long long)rs.floats);
     }
     sn_fmt(f, sizeof f,

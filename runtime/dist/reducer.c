@@ -51,7 +51,7 @@ static int last_touch_before(const sn_plan *p, int buf, int before) {
 /* The kernels write each gradient straight into its bucket (a bucket of several gradients
  * has them side by side in its flat buffer, see sn_reducer_attach), so a bucket is summed
  * where it lies: only scaled first. */
-static void copy_in(sn_reducer *r, bucket *b) {
+static void scale_in(sn_reducer *r, bucket *b) {
     const sn_plan *p = r->p;
     b->sum = b->buf ? b->buf : p->bufs[p->grads[r->order[b->first]].buf].ptr;
     if (r->scale != 1.0f)
@@ -97,9 +97,9 @@ static sn_code hook_after(void *arg, sn_plan *p, int step, sn_status *st) {
         bucket *b = &r->b[i];
         if (b->ready == step && b->state == IDLE) {
             double t0 = sn_now();
-            copy_in(r, b);
+            scale_in(r, b);
             double t1 = sn_now();
-            if (r->scale != 1.0f) r->stats.copy_seconds += t1 - t0;
+            if (r->scale != 1.0f) r->stats.scale_seconds += t1 - t0;
             sn_code rc = sn_comm_iallreduce_f32(r->c, b->sum, b->floats, &b->req, st);
             r->stats.progress_seconds += sn_now() - t1;
             if (rc) return rc;

@@ -45,10 +45,10 @@ typedef struct sn_reducer_opts {
 
 typedef struct sn_reducer_stats {
     int nbuckets;
-    int64_t floats;      /* reduced per step */
-    int64_t steps;       /* plan runs reduced */
-    double wait_seconds; /* blocked waiting for sums (not overlapped with compute) */
-    double copy_seconds; /* scaling the buckets before their sums */
+    int64_t floats;       /* reduced per step */
+    int64_t steps;        /* plan runs reduced */
+    double wait_seconds;  /* blocked waiting for sums (not overlapped with compute) */
+    double scale_seconds; /* scaling the buckets before their sums */
     /* inside the communicator between the steps: starting the sums and testing them (MPI
      * moves and adds the data of the buckets in flight then, on this rank's thread) */
     double progress_seconds;

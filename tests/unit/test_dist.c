@@ -363,7 +363,7 @@ static void test_reducer(void) {
             CHECK_CLOSE(v[i], 3.0f * (sp[k].base + (float)i), 0, 1e-6);
     }
     sn_reducer_stats_get(r, &rs);
-    CHECK(rs.copy_seconds == 0.0); /* nothing to scale */
+    CHECK(rs.scale_seconds == 0.0); /* nothing to scale */
     sn_plan_collective_step(&kc, &cp, ptrs, 0, 1);
     CHECK_CLOSE(sums[3], 108.0, 0, 1e-12); /* 36 * 3, unweighted */
     sn_reducer_free(r);
