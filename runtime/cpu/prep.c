@@ -110,7 +110,7 @@ PACK_CLONES static void pack_blocks(const sn_prep_conv_params *p, const float *w
          * the writes stay runs of I_BLOCK * vl floats */
         for (int i0 = 0; i0 < ins; i0 += I_BLOCK)
             for (int64_t ob = lo; ob < hi; ob++) {
-                int lanes = block_rows(p, w, NULL, ob, row, sc);
+                int lanes = block_rows(p, w, scale, ob, row, sc);
                 for (int i = i0; i < ins && i < i0 + I_BLOCK; i++)
                     wino_one(p, row, sc, lanes, tmap, istride, round, out, ob, i);
             }
