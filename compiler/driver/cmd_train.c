@@ -914,7 +914,7 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
 
     in_loop = 1; /* from here, a rank that fails alone ends the job */
     print = 1;
-    char f[1024];
+    char f[2048];
     sn_fmt(
         f, sizeof f,
         "\"model\": \"%s\", \"resume\": %s, \"step\": %lld, \"target\": \"%s\", \"batch\": %lld, "
@@ -958,7 +958,7 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
     sigaction(SIGTERM, &old_term, NULL);
     if (lc) goto out;
     double secs = sn_now() - t0;
-    char fr[512] = "";
+    char fr[1024] = "";
     if (r->tr.reducer) {
         sn_reducer_stats rs;
         sn_reducer_stats_get(r->tr.reducer, &rs);
@@ -973,6 +973,16 @@ static int train_ranks(const sn_args *a, sn_comm *comm) {
                (rs.wait_seconds + r->tr.stats_seconds) * ps, rs.wait_seconds * ps,
                rs.scale_seconds * ps, rs.progress_seconds * ps, rs.nbuckets,
                (long long)rs.overlapped, (long long)rs.floats);
+    }
+    if (r->tr.share) { /* the host's ranks pack the weights into shared memory */
+        sn_prep_share_stats ps;
+        sn_prep_share_stats_get(r->tr.share, &ps);
+        size_t len = strlen(fr);
+        sn_fmt(fr + len, sizeof fr - len,
+               ", \"packing_shared_bytes\": %lld, \"packing_steps\": %d, \"packing_own_steps\": "
+               "%d, \"packing_own_bytes\": %lld, \"packing_sync_s_per_step\": %.6f",
+               (long long)ps.bytes, ps.shared_steps, ps.own_steps, (long long)ps.own_bytes,
+               ps.syncs > 0 ? ps.sync_seconds * 2.0 / (double)ps.syncs : 0.0);
     }
     sn_fmt(f, sizeof f,
            "\"step\": %lld, \"seconds\": %.3f, \"best_top1\": %.9g, \"interrupted\": %s, "

@@ -175,8 +175,12 @@ static sn_code sync_buffers(sn_trainer *t, sn_status *st) {
 }
 
 sn_code sn_trainer_connect(sn_trainer *t, sn_status *st) {
-    if (!t->comm || t->nccl || t->tp.backend[0] == '\0' || strcmp(t->tp.backend, "cuda") != 0)
-        return SN_OK;
+    if (!t->comm) return SN_OK;
+    const char *sp = getenv("SNNC_SHARE_PACKING");
+    if (!t->share && (!sp || strcmp(sp, "0") != 0) &&
+        sn_prep_share_attach(&t->share, &t->tp, t->comm, st))
+        return st->code;
+    if (t->nccl || t->tp.backend[0] == '\0' || strcmp(t->tp.backend, "cuda") != 0) return SN_OK;
     /* the gradients stay on the GPUs: NCCL sums them where the CUDA plan says they are
      * complete */
     if (sn_nccl_open(&t->nccl, t->comm, st)) return st->code;
@@ -229,6 +233,7 @@ sn_code sn_trainer_check_ranks(sn_trainer *t, sn_status *st) {
 }
 
 void sn_trainer_free(sn_trainer *t) {
+    sn_prep_share_free(t->share);
     sn_reducer_free(t->reducer);
     sn_nccl_close(t->nccl);
     sn_pool_destroy(t->pool);

@@ -12,6 +12,7 @@
 #define SN_TRAINER_H
 
 #include "../../runtime/dist/comm.h"
+#include "../../runtime/dist/prepshare.h"
 #include "../../runtime/dist/reducer.h"
 #include "../../runtime/exec/evaluate.h"
 #include "../../runtime/exec/plan.h"
@@ -39,6 +40,7 @@ typedef struct sn_trainer {
     /* data-parallel training (comm NULL or one rank: a single process) */
     sn_comm *comm;
     sn_reducer *reducer;
+    sn_prep_share *share; /* the host's ranks share the weight packing (CPU plans) */
     int64_t gbatch;       /* the global batch; batch is this rank's part of it */
     int64_t part_first;   /* this rank's first image in each global batch */
     int bcast_buffers;    /* per-rank batch norm: rank 0's running statistics are kept */
@@ -73,7 +75,8 @@ sn_code sn_trainer_step(sn_trainer *t, const float *x, const int32_t *y, double 
                         int64_t *correct, sn_status *st);
 
 /* Collective (every rank calls it, after every rank created its trainer): joins the GPUs'
- * NCCL communicator for --target cuda on several ranks; nothing otherwise. */
+ * NCCL communicator for --target cuda on several ranks; for CPU plans, the ranks of each
+ * host share the weight packing (sn_prep_share; SNNC_SHARE_PACKING=0 turns it off). */
 sn_code sn_trainer_connect(sn_trainer *t, sn_status *st);
 /* Makes every rank's weights, optimizer state and step rank 0's (after rank 0 loaded a
  * checkpoint or initial weights). A no-op in a single process. */

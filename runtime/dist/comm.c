@@ -64,9 +64,9 @@ static void self_abort(sn_comm *c, int code) {
 }
 static void self_close(sn_comm *c) {}
 
-static const sn_comm_ops self_ops = {self_iallreduce, self_test,  self_wait,
-                                     self_f64,        self_i64,   self_bcast,
-                                     self_allgather,  self_abort, self_close};
+static const sn_comm_ops self_ops = {self_iallreduce, self_test,  self_wait,      self_f64,
+                                     self_i64,        self_bcast, self_allgather, self_abort,
+                                     self_close,      NULL,       NULL,           NULL};
 
 sn_code sn_comm_open_self(sn_comm **out, sn_status *st) {
     sn_comm *c = sn_calloc(1, sizeof *c);
@@ -140,6 +140,21 @@ sn_code sn_comm_bcast(sn_comm *c, void *buf, int64_t bytes, int root, sn_status 
 
 sn_code sn_comm_allgather(sn_comm *c, const void *mine, void *all, int64_t bytes, sn_status *st) {
     return c->ops->allgather(c, mine, all, bytes, st);
+}
+
+sn_code sn_comm_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **ptr, sn_status *st) {
+    *shm = NULL;
+    *ptr = NULL;
+    if (c->local_size < 2 || !c->ops->shm_alloc || bytes <= 0) return SN_OK;
+    return c->ops->shm_alloc(c, bytes, shm, ptr, st);
+}
+
+sn_code sn_comm_shm_sync(sn_comm *c, sn_comm_shm *shm, sn_status *st) {
+    return shm ? c->ops->shm_sync(c, shm, st) : SN_OK;
+}
+
+void sn_comm_shm_free(sn_comm *c, sn_comm_shm *shm) {
+    if (shm) c->ops->shm_free(c, shm);
 }
 
 sn_code sn_comm_agree(sn_comm *c, sn_status *st, int *print) {

@@ -21,6 +21,7 @@
 
 typedef struct sn_comm sn_comm;
 typedef struct sn_comm_req sn_comm_req; /* a reduction in flight */
+typedef struct sn_comm_shm sn_comm_shm; /* memory the ranks of one host share */
 
 typedef struct sn_comm_ops {
     /* in-place sum of n floats over every rank, started without blocking */
@@ -35,6 +36,10 @@ typedef struct sn_comm_ops {
     sn_code (*allgather)(sn_comm *c, const void *mine, void *all, int64_t bytes, sn_status *st);
     void (*abort)(sn_comm *c, int code);
     void (*close)(sn_comm *c);
+    /* optional (NULL: this kind of communicator cannot share memory), see sn_comm_shm_alloc */
+    sn_code (*shm_alloc)(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **ptr, sn_status *st);
+    sn_code (*shm_sync)(sn_comm *c, sn_comm_shm *shm, sn_status *st);
+    void (*shm_free)(sn_comm *c, sn_comm_shm *shm);
 } sn_comm_ops;
 
 struct sn_comm {
@@ -72,6 +77,18 @@ sn_code sn_comm_allreduce_f64(sn_comm *c, double *buf, int64_t n, sn_status *st)
 sn_code sn_comm_allreduce_max_i64(sn_comm *c, int64_t *buf, int64_t n, sn_status *st);
 sn_code sn_comm_bcast(sn_comm *c, void *buf, int64_t bytes, int root, sn_status *st);
 sn_code sn_comm_allgather(sn_comm *c, const void *mine, void *all, int64_t bytes, sn_status *st);
+
+/* Memory shared by the ranks on this host (MPI-3 shared windows). Every rank of the host
+ * calls it together, with the same size; *ptr is then the same `bytes` bytes in each of
+ * them (64-byte aligned). Where the communicator cannot share memory (one rank, an MPI
+ * without shared windows) *shm and *ptr are NULL and the result is SN_OK: the caller keeps
+ * its own memory. */
+sn_code sn_comm_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **ptr, sn_status *st);
+/* A barrier among the ranks of the host that also orders memory: what a rank wrote into the
+ * shared memory before it, every rank of the host reads after it. */
+sn_code sn_comm_shm_sync(sn_comm *c, sn_comm_shm *shm, sn_status *st);
+/* Collective over the host's ranks, like the allocation; NULL is fine. */
+void sn_comm_shm_free(sn_comm *c, sn_comm_shm *shm);
 
 /* Agreement at the end of a phase that any rank may fail alone (reading its data, its
  * files, compiling). Every rank passes its own status; afterwards every rank's status says

@@ -10,6 +10,7 @@
 #ifdef SNNC_HAVE_MPI
 #define _POSIX_C_SOURCE 200809L
 #include <mpi.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,16 @@
 
 typedef struct mpi_comm {
     MPI_Comm world;
-    int finalize; /* this communicator initialized MPI */
+    MPI_Comm local; /* the ranks on this host */
+    int finalize;   /* this communicator initialized MPI */
 } mpi_comm;
 
 struct sn_comm_req {
     MPI_Request r;
+};
+
+struct sn_comm_shm {
+    MPI_Win win;
 };
 
 static sn_code mpi_err(sn_comm *c, int rc, const char *call, sn_status *st) {
@@ -123,6 +129,52 @@ static sn_code m_allgather(sn_comm *c, const void *mine, void *all, int64_t byte
     return mpi_err(c, rc, "MPI_Allgather", st);
 }
 
+/* The window's memory is the host's first rank's: the others map it (MPI_Win_shared_query).
+ * Accesses are ordered by MPI_Win_sync around a barrier inside a passive-target epoch that
+ * stays open for the window's life (MPI-3's shared-memory model). */
+static sn_code m_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **ptr,
+                           sn_status *st) {
+    mpi_comm *m = c->impl;
+    sn_comm_shm *h = sn_calloc(1, sizeof *h);
+    if (!h) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
+    void *base = NULL;
+    MPI_Aint size = 0;
+    int disp = 1;
+    int rc = MPI_Win_allocate_shared(c->local_rank == 0 ? (MPI_Aint)bytes + 64 : 0, 1,
+                                     MPI_INFO_NULL, m->local, &base, &h->win);
+    if (rc != MPI_SUCCESS) {
+        free(h);
+        return mpi_err(c, rc, "MPI_Win_allocate_shared", st);
+    }
+    rc = MPI_Win_shared_query(h->win, 0, &size, &disp, &base);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, h->win);
+    if (rc != MPI_SUCCESS || !base || size < (MPI_Aint)bytes + 64) {
+        MPI_Win_free(&h->win);
+        free(h);
+        return rc != MPI_SUCCESS
+                   ? mpi_err(c, rc, "MPI_Win_shared_query", st)
+                   : sn_fail(st, SN_ERR_RUNTIME, "MPI gave a shared window of %lld bytes, not %lld",
+                             (long long)size, (long long)bytes + 64);
+    }
+    *shm = h;
+    *ptr = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+    return SN_OK;
+}
+
+static sn_code m_shm_sync(sn_comm *c, sn_comm_shm *shm, sn_status *st) {
+    mpi_comm *m = c->impl;
+    int rc = MPI_Win_sync(shm->win);
+    if (rc == MPI_SUCCESS) rc = MPI_Barrier(m->local);
+    if (rc == MPI_SUCCESS) rc = MPI_Win_sync(shm->win);
+    return mpi_err(c, rc, "MPI_Barrier (shared memory)", st);
+}
+
+static void m_shm_free(sn_comm *c, sn_comm_shm *shm) {
+    MPI_Win_unlock_all(shm->win);
+    MPI_Win_free(&shm->win);
+    free(shm);
+}
+
 static void m_abort(sn_comm *c, int code) {
     fflush(stdout);
     fflush(stderr);
@@ -133,14 +185,16 @@ static void m_close(sn_comm *c) {
     mpi_comm *m = c->impl;
     if (!m) return;
     int fin = 0;
+    if (m->local != MPI_COMM_NULL) MPI_Comm_free(&m->local);
     if (m->world != MPI_COMM_NULL && m->world != MPI_COMM_WORLD) MPI_Comm_free(&m->world);
     if (m->finalize && MPI_Finalized(&fin) == MPI_SUCCESS && !fin) MPI_Finalize();
     free(m);
     c->impl = NULL;
 }
 
-static const sn_comm_ops mpi_ops = {m_iallreduce, m_test,      m_wait,  m_f64,  m_i64,
-                                    m_bcast,      m_allgather, m_abort, m_close};
+static const sn_comm_ops mpi_ops = {m_iallreduce, m_test,      m_wait,      m_f64,
+                                    m_i64,        m_bcast,     m_allgather, m_abort,
+                                    m_close,      m_shm_alloc, m_shm_sync,  m_shm_free};
 
 sn_code sn_comm_open_mpi(sn_comm **out, sn_status *st) {
     *out = NULL;
@@ -166,19 +220,18 @@ sn_code sn_comm_open_mpi(sn_comm **out, sn_status *st) {
     c->ops = &mpi_ops;
     c->impl = m;
     m->finalize = !inited;
-    m->world = MPI_COMM_NULL;
+    m->world = m->local = MPI_COMM_NULL;
     sn_strlcpy(c->kind, "mpi", sizeof c->kind);
     /* our own communicator, returning errors */
     int rc = MPI_Comm_dup(MPI_COMM_WORLD, &m->world);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_set_errhandler(m->world, MPI_ERRORS_RETURN);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(m->world, &c->rank);
     if (rc == MPI_SUCCESS) rc = MPI_Comm_size(m->world, &c->size);
-    MPI_Comm local = MPI_COMM_NULL;
     if (rc == MPI_SUCCESS)
-        rc = MPI_Comm_split_type(m->world, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &local);
-    if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(local, &c->local_rank);
-    if (rc == MPI_SUCCESS) rc = MPI_Comm_size(local, &c->local_size);
-    if (local != MPI_COMM_NULL) MPI_Comm_free(&local);
+        rc = MPI_Comm_split_type(m->world, MPI_COMM_TYPE_SHARED, c->rank, MPI_INFO_NULL, &m->local);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_set_errhandler(m->local, MPI_ERRORS_RETURN);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(m->local, &c->local_rank);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_size(m->local, &c->local_size);
     char host[MPI_MAX_PROCESSOR_NAME + 1];
     int hl = 0;
     if (rc == MPI_SUCCESS && MPI_Get_processor_name(host, &hl) == MPI_SUCCESS) {

@@ -285,8 +285,11 @@ sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
     ctx.st = st;
     atomic_init(&ctx.bad_input, 0);
     atomic_init(&ctx.oom, 0);
+    const sn_plan_prep_hook *h = &p->prep_hook;
+    if (h->begin && h->begin(h->arg, st)) return st->code;
     for (int i = 0; i < p->nprep; i++) {
         const sn_step *s = &p->prep[i];
+        if (h->skip && h->skip(h->arg, i)) continue;
         step_job j;
         j.s = s;
         j.ctx = &ctx;
@@ -304,7 +307,7 @@ sn_code sn_plan_prepare(sn_plan *p, sn_pool *pool, sn_status *st) {
             return sn_fail(st, SN_ERR_RUNTIME, "out of memory in preparation step %s (%s)", s->name,
                            s->kernel);
     }
-    return SN_OK;
+    return h->done ? h->done(h->arg, st) : SN_OK;
 }
 
 sn_code sn_plan_enable_profiling(sn_plan *p, sn_status *st) {

@@ -73,6 +73,17 @@ typedef struct sn_plan_coll {
     void *arg;
 } sn_plan_coll;
 
+/* Preparation steps shared between processes that run the same plan on one host (see
+ * runtime/dist/prepshare.h): sn_plan_prepare calls begin first, skips the steps skip says
+ * another process runs (their outputs are in memory the processes share), and calls done
+ * after its own steps. Any of them may be NULL. */
+typedef struct sn_plan_prep_hook {
+    sn_code (*begin)(void *arg, sn_status *st);
+    int (*skip)(void *arg, int prep_step);
+    sn_code (*done)(void *arg, sn_status *st);
+    void *arg;
+} sn_plan_prep_hook;
+
 /* A gradient on a device (CUDA plans): its address (a CUdeviceptr) and size in floats. */
 typedef struct sn_dev_grad {
     uint64_t ptr;
@@ -120,6 +131,10 @@ typedef struct sn_step {
     int64_t grain; /* tasks per chunk (0 = automatic) */
     int64_t macs;  /* multiply-accumulates, for reports */
     int64_t flops; /* floating-point operations, for reports */
+    /* preparation steps: bit k set when bufs[k] is an output only this step writes and the
+     * run steps only read (packed weights), so processes running the same plan can share
+     * it (runtime/dist/prepshare.h); 0 = not known */
+    unsigned out_mask;
 } sn_step;
 
 /* A step of a device program, timed on the device while the plan profiles (see dev_steps
@@ -173,6 +188,7 @@ typedef struct sn_plan {
     sn_plan_hook hook;
     sn_plan_coll coll;
     sn_plan_dev_hook dev_hook;
+    sn_plan_prep_hook prep_hook;
 } sn_plan;
 
 void sn_plan_init(sn_plan *p);

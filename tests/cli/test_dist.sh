@@ -61,6 +61,13 @@ run 0 "${V[@]}" --out "$TMP/v1"
 mrun 0 2 "${V[@]}" --out "$TMP/v2"
 has "$OUT" "2 ranks (mpi): 16 images per step, 8 + 8"
 same_run "$TMP/v1" "$TMP/v2" "VGG, 2 ranks vs 1"
+# the two ranks packed the weights into shared memory, each its share of the layers; packing
+# each its own gives the same bytes, so the same run bit for bit
+has "$TMP/v2/log.jsonl" '"packing_steps": 11, "packing_own_steps": 7'
+SNNC_SHARE_PACKING=0 mrun 0 2 "${V[@]}" --out "$TMP/u2"
+hasnt "$TMP/u2/log.jsonl" packing_shared_bytes
+check "unshared packing: identical steps.csv" cmp -s "$TMP/v2/steps.csv" "$TMP/u2/steps.csv"
+check "unshared packing: identical checkpoint" cmp -s "$TMP/v2/last.safetensors" "$TMP/u2/last.safetensors"
 # rank 0 alone writes the run directory; the sharded evaluation equals a single process's
 check "one steps.csv header" test "$(grep -c '^step,' "$TMP/v2/steps.csv")" = 1
 check "no stray run directories" test "$(ls "$TMP" | grep -c '^v2')" = 1

@@ -4,8 +4,8 @@
  * draws that use them (a rank's dropout masks and Poisson spikes are the corresponding
  * slice of the whole batch's), the gradient reducer against a stand-in communicator
  * (buckets, scaling, start after the step that completes a bucket, wait before the
- * optimizer step), the collective plan step, the launcher detection, and the one-rank
- * communicator. */
+ * optimizer step), the weight packing shared by a host's ranks, the collective plan step,
+ * the launcher detection, and the one-rank communicator. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,6 +16,7 @@
 #include "runtime/core/util.h"
 #include "runtime/data/loader.h"
 #include "runtime/dist/comm.h"
+#include "runtime/dist/prepshare.h"
 #include "runtime/dist/reducer.h"
 #include "runtime/exec/plan.h"
 #include "runtime/ref/ref_ops.h"
@@ -230,8 +231,38 @@ static sn_code f_allgather(sn_comm *c, const void *mine, void *all, int64_t byte
 }
 static void f_abort(sn_comm *c, int code) {}
 static void f_close(sn_comm *c) {}
-static const sn_comm_ops fake_ops = {f_iallreduce, f_test,      f_wait,  f_f64,  f_i64,
-                                     f_bcast,      f_allgather, f_abort, f_close};
+/* shared memory of a host of local_size ranks, as this process sees it */
+static struct {
+    void *mem;
+    int64_t bytes;
+    int allocs, syncs, frees;
+} SH;
+struct sn_comm_shm {
+    int unused;
+};
+static sn_comm_shm fake_shm;
+static sn_code f_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **ptr,
+                           sn_status *st) {
+    SH.allocs++;
+    SH.bytes = bytes;
+    SH.mem = sn_aligned_alloc((size_t)bytes);
+    /* what another rank packed before this one attached */
+    memset(SH.mem, 0x7f, (size_t)bytes);
+    *shm = &fake_shm;
+    *ptr = SH.mem;
+    return SN_OK;
+}
+static sn_code f_shm_sync(sn_comm *c, sn_comm_shm *shm, sn_status *st) {
+    SH.syncs++;
+    return SN_OK;
+}
+static void f_shm_free(sn_comm *c, sn_comm_shm *shm) {
+    SH.frees++;
+    sn_aligned_free(SH.mem);
+}
+static const sn_comm_ops fake_ops = {f_iallreduce, f_test,      f_wait,      f_f64,
+                                     f_i64,        f_bcast,     f_allgather, f_abort,
+                                     f_close,      f_shm_alloc, f_shm_sync,  f_shm_free};
 
 /* plan steps: "produce" writes gradient buffer b (value base + i), "update" checks it */
 typedef struct step_p {
@@ -374,6 +405,109 @@ static void test_reducer(void) {
     sn_plan_free(&p);
 }
 
+/* preparation steps: "pack" fills its output with the step's value and counts its runs */
+static int packs[8];
+static void k_pack(sn_kctx *c, const void *p, void *const *b, int64_t lo, int64_t hi) {
+    const step_p *sp = p;
+    const sn_plan *pl = c->plan;
+    int k = (int)sp->base;
+    packs[k]++;
+    for (int i = 0; i < pl->nbufs; i++)
+        if (pl->bufs[i].ptr == b[1])
+            for (int64_t j = 0; j < pl->bufs[i].bytes / 4; j++) ((float *)b[1])[j] = sp->base;
+}
+
+/* The weight packing shared by a host's ranks, seen from local rank 1 of 2: which steps it
+ * runs, the buffers in shared memory, the barriers around each preparation, the buffers
+ * given back at free. */
+static void test_prep_share(void) {
+    sn_status st;
+    sn_status_init(&st);
+    sn_plan p;
+    sn_plan_init(&p);
+    sn_shape s1 = sn_shape1(16);
+    int w = sn_plan_add_buffer(&p, "w", SN_F32, &s1, SN_BUF_ARENA, &st);
+    /* outputs of 1000, 3000, 2000 and 500 floats; step 3's is also read by step 4 */
+    int64_t sizes[4] = {1000, 3000, 2000, 500};
+    int out[4];
+    step_p sp[5] = {{0.0f}, {1.0f}, {2.0f}, {3.0f}, {4.0f}};
+    for (int k = 0; k < 4; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "packed%d", k);
+        sn_shape s = sn_shape1(sizes[k]);
+        out[k] = sn_plan_add_buffer(&p, name, SN_F32, &s, SN_BUF_OWNED, &st);
+        int bufs[2] = {w, out[k]};
+        int i = sn_plan_add_prep(&p, "layer", "pack", k_pack, &sp[k], sizeof sp[k], bufs, 2, &st);
+        p.prep[i].out_mask = 1u << 1;
+    }
+    int bufs4[2] = {out[3], out[3]};
+    sn_plan_add_prep(&p, "reader", "pack", k_pack, &sp[4], sizeof sp[4], bufs4, 2, &st);
+    memset(packs, 0, sizeof packs);
+    CHECK(sn_plan_bind(&p, NULL, &st) == SN_OK);
+    for (int k = 0; k < 5; k++) CHECK_EQ_INT(packs[k], 1);
+
+    sn_comm c;
+    memset(&c, 0, sizeof c);
+    c.ops = &fake_ops;
+    c.rank = 3;
+    c.size = 4;
+    c.local_rank = 1;
+    c.local_size = 2;
+    memset(&SH, 0, sizeof SH);
+    void *home[4];
+    for (int k = 0; k < 4; k++) home[k] = p.bufs[out[k]].ptr;
+    sn_prep_share *sh = NULL;
+    CHECK(sn_prep_share_attach(&sh, &p, &c, &st) == SN_OK && sh);
+    CHECK_MSG(sn_ok(&st), "%s", st.msg);
+    /* largest first to the least loaded rank: 3000 -> rank 0, 2000 -> 1, 1000 -> 1; the
+     * output step 4 reads stays each rank's own */
+    sn_prep_share_stats ps;
+    sn_prep_share_stats_get(sh, &ps);
+    CHECK_EQ_INT(ps.shared_steps, 3);
+    CHECK_EQ_INT(ps.own_steps, 2);
+    CHECK_EQ_INT(ps.bytes, 12032 + 8000 + 4032); /* 64-byte places */
+    CHECK_EQ_INT(ps.own_bytes, 8000 + 4032);
+    CHECK_EQ_INT(SH.allocs, 1);
+    CHECK_EQ_INT(SH.bytes, ps.bytes);
+    char *lo = SH.mem, *hi = lo + SH.bytes;
+    for (int k = 0; k < 3; k++) {
+        char *b = p.bufs[out[k]].ptr;
+        CHECK(b >= lo && b + sizes[k] * 4 <= hi && ((uintptr_t)b & 63) == 0);
+    }
+    CHECK(p.bufs[out[3]].ptr == home[3]);
+    /* this rank brought its own packed values; rank 0's buffer is as rank 0 left it */
+    CHECK(((float *)p.bufs[out[2]].ptr)[1999] == 2.0f);
+    CHECK(((float *)p.bufs[out[0]].ptr)[999] == 0.0f);
+    CHECK(((unsigned char *)p.bufs[out[1]].ptr)[0] == 0x7f);
+    CHECK_EQ_INT(SH.syncs, 1);
+    /* a preparation: a barrier, this rank's steps and the unshared ones, a barrier */
+    memset(packs, 0, sizeof packs);
+    sp[0].base = 0.0f;
+    CHECK(sn_plan_prepare(&p, NULL, &st) == SN_OK);
+    CHECK(packs[0] == 1 && packs[1] == 0 && packs[2] == 1 && packs[3] == 1 && packs[4] == 1);
+    CHECK_EQ_INT(SH.syncs, 3);
+    /* free: the buffers go back to their own memory with what the shared memory held */
+    ((float *)p.bufs[out[1]].ptr)[5] = 42.0f; /* rank 0's packing */
+    sn_prep_share_free(sh);
+    CHECK(p.prep_hook.skip == NULL);
+    for (int k = 0; k < 4; k++) CHECK(p.bufs[out[k]].ptr == home[k]);
+    CHECK(((float *)p.bufs[out[1]].ptr)[5] == 42.0f);
+    CHECK(((float *)p.bufs[out[2]].ptr)[0] == 2.0f);
+    CHECK_EQ_INT(SH.frees, 1);
+    CHECK_EQ_INT(SH.syncs, 4);
+    /* one rank on the host, or no sharable step: nothing shared, nothing allocated */
+    c.local_size = 1;
+    CHECK(sn_prep_share_attach(&sh, &p, &c, &st) == SN_OK && !sh);
+    c.local_size = 2;
+    for (int i = 0; i < p.nprep; i++) p.prep[i].out_mask = 0;
+    CHECK(sn_prep_share_attach(&sh, &p, &c, &st) == SN_OK && !sh);
+    CHECK_EQ_INT(SH.allocs, 1);
+    memset(packs, 0, sizeof packs);
+    CHECK(sn_plan_prepare(&p, NULL, &st) == SN_OK);
+    for (int k = 0; k < 5; k++) CHECK_EQ_INT(packs[k], 1);
+    sn_plan_free(&p);
+}
+
 static void test_self_and_launcher(void) {
     sn_status st;
     sn_status_init(&st);
@@ -415,6 +549,7 @@ int main(void) {
     RUN(test_batch_index);
     RUN(test_draws);
     RUN(test_reducer);
+    RUN(test_prep_share);
     RUN(test_self_and_launcher);
     return sn_test_result();
 }

@@ -381,11 +381,15 @@ int lw_pack_weights(lower *L, const sn_node *anchor, int bn, int O, int C, int K
         int s = sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv_q", sn_prep_conv_q, &q,
                                  sizeof q, bufs, 8, L->st);
         if (s >= 0) L->plan->prep[s].ntasks = sn_prep_conv_q_tasks(&q);
+        if (s >= 0 && bn < 0) L->plan->prep[s].out_mask = 3u << 6;
         return s;
     }
     int s = sn_plan_add_prep(L->plan, anchor->name, "cpu.prep_conv", sn_prep_conv, &p, sizeof p,
                              bufs, 8, L->st);
     if (s >= 0) L->plan->prep[s].ntasks = sn_prep_conv_tasks(&p);
+    /* the packed weights and bias depend on the weights alone (folded batch norm also on
+     * running statistics, which ranks keep apart) */
+    if (s >= 0 && bn < 0) L->plan->prep[s].out_mask = 3u << 6;
     return s;
 }
 
