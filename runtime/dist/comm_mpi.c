@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../core/util.h"
 #include "comm_impl.h"
@@ -132,19 +134,60 @@ static sn_code m_allgather(sn_comm *c, const void *mine, void *all, int64_t byte
 /* The window's memory is the host's first rank's: the others map it (MPI_Win_shared_query).
  * Accesses are ordered by MPI_Win_sync around a barrier inside a passive-target epoch that
  * stays open for the window's life (MPI-3's shared-memory model). */
+/* Free bytes where MPI puts the windows' backing files (-1: not a writable directory). The
+ * allocation is only tried where it can succeed: a file system too small for the window (a
+ * container's 64 MB /dev/shm) does not fail it, the process dies of SIGBUS when it first
+ * touches a page past the end; and a backing file that cannot be made fails it on the
+ * host's first rank alone, while Open MPI's other ranks wait for that rank forever. */
+static int64_t shm_room(void) {
+    const char *dir = getenv("OMPI_MCA_osc_sm_backing_directory");
+    if (!dir || !*dir) dir = "/dev/shm";
+    struct statvfs v;
+    if (access(dir, W_OK | X_OK) != 0 || statvfs(dir, &v) != 0) return -1;
+    return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
+}
+
 static sn_code m_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **ptr,
                            sn_status *st) {
     mpi_comm *m = c->impl;
+    /* every rank of the host decides the same: share only if each sees room for the window
+     * (with a margin for MPI's own segments) */
+    int64_t room = shm_room();
+    int ok = room >= bytes + bytes / 8 + ((int64_t)16 << 20), all = 0;
+    int rc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, m->local);
+    if (rc != MPI_SUCCESS) return mpi_err(c, rc, "MPI_Allreduce", st);
+    if (!all) {
+        if (c->local_rank == 0 && getenv("SNNC_VERBOSE"))
+            fprintf(stderr,
+                    "snnc: no shared weight packing: %lld MB free for shared memory (-1: no "
+                    "writable directory), %lld MB needed\n",
+                    (long long)(room < 0 ? -1 : room >> 20), (long long)(bytes >> 20));
+        return SN_OK;
+    }
     sn_comm_shm *h = sn_calloc(1, sizeof *h);
     if (!h) return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
     void *base = NULL;
     MPI_Aint size = 0;
     int disp = 1;
-    int rc = MPI_Win_allocate_shared(c->local_rank == 0 ? (MPI_Aint)bytes + 64 : 0, 1,
-                                     MPI_INFO_NULL, m->local, &base, &h->win);
-    if (rc != MPI_SUCCESS) {
+    rc = MPI_Win_allocate_shared(c->local_rank == 0 ? (MPI_Aint)bytes + 64 : 0, 1, MPI_INFO_NULL,
+                                 m->local, &base, &h->win);
+    /* an MPI that cannot make the window (no shared-memory component, no backing directory)
+     * fails it on every rank of the host: they go on without sharing */
+    ok = rc == MPI_SUCCESS;
+    int rc2 = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, m->local);
+    if (rc2 != MPI_SUCCESS || !all) {
+        if (ok) MPI_Win_free(&h->win);
         free(h);
-        return mpi_err(c, rc, "MPI_Win_allocate_shared", st);
+        if (rc2 != MPI_SUCCESS) return mpi_err(c, rc2, "MPI_Allreduce", st);
+        if (c->local_rank == 0 && getenv("SNNC_VERBOSE")) {
+            char msg[MPI_MAX_ERROR_STRING + 1];
+            int len = 0;
+            if (rc == MPI_SUCCESS || MPI_Error_string(rc, msg, &len) != MPI_SUCCESS) len = 0;
+            msg[len] = '\0';
+            fprintf(stderr, "snnc: no shared weight packing: MPI_Win_allocate_shared failed%s%s\n",
+                    len ? ": " : "", msg);
+        }
+        return SN_OK;
     }
     rc = MPI_Win_shared_query(h->win, 0, &size, &disp, &base);
     if (rc == MPI_SUCCESS) rc = MPI_Win_lock_all(MPI_MODE_NOCHECK, h->win);

@@ -68,6 +68,11 @@ SNNC_SHARE_PACKING=0 mrun 0 2 "${V[@]}" --out "$TMP/u2"
 hasnt "$TMP/u2/log.jsonl" packing_shared_bytes
 check "unshared packing: identical steps.csv" cmp -s "$TMP/v2/steps.csv" "$TMP/u2/steps.csv"
 check "unshared packing: identical checkpoint" cmp -s "$TMP/v2/last.safetensors" "$TMP/u2/last.safetensors"
+# nowhere to put the shared memory (Open MPI would fail it on one rank and leave the other
+# waiting): the ranks agree to pack each its own, no hang
+OMPI_MCA_osc_sm_backing_directory="$TMP/nowhere" mrun 0 2 "${V[@]}" --out "$TMP/u3"
+hasnt "$TMP/u3/log.jsonl" packing_shared_bytes
+check "no shared memory: identical checkpoint" cmp -s "$TMP/v2/last.safetensors" "$TMP/u3/last.safetensors"
 # rank 0 alone writes the run directory; the sharded evaluation equals a single process's
 check "one steps.csv header" test "$(grep -c '^step,' "$TMP/v2/steps.csv")" = 1
 check "no stray run directories" test "$(ls "$TMP" | grep -c '^v2')" = 1
