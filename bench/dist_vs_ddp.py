@@ -25,8 +25,9 @@ data-parallel run could scale then (on a 2-core VM it is well below 2); its runs
 4 s of steps each, so that they overlap despite their staggered start. The one rank alone
 at the per-rank batch also gives the per-rank batch bound: N x its images/s over the 1-rank
 run's at the global batch, the scaling a run with free communication on N idle cores would
-reach (per-step work that does not shrink with the batch, such as weight repacking and the
-optimizer, stays whole on every rank). Prints images/s, the N-rank scaling (N-rank images/s
+reach if every rank repeated the per-step work that does not shrink with the batch (the
+optimizer, and the weight repacking, which the ranks of one host now share: so the data-
+parallel run can pass this figure). Prints images/s, the N-rank scaling (N-rank images/s
 over 1-rank images/s) of both, snnc over DDP at N ranks, snnc's communication wait per step
 and its whole communication time per step (wait, scaling the buckets and the time inside MPI
 between steps, where the sums move); --results appends the table to bench/RESULTS.md with
