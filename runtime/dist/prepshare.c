@@ -8,6 +8,7 @@
 
 typedef struct out_buf {
     int buf;
+    int owner;      /* the local rank whose step writes it */
     int64_t offset; /* in the shared memory */
     void *home;     /* the buffer's own memory, given back at free */
 } out_buf;
@@ -133,6 +134,7 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
             if (!(ps->out_mask >> k & 1u) || ps->bufs[k] < 0) continue;
             out_buf *o = &s->outs[s->nouts++];
             o->buf = ps->bufs[k];
+            o->owner = r;
             o->offset = total;
             total += room(p, ps->bufs[k]);
         }
@@ -162,15 +164,7 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
         sn_buffer *b = &p->bufs[o->buf];
         o->home = b->ptr;
         b->ptr = s->mem + o->offset;
-    }
-    for (int i = 0; i < n; i++) {
-        if (s->owner[i] != c->local_rank) continue;
-        const sn_step *ps = &p->prep[i];
-        for (int k = 0; k < ps->nbufs; k++)
-            for (int a = 0; a < s->nouts; a++)
-                if ((ps->out_mask >> k & 1u) && s->outs[a].buf == ps->bufs[k])
-                    memcpy(p->bufs[ps->bufs[k]].ptr, s->outs[a].home,
-                           (size_t)p->bufs[ps->bufs[k]].bytes);
+        if (o->owner == c->local_rank) memcpy(b->ptr, o->home, (size_t)b->bytes);
     }
     if (sync(s, st)) {
         sn_prep_share_free(s);
