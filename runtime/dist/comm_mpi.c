@@ -131,9 +131,6 @@ static sn_code m_allgather(sn_comm *c, const void *mine, void *all, int64_t byte
     return mpi_err(c, rc, "MPI_Allgather", st);
 }
 
-/* The window's memory is the host's first rank's: the others map it (MPI_Win_shared_query).
- * Accesses are ordered by MPI_Win_sync around a barrier inside a passive-target epoch that
- * stays open for the window's life (MPI-3's shared-memory model). */
 /* Free bytes where MPI puts the windows' backing files (-1: not a writable directory). The
  * allocation is only tried where it can succeed: a file system too small for the window (a
  * container's 64 MB /dev/shm) does not fail it, the process dies of SIGBUS when it first
@@ -147,6 +144,9 @@ static int64_t shm_room(void) {
     return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
 }
 
+/* The window's memory is the host's first rank's: the others map it (MPI_Win_shared_query).
+ * Accesses are ordered by MPI_Win_sync around a barrier inside a passive-target epoch that
+ * stays open for the window's life (MPI-3's shared-memory model). */
 static sn_code m_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **ptr,
                            sn_status *st) {
     mpi_comm *m = c->impl;
