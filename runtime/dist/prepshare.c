@@ -1,8 +1,14 @@
 /* Weight packing shared by the ranks of one host. See prepshare.h. */
+#define _DEFAULT_SOURCE /* madvise */
 #include "prepshare.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "../core/util.h"
 
@@ -23,6 +29,19 @@ struct sn_prep_share {
     int nouts;
     sn_prep_share_stats stats;
 };
+
+/* While shared, a buffer's own memory is unused: its whole pages go back to the system (a
+ * private mapping reads as zeros afterwards; sn_prep_share_free writes it again). */
+static void release(void *home, int64_t bytes) {
+#ifdef __linux__
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)home,
+              lo = (a + pg - 1) / pg * pg, hi = (a + (uintptr_t)bytes) / pg * pg;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+#else
+    (void)home;
+    (void)bytes;
+#endif
+}
 
 static int64_t room(const sn_plan *p, int buf) {
     return (p->bufs[buf].bytes + 63) / 64 * 64;
@@ -58,7 +77,7 @@ static int64_t out_bytes(const sn_plan *p, int i) {
     return n;
 }
 
-static sn_code sync(sn_prep_share *s, sn_status *st) {
+static sn_code host_sync(sn_prep_share *s, sn_status *st) {
     double t0 = sn_now();
     sn_code rc = sn_comm_shm_sync(s->c, s->shm, st);
     s->stats.sync_seconds += sn_now() - t0;
@@ -67,7 +86,7 @@ static sn_code sync(sn_prep_share *s, sn_status *st) {
 }
 
 static sn_code hook_begin(void *arg, sn_status *st) {
-    return sync(arg, st);
+    return host_sync(arg, st);
 }
 
 static int hook_skip(void *arg, int i) {
@@ -76,7 +95,7 @@ static int hook_skip(void *arg, int i) {
 }
 
 static sn_code hook_done(void *arg, sn_status *st) {
-    return sync(arg, st);
+    return host_sync(arg, st);
 }
 
 static void share_free(sn_prep_share *s) {
@@ -165,8 +184,9 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
         o->home = b->ptr;
         b->ptr = s->mem + o->offset;
         if (o->owner == c->local_rank) memcpy(b->ptr, o->home, (size_t)b->bytes);
+        release(o->home, b->bytes);
     }
-    if (sync(s, st)) {
+    if (host_sync(s, st)) {
         sn_prep_share_free(s);
         return st->code;
     }
