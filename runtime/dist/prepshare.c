@@ -119,9 +119,11 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
     s->c = c;
     /* the sharable steps, largest output first (stable), each to the least loaded rank */
     int *order = sn_calloc((size_t)n, sizeof *order);
+    int64_t *size = sn_calloc((size_t)n, sizeof *size);
     int64_t *load = sn_calloc((size_t)c->local_size, sizeof *load);
-    if (!order || !load) {
+    if (!order || !size || !load) {
         free(order);
+        free(size);
         free(load);
         share_free(s);
         return sn_fail(st, SN_ERR_RUNTIME, "out of memory");
@@ -129,10 +131,12 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
     int m = 0;
     for (int i = 0; i < n; i++) {
         s->owner[i] = -1;
-        if (sharable(p, i)) order[m++] = i;
+        if (!sharable(p, i)) continue;
+        order[m++] = i;
+        size[i] = out_bytes(p, i);
     }
     for (int a = 1; a < m; a++)
-        for (int b = a; b > 0 && out_bytes(p, order[b]) > out_bytes(p, order[b - 1]); b--) {
+        for (int b = a; b > 0 && size[order[b]] > size[order[b - 1]]; b--) {
             int t = order[b];
             order[b] = order[b - 1];
             order[b - 1] = t;
@@ -143,10 +147,10 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
         for (int q = 1; q < c->local_size; q++)
             if (load[q] < load[r]) r = q;
         s->owner[i] = r;
-        load[r] += out_bytes(p, i);
+        load[r] += size[i];
         if (r == c->local_rank) {
             s->stats.own_steps++;
-            s->stats.own_bytes += out_bytes(p, i);
+            s->stats.own_bytes += size[i];
         }
         const sn_step *ps = &p->prep[i];
         for (int k = 0; k < ps->nbufs; k++) {
@@ -161,6 +165,7 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
     s->stats.shared_steps = m;
     s->stats.bytes = total;
     free(order);
+    free(size);
     free(load);
     if (m == 0) { /* every rank of the host finds the same: none allocates */
         share_free(s);
@@ -186,7 +191,7 @@ sn_code sn_prep_share_attach(sn_prep_share **out, sn_plan *p, sn_comm *c, sn_sta
         if (o->owner == c->local_rank) memcpy(b->ptr, o->home, (size_t)b->bytes);
         release(o->home, b->bytes);
     }
-    if (host_sync(s, st)) {
+    if (sn_comm_shm_sync(c, s->shm, st)) { /* (not a preparation's: not in the stats) */
         sn_prep_share_free(s);
         return st->code;
     }

@@ -35,7 +35,7 @@ typedef struct sn_prep_share_stats {
     int own_steps;    /* of which this rank runs */
     int64_t bytes;    /* shared memory */
     int64_t own_bytes;
-    int64_t syncs;       /* barriers so far */
+    int64_t syncs;       /* the preparations' barriers so far (two each) */
     double sync_seconds; /* spent in them (waiting for the host's other ranks) */
 } sn_prep_share_stats;
 
