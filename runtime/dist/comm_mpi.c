@@ -144,6 +144,12 @@ static int64_t shm_room(void) {
     return (int64_t)v.f_bavail * (int64_t)v.f_frsize;
 }
 
+/* *all = whether every rank of the host passes ok != 0 */
+static sn_code local_all(sn_comm *c, int ok, int *all, sn_status *st) {
+    int rc = MPI_Allreduce(&ok, all, 1, MPI_INT, MPI_MIN, ((mpi_comm *)c->impl)->local);
+    return mpi_err(c, rc, "MPI_Allreduce", st);
+}
+
 /* The window's memory is the host's first rank's: the others map it (MPI_Win_shared_query).
  * Accesses are ordered by MPI_Win_sync around a barrier inside a passive-target epoch that
  * stays open for the window's life (MPI-3's shared-memory model). */
@@ -153,9 +159,8 @@ static sn_code m_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **
     /* every rank of the host decides the same: share only if each sees room for the window
      * (with a margin for MPI's own segments) */
     int64_t room = shm_room();
-    int ok = room >= bytes + bytes / 8 + ((int64_t)16 << 20), all = 0;
-    int rc = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, m->local);
-    if (rc != MPI_SUCCESS) return mpi_err(c, rc, "MPI_Allreduce", st);
+    int all = 0;
+    if (local_all(c, room >= bytes + bytes / 8 + ((int64_t)16 << 20), &all, st)) return st->code;
     if (!all) {
         if (c->local_rank == 0 && getenv("SNNC_VERBOSE"))
             fprintf(stderr,
@@ -169,16 +174,14 @@ static sn_code m_shm_alloc(sn_comm *c, int64_t bytes, sn_comm_shm **shm, void **
     void *base = NULL;
     MPI_Aint size = 0;
     int disp = 1;
-    rc = MPI_Win_allocate_shared(c->local_rank == 0 ? (MPI_Aint)bytes + 64 : 0, 1, MPI_INFO_NULL,
-                                 m->local, &base, &h->win);
+    int rc = MPI_Win_allocate_shared(c->local_rank == 0 ? (MPI_Aint)bytes + 64 : 0, 1,
+                                     MPI_INFO_NULL, m->local, &base, &h->win);
     /* an MPI that cannot make the window (no shared-memory component, no backing directory)
      * fails it on every rank of the host: they go on without sharing */
-    ok = rc == MPI_SUCCESS;
-    int rc2 = MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, m->local);
-    if (rc2 != MPI_SUCCESS || !all) {
-        if (ok) MPI_Win_free(&h->win);
+    if (local_all(c, rc == MPI_SUCCESS, &all, st) || !all) {
+        if (rc == MPI_SUCCESS) MPI_Win_free(&h->win);
         free(h);
-        if (rc2 != MPI_SUCCESS) return mpi_err(c, rc2, "MPI_Allreduce", st);
+        if (st->code) return st->code;
         if (c->local_rank == 0 && getenv("SNNC_VERBOSE")) {
             char msg[MPI_MAX_ERROR_STRING + 1];
             int len = 0;
