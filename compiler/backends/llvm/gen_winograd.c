@@ -55,12 +55,29 @@ void sn_wino_choose(sn_wino_desc *w, int vl) {
     }
     if (w->P > 64) w->P = 64;
     if (w->P < 1) w->P = 1;
-    /* enough tasks for the threads to share */
-    while (w->P > 4 && ceil_div((int)T, w->P) * ceil_div(Ob, w->Q) < 8) w->P /= 2;
     if (w->P > T) w->P = (int)T;
+    /* Enough tasks for the threads to share: fewer tiles (P) or fewer channel blocks (Q)
+     * per task. Every tile group reads all of its channel blocks' U, every channel group
+     * all of V, so the one that re-reads fewer bytes is halved. With few tiles (VGG16's
+     * 8x8 layers at batch 1: 16 tiles, 4 MiB of U) that is Q: splitting the tiles instead
+     * read U four times over. The sums are the same either way. */
+    double u_bytes = 16.0 * Cpad * Ob * vl * 4, v_bytes = 16.0 * (double)T * Cpad * 4;
+    while (ceil_div((int)T, w->P) * ceil_div(Ob, w->Q) < 8) {
+        int can_p = w->P > 4, can_q = !w->fused_input && w->Q > 1;
+        if (!can_p && !can_q) break;
+        double by_p = u_bytes * ceil_div((int)T, w->P / 2) + v_bytes * ceil_div(Ob, w->Q);
+        double by_q = u_bytes * ceil_div((int)T, w->P) + v_bytes * ceil_div(Ob, w->Q / 2);
+        if (can_p && (!can_q || by_p <= by_q))
+            w->P /= 2;
+        else
+            w->Q /= 2;
+    }
     w->rp = 28 / (w->Q < 4 ? w->Q : 4);
     if (vl < 16) w->rp = 12 / (w->Q < 2 ? w->Q : 2);
     if (w->rp < 1) w->rp = 1;
+    /* register tiles of equal size: 16 tiles as 8 + 8, not 14 + 2 */
+    int groups = ceil_div(w->P, w->rp);
+    w->rp = ceil_div(w->P, groups);
 }
 
 int64_t sn_wino_tasks(const sn_wino_desc *w) {
