@@ -165,18 +165,24 @@ static int conv_whole_map(const sn_conv_desc *d) {
     return d->tr >= d->OH && d->tw >= d->OW;
 }
 
-/* Whether output pixel (r, c) of a tile at the map's origin reads the padding at tap
- * (kh, kw). */
+/* Small maps: every task's tiles get their own functions, made for their place in the
+ * map, so that their products with the zero padding are left out (a 4x4 map computes 100 of
+ * its 144 pixel-tap products, a 2x2 one 16 of 36). */
+static int conv_placed_tiles(const sn_conv_desc *d) {
+    return d->OH <= 8 && d->OW <= 8;
+}
+
+/* Whether output pixel (r, c) of the map reads the padding at tap (kh, kw). */
 static int in_padding(const sn_conv_desc *d, int r, int c, int kh, int kw) {
     int y = r * d->SH + kh - d->PH, x = c * d->SW + kw - d->PW;
     return y < 0 || y >= d->in.H || x < 0 || x >= d->in.W;
 }
 
-/* Whether any pixel of an rr x ww tile at the origin reads real input at tap (kh, kw). */
-static int tap_used(const sn_conv_desc *d, int rr, int ww, int kh, int kw) {
+/* Whether any pixel of an rr x ww tile at output (r0, c0) reads real input at tap (kh, kw). */
+static int tap_used(const sn_conv_desc *d, int r0, int c0, int rr, int ww, int kh, int kw) {
     for (int r = 0; r < rr; r++)
         for (int c = 0; c < ww; c++)
-            if (!in_padding(d, r, c, kh, kw)) return 1;
+            if (!in_padding(d, r0 + r, c0 + c, kh, kw)) return 1;
     return 0;
 }
 
@@ -188,11 +194,16 @@ static LLVMValueRef slot_sum(sn_irb *t, LLVMValueRef acc, int q, void *ctx) {
 
 /* One tile variant as an internal function: tile(x, w, b, y, mask source, thresholds)
  * with every pointer already at the tile origin (the thresholds at its first channel
- * block). */
-static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, int ww, int qq) {
+ * block). A tile made for its place (r0, c0 >= 0: its first output row and column) leaves
+ * out its products with the padding; r0 < 0: anywhere. */
+static LLVMValueRef gen_tile_at(sn_irb *k, const sn_conv_desc *d, int nn, int rr, int ww, int qq,
+                                int r0, int c0) {
     int vl = k->vl;
     char name[96];
-    snprintf(name, sizeof name, "tile_n%d_r%d_w%d_q%d", nn, rr, ww, qq);
+    if (r0 >= 0)
+        snprintf(name, sizeof name, "tile_n%d_r%d_w%d_q%d_at%d_%d", nn, rr, ww, qq, r0, c0);
+    else
+        snprintf(name, sizeof name, "tile_n%d_r%d_w%d_q%d", nn, rr, ww, qq);
     /* tile(x, w, b, y, mask source, thresholds) */
     LLVMTypeRef params[6] = {k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf, k->t_pf};
     sn_irb t;
@@ -207,10 +218,7 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
     int64_t w_chan = taps * vl; /* floats per input channel in the packed weights */
     int64_t w_block = (int64_t)C * w_chan;
     int nacc = nn * rr * ww * qq;
-    /* a tile of the whole map sits at its origin: its products with the zero padding are
-     * known at generation time and left out (a 2x2 map keeps 16 of 36, a 4x4 one 100 of
-     * 144) */
-    int whole = conv_whole_map(d);
+    int placed = r0 >= 0;
     LLVMValueRef acc[256];
     for (int a = 0; a < nacc; a++) {
         acc[a] = irb_slot(&t);
@@ -237,7 +245,7 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
         LLVMValueRef wc = irb_gep(&t, w, irb_mul(&t, c, w_chan));
         for (int kh = 0; kh < d->KH; kh++)
             for (int kw = 0; kw < d->KW; kw++) {
-                if (whole && !tap_used(d, rr, ww, kh, kw)) continue;
+                if (placed && !tap_used(d, r0, c0, rr, ww, kh, kw)) continue;
                 LLVMValueRef wv[8];
                 for (int q = 0; q < qq; q++)
                     wv[q] = irb_vload(&t, irb_gepc(&t, wc, q * w_block + (kh * d->KW + kw) * vl),
@@ -245,7 +253,7 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
                 for (int i = 0; i < nn; i++)
                     for (int r = 0; r < rr; r++)
                         for (int cc = 0; cc < ww; cc++) {
-                            if (whole && in_padding(d, r, cc, kh, kw)) continue;
+                            if (placed && in_padding(d, r0 + r, c0 + cc, kh, kw)) continue;
                             int64_t off = i * in_img + (int64_t)(r * d->SH + kh) * in_row +
                                           (int64_t)(cc * d->SW + kw) * in_pix;
                             LLVMValueRef xs = irb_bcast_load(&t, irb_gepc(&t, xc, off));
@@ -262,6 +270,12 @@ static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, i
     sn_conv_tile_end(&t, d, vl, nn, rr, ww, qq, acc, slot_sum, NULL, b, LLVMGetParam(fn, 5), y,
                      LLVMGetParam(fn, 4));
     return fn;
+}
+
+/* A tile whose place is not known when generated (the whole map's is: the origin). */
+static LLVMValueRef gen_tile(sn_irb *k, const sn_conv_desc *d, int nn, int rr, int ww, int qq) {
+    int whole = conv_whole_map(d);
+    return gen_tile_at(k, d, nn, rr, ww, qq, whole ? 0 : -1, whole ? 0 : -1);
 }
 
 LLVMValueRef sn_conv_tile_begin(const sn_irb *k, sn_irb *t, const char *name, LLVMTypeRef *params,
@@ -422,7 +436,7 @@ void sn_conv_frame_init(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_tile_f
         for (int bq = 0; bq < 2; bq++)
             for (int c = 0; c < 2; c++)
                 for (int e = 0; e < 2; e++)
-                    if (f->nv[a] && f->rv[bq] && f->wv[c] && f->qv[e])
+                    if (tile && f->nv[a] && f->rv[bq] && f->wv[c] && f->qv[e])
                         f->tiles[a][bq][c][e] = tile(k, d, f->nv[a], f->rv[bq], f->wv[c], f->qv[e]);
 }
 
@@ -483,7 +497,9 @@ int sn_conv_col_variant(const sn_conv_desc *d, int col) {
 void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
     int vl = k->vl;
     sn_conv_frame f;
-    sn_conv_frame_init(k, d, vl, gen_tile, &f);
+    /* placed tiles are made below, for each row tile and column */
+    int placed = conv_placed_tiles(d) && !conv_whole_map(d);
+    sn_conv_frame_init(k, d, vl, placed ? NULL : gen_tile, &f);
     const sn_cpu_layout *in = &d->in, *out = &d->out;
     LLVMValueRef x = irb_arg_buf(k, 0), w = irb_arg_buf(k, 1), b = irb_arg_buf(k, 2),
                  y = irb_arg_buf(k, 3);
@@ -508,18 +524,31 @@ void sn_gen_conv(sn_irb *k, const sn_conv_desc *d) {
             for (int e = 0; e < 2; e++) {
                 LLVMBasicBlockRef cont = sn_conv_variant_begin(k, &f, a, bq, e);
                 if (!cont) continue;
-                for (int col = 0; col < d->OW;) {
-                    int c = sn_conv_col_variant(d, col);
-                    LLVMValueRef xt =
-                        irb_gepc(k, xrow, (int64_t)(col * d->SW + in->halo - d->PW) * in_pix);
-                    LLVMValueRef yt = irb_gepc(k, yrow, (int64_t)(col / f.pk + out->halo) * o_pix);
-                    /* the same position in the mask source */
-                    LLVMValueRef mt = irb_gep(
-                        k, mbase, irb_addc(k, yrow_off, (int64_t)(col / f.pk + out->halo) * o_pix));
-                    LLVMValueRef args[6] = {xt, wb, bb, yt, mt, tht};
-                    LLVMValueRef fn = f.tiles[a][bq][c][e];
-                    LLVMBuildCall2(k->b, LLVMGlobalGetValueType(fn), fn, args, 6, "");
-                    col += f.wv[c];
+                /* the row tiles of this variant: any (-1), or each in turn when placed */
+                for (int rt = placed ? 0 : -1; rt < (placed ? f.RT : 0); rt++) {
+                    LLVMBasicBlockRef at = NULL;
+                    if (placed) {
+                        if ((rt == f.RT - 1 && f.rv[1]) != bq) continue; /* not this variant's */
+                        at = irb_if(k, irb_icmp_eq(k, f.r0, (int64_t)rt * f.rv[0]), "row_tile");
+                    }
+                    for (int col = 0; col < d->OW;) {
+                        int c = sn_conv_col_variant(d, col);
+                        LLVMValueRef xt =
+                            irb_gepc(k, xrow, (int64_t)(col * d->SW + in->halo - d->PW) * in_pix);
+                        LLVMValueRef yt =
+                            irb_gepc(k, yrow, (int64_t)(col / f.pk + out->halo) * o_pix);
+                        /* the same position in the mask source */
+                        LLVMValueRef mt = irb_gep(
+                            k, mbase,
+                            irb_addc(k, yrow_off, (int64_t)(col / f.pk + out->halo) * o_pix));
+                        LLVMValueRef args[6] = {xt, wb, bb, yt, mt, tht};
+                        LLVMValueRef fn = placed ? gen_tile_at(k, d, f.nv[a], f.rv[bq], f.wv[c],
+                                                               f.qv[e], rt * f.rv[0], col)
+                                                 : f.tiles[a][bq][c][e];
+                        LLVMBuildCall2(k->b, LLVMGlobalGetValueType(fn), fn, args, 6, "");
+                        col += f.wv[c];
+                    }
+                    if (at) irb_endif(k, at);
                 }
                 sn_conv_variant_end(k, d, &f, yimg, a, bq, e, cont);
             }
