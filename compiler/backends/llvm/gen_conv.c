@@ -56,6 +56,8 @@ int sn_conv_search_tile(sn_conv_desc *d, int vl, int budget, double row_tie, sn_
     return best < 0 ? -1 : 0;
 }
 
+static int conv_placed_tiles(const sn_conv_desc *d);
+
 void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
     int budget = nregs >= 32 ? 28 : nregs >= 16 ? 12 : 6;
     if (sn_conv_search_tile(d, d->out.vl, budget, 0.0, NULL, NULL) < 0) {
@@ -64,6 +66,18 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
         d->tr = d->epi.pool ? d->epi.pk : 1;
         d->tw = d->tr;
         d->tq = 1;
+    }
+    /* A small map whose weights outweigh its input many times over (VGG16's 4x4 layers at
+     * batch 1: 9 MiB of weights, 32 KiB of input): one tile covers the whole map, so each
+     * weight is read once, by the one task of its channel blocks (the search's 2x4 tiles
+     * read them twice), and used by every pixel whose taps reach it. */
+    int px = d->OH * d->OW, Ob = ceil_div(d->O, d->out.vl);
+    if (conv_placed_tiles(d) && px <= budget &&
+        (int64_t)d->O * d->KH * d->KW >= 16 * d->N * (int64_t)d->in.H * d->in.W) {
+        d->tr = d->OH;
+        d->tw = d->OW;
+        d->tq = imin(imin(4, Ob), budget / px);
+        d->tn = (int)imin((int)d->N, budget / (px * d->tq));
     }
 }
 
