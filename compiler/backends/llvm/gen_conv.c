@@ -57,6 +57,8 @@ int sn_conv_search_tile(sn_conv_desc *d, int vl, int budget, double row_tie, sn_
 }
 
 static int conv_placed_tiles(const sn_conv_desc *d);
+static int conv_whole_map(const sn_conv_desc *d);
+static int in_padding(const sn_conv_desc *d, int r, int c, int kh, int kw);
 
 void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
     int budget = nregs >= 32 ? 28 : nregs >= 16 ? 12 : 6;
@@ -79,6 +81,18 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs) {
         d->tq = imin(imin(4, Ob), budget / px);
         d->tn = (int)imin((int)d->N, budget / (px * d->tq));
     }
+}
+
+int64_t sn_conv_executed_macs(const sn_conv_desc *d) {
+    int64_t pairs = (int64_t)d->OH * d->OW * d->KH * d->KW; /* pixel-tap products */
+    if (conv_placed_tiles(d) || conv_whole_map(d)) {        /* the padding's left out */
+        pairs = 0;
+        for (int r = 0; r < d->OH; r++)
+            for (int c = 0; c < d->OW; c++)
+                for (int kh = 0; kh < d->KH; kh++)
+                    for (int kw = 0; kw < d->KW; kw++) pairs += !in_padding(d, r, c, kh, kw);
+    }
+    return d->N * pairs * d->in.C * d->O;
 }
 
 int64_t sn_conv_tasks(const sn_conv_desc *d) {

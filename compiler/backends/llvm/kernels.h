@@ -82,6 +82,8 @@ void sn_conv_choose_tile(sn_conv_desc *d, int nregs);
 typedef int (*sn_tile_fit)(const void *arg, int tn, int tr);
 int sn_conv_search_tile(sn_conv_desc *d, int vl, int budget, double row_tie, sn_tile_fit fit,
                         const void *arg);
+/* The multiply-adds the direct kernel executes (without the padding's on small maps). */
+int64_t sn_conv_executed_macs(const sn_conv_desc *d);
 int64_t sn_conv_tasks(const sn_conv_desc *d);
 /* ptrs[5]: packed thresholds when the epilogue has SN_EPI_THRESHOLD. */
 void sn_gen_conv(sn_irb *k, const sn_conv_desc *d);

@@ -656,6 +656,16 @@ static int requantize_output(lower *L, int t, sn_epilogue *e) {
 /* The kernels a convolution can get. */
 enum { CK_FP32 = 0, CK_DP_SPIKE, CK_DP_U8, CK_DP_BF16, CK_AMX };
 
+/* A direct convolution step: its tile, and the arithmetic it executes (macs: the layer's). */
+static sn_code direct_conv_step(lower *L, const char *name, sn_conv_desc *d, const int *bufs,
+                                int nbufs, int64_t macs) {
+    sn_conv_choose_tile(d, L->nregs);
+    int s = lw_step(L, name, "conv", d, sizeof *d, g_conv, bufs, nbufs, sn_conv_tasks(d), macs);
+    if (s < 0) return L->st->code;
+    L->plan->steps[s].flops = 2 * sn_conv_executed_macs(d);
+    return SN_OK;
+}
+
 static sn_code lower_conv(lower *L, const sn_group *grp) {
     const sn_graph *g = L->g;
     const sn_node *n = &g->nodes[grp->nodes[0]];
@@ -798,11 +808,7 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
     if (kind == CK_FP32) {
         /* ptrs: input, weights, bias, output, (mask: none), thresholds */
         int bufs[6] = {xb, pw, pb, yb, -1, tb};
-        sn_conv_choose_tile(d, L->nregs);
-        return lw_step(L, grp->name, "conv", d, sizeof *d, g_conv, bufs, 6, sn_conv_tasks(d),
-                       macs) < 0
-                   ? L->st->code
-                   : SN_OK;
+        return direct_conv_step(L, grp->name, d, bufs, 6, macs);
     }
     /* ptrs: input, weights, bias, output, dequantization scales, thresholds */
     int bufs[6] = {xb, pw, pb, yb, pq, tb};
@@ -865,12 +871,8 @@ sn_code lw_conv_kernel(lower *L, const char *name, sn_conv_desc *d, int xb, int 
         L->plan->steps[s].flops = 2 * 16 * sn_wino_tiles(&w) * (int64_t)C * d->O;
         return SN_OK;
     }
-    sn_conv_choose_tile(d, L->nregs);
     int bufs[5] = {xb, pw, pb, yb, mask_buf};
-    return lw_step(L, name, "conv", d, sizeof *d, g_conv, bufs, mask_buf >= 0 ? 5 : 4,
-                   sn_conv_tasks(d), macs) < 0
-               ? L->st->code
-               : SN_OK;
+    return direct_conv_step(L, name, d, bufs, mask_buf >= 0 ? 5 : 4, macs);
 }
 
 static sn_code lower_linear(lower *L, const sn_group *grp) {
