@@ -107,7 +107,8 @@ typedef struct sn_conv_frame {
      * and that image's first output row, its bias and its thresholds ([U][vl] per block) */
     LLVMValueRef x_off, y_img_off, y_row_off, b_off, th_off;
 } sn_conv_frame;
-/* Generates the tile variants with `tile` (vl output channels per block). */
+/* Generates the tile variants with `tile` (vl output channels per block; NULL: none, the
+ * caller makes its tiles itself). */
 void sn_conv_frame_init(sn_irb *k, const sn_conv_desc *d, int vl, sn_conv_tile_fn tile,
                         sn_conv_frame *f);
 /* Opens the loop over the kernel's tasks [a_lo, a_hi) and computes the task's origin. */
