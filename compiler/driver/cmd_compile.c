@@ -50,7 +50,8 @@ static const sn_cmd compile_cmd = {
              "cuda: GPU architecture, e.g. sm_80, sm_90 (default: this machine's GPU)", 0},
             {"--precision", "P",
              "fp32 (default); cpu: bf16 or int8 (post-training quantized convolutions, "
-             "calibrated on --data); cuda: tf32 or bf16 (tensor cores, sm_80+)",
+             "calibrated on --data; plans, not --emit lib); cuda: tf32 or bf16 (tensor cores, "
+             "sm_80+)",
              0},
             {"--data", "DIR", "cpu int8: calibration dataset (default: data.path of the model)", 0},
             {"--calib", "N", "cpu int8: calibration images from the training split (default 512)",
@@ -264,6 +265,22 @@ static int run_compile(const sn_args *a) {
                     sn_target_names[target]);
             return sn_report("compile", &st);
         }
+        /* the library's kernels and packing are fp32: say so rather than ignore the flags */
+        if (sn_session_precision_index() != 0) {
+            sn_fail(&st, SN_ERR_INPUT,
+                    "--precision %s does not apply to --emit lib: C libraries compute in fp32 "
+                    "(reduced precision runs from a plan directory: snnc compile --precision, "
+                    "then snnc eval --plan)",
+                    sn_precision_names[sn_session_precision_index()]);
+            return sn_report("compile", &st);
+        }
+        static const char *const int8_only[] = {"--data", "--calib", "--percentile"};
+        for (size_t i = 0; i < sizeof int8_only / sizeof int8_only[0]; i++)
+            if (sn_args_has(a, int8_only[i])) {
+                sn_fail(&st, SN_ERR_INPUT, "%s applies to --precision int8 plans only",
+                        int8_only[i]);
+                return sn_report("compile", &st);
+            }
         return compile_lib(a, dir, fusion);
     }
     /* (--weights also serves int8 plans: the weights their scales are calibrated with) */

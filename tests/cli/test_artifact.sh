@@ -317,6 +317,10 @@ run 2 compile "$L" --emit lib -o "$TMP/x" --target ref
 has "$ERR" "--emit lib builds CPU code"
 run 2 compile "$L" -o "$TMP/x" --cpu host
 has "$ERR" "--cpu applies to --emit lib only"
+run 2 compile "$L" --emit lib -o "$TMP/x" --precision int8
+has "$ERR" "--precision int8 does not apply to --emit lib"
+run 2 compile "$L" --emit lib -o "$TMP/x" --calib 8
+has "$ERR" "--calib applies to --precision int8 plans only"
 run 2 compile "$L" --emit lib -o "$TMP/x" --schedule step
 has "$ERR" "step-major schedule applies to spiking networks"
 run 2 compile "$L" --emit lib -o "$TMP/x" --weights "$FW"
