@@ -65,8 +65,10 @@ void sn_wino_choose(sn_wino_desc *w, int vl) {
     while (ceil_div((int)T, w->P) * ceil_div(Ob, w->Q) < 8) {
         int can_p = w->P > 4, can_q = !w->fused_input && w->Q > 1;
         if (!can_p && !can_q) break;
-        double by_p = u_bytes * ceil_div((int)T, w->P / 2) + v_bytes * ceil_div(Ob, w->Q);
-        double by_q = u_bytes * ceil_div((int)T, w->P) + v_bytes * ceil_div(Ob, w->Q / 2);
+        double by_p =
+            can_p ? u_bytes * ceil_div((int)T, w->P / 2) + v_bytes * ceil_div(Ob, w->Q) : 0;
+        double by_q =
+            can_q ? u_bytes * ceil_div((int)T, w->P) + v_bytes * ceil_div(Ob, w->Q / 2) : 0;
         if (can_p && (!can_q || by_p <= by_q))
             w->P /= 2;
         else
