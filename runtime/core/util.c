@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "util.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,12 +18,21 @@ void *sn_calloc(size_t n, size_t size) {
     return calloc(n, size);
 }
 
+/* Large buffers (packed weights, arenas) are asked for in 2 MiB pages: streaming VGG16's
+ * 58 MB of weights at batch 1 otherwise misses the TLB every 4 KiB. */
+#define HUGE_FROM ((size_t)4 << 20)
+#define HUGE_PAGE ((size_t)2 << 20)
+
 void *sn_aligned_alloc(size_t bytes) {
     void *p = NULL;
     size_t rounded = (bytes + 63) & ~(size_t)63;
     if (rounded < bytes) return NULL;
     if (rounded == 0) rounded = 64;
-    if (posix_memalign(&p, 64, rounded) != 0) return NULL;
+    size_t align = rounded >= HUGE_FROM ? HUGE_PAGE : 64;
+    if (posix_memalign(&p, align, rounded) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_PAGE) madvise(p, rounded & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
+#endif
     memset(p, 0, rounded);
     return p;
 }
