@@ -828,10 +828,11 @@ static sn_code lower_conv(lower *L, const sn_group *grp) {
 
 /* Winograd F(2x2,3x3) does 4/9 of the multiplies but reads 16/9 of the weight bytes. With
  * few 2x2 output tiles per weight (a small batch of small maps: VGG16's 4x4 and 2x2 layers at
- * batch 1) a layer is bound by reading its weights and the direct kernel is faster; at batch 1
- * VGG16 then runs in about 6 ms instead of 9 on the 2-core Xeon of bench/RESULTS.md (direct
- * everywhere: about 7.5), and packs 63 MiB of weights instead of 102. Its 4x4 layers take
- * Winograd again from batch 2, its 2x2 ones from batch 8 (batch 64 is unchanged). */
+ * batch 1) a layer is bound by reading its weights and the direct kernel is faster (when this
+ * rule came in, VGG16 at batch 1 went from about 9 ms to 6 on the 2-core Xeon of
+ * bench/RESULTS.md; direct everywhere was about 7.5), and VGG16 packs 63 MiB of weights
+ * instead of 102. Its 4x4 layers take Winograd again from batch 2, its 2x2 ones from batch 8
+ * (batch 64 is unchanged). */
 #define WINO_MIN_TILES 8
 
 int lw_conv_uses_wino(lower *L, const sn_conv_desc *d) {
