@@ -33,10 +33,10 @@ static void body(void *arg, int64_t lo, int64_t hi) {
     job *j = arg;
     note_thread(j);
     for (int64_t i = lo; i < hi; i++) {
+        /* busy work: the worker is still busy when the caller runs out of tasks */
         volatile int x = 0;
-        for (int k = 0; k < j->spin; k++)
-            x += k; /* the worker is still busy when the caller
-                     * runs out of tasks */
+        for (int k = 0; k < j->spin; k++) x = x + k;
+        (void)x;
         atomic_fetch_add(&j->count[i], 1);
         atomic_fetch_add(&j->finished, 1);
     }
