@@ -1,10 +1,11 @@
 #define _GNU_SOURCE
 #include "pool.h"
 
+#include "../core/util.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -24,7 +25,7 @@ struct sn_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    int64_t spin_ns;
+    double spin_s;
     /* the current job */
     atomic_ullong generation; /* written under mu, read by spinning workers without it */
     int quit;
@@ -44,17 +45,11 @@ static void run_chunks(sn_pool *p) {
     }
 }
 
-static int64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-/* Spins up to p->spin_ns for the next job (generation past seen: returns 1) or, with
+/* Spins up to p->spin_s for the next job (generation past seen: returns 1) or, with
  * gen 0, for the workers to finish (active 0: returns 1). */
 static int spin_for(sn_pool *p, unsigned long long seen, int gen) {
-    if (p->spin_ns <= 0) return 0;
-    int64_t end = now_ns() + p->spin_ns;
+    if (p->spin_s <= 0) return 0;
+    double end = sn_now() + p->spin_s;
     for (;;) {
         for (int i = 0; i < 32; i++) {
             if (gen ? atomic_load_explicit(&p->generation, memory_order_acquire) != seen
@@ -62,7 +57,7 @@ static int spin_for(sn_pool *p, unsigned long long seen, int gen) {
                 return 1;
             cpu_relax();
         }
-        if (now_ns() > end) return 0;
+        if (sn_now() > end) return 0;
     }
 }
 
@@ -99,12 +94,12 @@ sn_pool *sn_pool_create(int nthreads) {
     sn_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->nthreads = nthreads;
-    p->spin_ns = (int64_t)SPIN_US_DEFAULT * 1000;
+    p->spin_s = SPIN_US_DEFAULT * 1e-6;
     const char *e = getenv("SNNC_SPIN_US");
     if (e && *e) {
         char *end;
         long us = strtol(e, &end, 10);
-        if (*end == 0 && us >= 0 && us <= 1000000) p->spin_ns = (int64_t)us * 1000;
+        if (*end == 0 && us >= 0 && us <= 1000000) p->spin_s = (double)us * 1e-6;
     }
     atomic_init(&p->generation, 0);
     atomic_init(&p->active, 0);
