@@ -247,6 +247,15 @@ done:
 #endif
 }
 
+/* Fails st naming the first of the n flags given, which apply to `where` only. */
+static sn_code refuse_flags(const sn_args *a, const char *const *flags, size_t n, const char *where,
+                            sn_status *st) {
+    for (size_t i = 0; i < n; i++)
+        if (sn_args_has(a, flags[i]))
+            return sn_fail(st, SN_ERR_INPUT, "%s applies to %s only", flags[i], where);
+    return SN_OK;
+}
+
 static int run_compile(const sn_args *a) {
     sn_status st;
     sn_status_init(&st);
@@ -275,22 +284,16 @@ static int run_compile(const sn_args *a) {
             return sn_report("compile", &st);
         }
         static const char *const int8_only[] = {"--data", "--calib", "--percentile"};
-        for (size_t i = 0; i < sizeof int8_only / sizeof int8_only[0]; i++)
-            if (sn_args_has(a, int8_only[i])) {
-                sn_fail(&st, SN_ERR_INPUT, "%s applies to --precision int8 plans only",
-                        int8_only[i]);
-                return sn_report("compile", &st);
-            }
+        if (refuse_flags(a, int8_only, sizeof int8_only / sizeof *int8_only,
+                         "--precision int8 plans", &st))
+            return sn_report("compile", &st);
         return compile_lib(a, dir, fusion);
     }
     /* (--weights also serves int8 plans: the weights their scales are calibrated with) */
     static const char *const lib_only[] = {"--seed",     "--name",         "--cpu",
                                            "--schedule", "--weights-file", "--shared"};
-    for (size_t i = 0; i < sizeof lib_only / sizeof lib_only[0]; i++)
-        if (sn_args_has(a, lib_only[i])) {
-            sn_fail(&st, SN_ERR_INPUT, "%s applies to --emit lib only", lib_only[i]);
-            return sn_report("compile", &st);
-        }
+    if (refuse_flags(a, lib_only, sizeof lib_only / sizeof *lib_only, "--emit lib", &st))
+        return sn_report("compile", &st);
     if (sn_args_int(a, "--batch", 64, 1, 1 << 16, &batch, &st)) return sn_report("compile", &st);
     if (target == SN_TARGET_CUDA) return compile_cuda(a, dir, batch, fusion);
     if (target != SN_TARGET_CPU) {
